@@ -1,0 +1,103 @@
+import { createHash } from "node:crypto";
+import type { KubeClient } from "./kube.ts";
+import type { KubeObject } from "./types.ts";
+
+/** Annotation carrying a hash of the last applied desired object. */
+export const APPLIED_HASH_ANNOTATION = "modelops.io/applied-hash";
+
+// Identity fields: present in desired to address the object, not to change it.
+const IGNORED_TOP_LEVEL = new Set(["apiVersion", "kind"]);
+
+/**
+ * True iff some field set in `desired` differs from `live`: objects compare
+ * key by key over desired's keys only (the apiserver adds defaults and other
+ * managers add fields), arrays element-wise with equal length, scalars
+ * strictly. A `null` in desired matches an absent field.
+ */
+export function needsApply(desired: unknown, live: unknown): boolean {
+  if (live === undefined || live === null) return desired !== undefined && desired !== null;
+  if (isPlainObject(desired) && isPlainObject(live)) {
+    return Object.entries(desired).some(([k, v]) => !IGNORED_TOP_LEVEL.has(k) && differsValue(v, live[k]));
+  }
+  return differsValue(desired, live);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function differsValue(desired: unknown, live: unknown): boolean {
+  if (desired === undefined) return false;
+  if (desired === null) return live !== undefined && live !== null;
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(live) || live.length !== desired.length) return true;
+    return desired.some((d, i) => differsValue(d, live[i]));
+  }
+  if (isPlainObject(desired)) {
+    if (!isPlainObject(live)) return true;
+    return Object.entries(desired).some(([k, v]) => differsValue(v, live[k]));
+  }
+  return desired !== live;
+}
+
+/** Stable JSON (sorted keys) so equal objects hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * Stamps desired with a hash of itself. The subset comparison cannot see a
+ * field that desired *stopped* setting (SSA would remove it); the hash can.
+ */
+export function withAppliedHash<T extends KubeObject>(desired: T): T {
+  const hash = createHash("sha256").update(canonicalJson(desired)).digest("hex").slice(0, 16);
+  const metadata = { ...desired.metadata, annotations: { ...desired.metadata?.annotations } };
+  metadata.annotations[APPLIED_HASH_ANNOTATION] = hash;
+  return { ...desired, metadata };
+}
+
+export interface ApplyIfChangedOptions {
+  fieldManager: string;
+  force?: boolean;
+  /** Add the applied-hash annotation to catch removed fields. Default true. */
+  hashAnnotation?: boolean;
+}
+
+/** Server-side applies `desired` only when it would change `live`. Returns the new object, or undefined when skipped. */
+export async function applyIfChanged<T extends KubeObject>(
+  kube: KubeClient,
+  desired: T,
+  live: KubeObject | undefined,
+  opts: ApplyIfChangedOptions,
+): Promise<T | undefined> {
+  const body = (opts.hashAnnotation ?? true) ? withAppliedHash(desired) : desired;
+  if (live && !needsApply(body, live)) return undefined;
+  return kube.apply(body, { fieldManager: opts.fieldManager, force: opts.force ?? true });
+}
+
+/**
+ * Applies `status` to the status subresource only when it differs from
+ * live.status. `obj` supplies apiVersion/kind/namespace/name.
+ */
+export async function applyStatusIfChanged<T extends KubeObject>(
+  kube: KubeClient,
+  obj: KubeObject,
+  status: Record<string, unknown>,
+  opts: { fieldManager: string; force?: boolean },
+): Promise<T | undefined> {
+  if (!needsApply(status, obj.status)) return undefined;
+  const { name, namespace } = obj.metadata ?? {};
+  const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
+  return kube.apply(body as T, {
+    fieldManager: opts.fieldManager,
+    force: opts.force ?? true,
+    subresource: "status",
+  });
+}
