@@ -1,0 +1,252 @@
+// A real local control plane for integration tests and development: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok with fake
+// nodes, all on free loopback ports under one directory.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ApiConnection, apiConnection, apiRequest } from "./api.ts";
+import {
+  type Layout,
+  apiserverArgs,
+  auditPolicy,
+  controllerManagerArgs,
+  etcdArgs,
+  kwokArgs,
+  schedulerArgs,
+} from "./components.ts";
+import { createNodes, defaultServiceAccountExists, nodesReady } from "./nodes.ts";
+import { createPki, kubeconfigFor } from "./pki.ts";
+import {
+  type Component,
+  assertRunning,
+  detach,
+  freePorts,
+  pidRunsBinary,
+  pollUntil,
+  startComponent,
+  stopComponents,
+  track,
+  untrack,
+} from "./procs.ts";
+
+export interface StartClusterOptions {
+  /** Holds everything: pki, etcd data, logs, kubeconfigs, state.json. Reset on start. */
+  dir: string;
+  /** Number of kwok nodes. */
+  nodes?: number;
+  /** Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok. */
+  binDir: string;
+  log?: (line: string) => void;
+  /** Let the components outlive this process (the CLI); otherwise they die with it. */
+  detach?: boolean;
+  stagesPath?: string;
+  /** Per wait (etcd, apiserver, nodes); a cold start on a loaded machine can be slow. */
+  timeoutMs?: number;
+}
+
+export interface Cluster {
+  dir: string;
+  /** Admin (system:masters) kubeconfig. */
+  kubeconfig: string;
+  /** Kubeconfig of user `modelops-operator` (system:masters), to tell its requests apart in the audit log. */
+  operatorKubeconfig: string;
+  apiserverUrl: string;
+  auditLogPath: string;
+  stop(): Promise<void>;
+}
+
+export interface ClusterState {
+  dir: string;
+  apiserverUrl: string;
+  kubeconfig: string;
+  operatorKubeconfig: string;
+  auditLogPath: string;
+  ports: Layout["ports"];
+  components: Array<Pick<Component, "name" | "binary" | "pid" | "logPath">>;
+  startedAt: string;
+  ready: boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const defaultStagesPath = resolve(here, "../../hack/kwok/stages.yaml");
+
+export function statePath(dir: string): string {
+  return join(dir, "state.json");
+}
+
+export function readState(dir: string): ClusterState | undefined {
+  const path = statePath(dir);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The components a state file lists that still run the binary it names. */
+export function liveComponents(state: ClusterState | undefined): Component[] {
+  return (state?.components ?? []).filter((c) => pidRunsBinary(c.pid, c.binary));
+}
+
+/** Stops what a previous run in `dir` left running; true if there was anything. */
+export async function stopClusterInDir(dir: string, log: (line: string) => void = () => {}): Promise<boolean> {
+  const state = readState(dir);
+  const live = liveComponents(state);
+  if (state && state.components.length > 0) {
+    log(`[cluster] stopping ${live.map((c) => `${c.name}(${c.pid})`).join(", ") || "nothing (all exited)"}`);
+    await stopComponents(live);
+    writeFileSync(statePath(dir), `${JSON.stringify({ ...state, components: [], ready: false }, null, 2)}\n`);
+  }
+  return live.length > 0;
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)}s`;
+}
+
+async function prepare(dir: string, stagesPath: string): Promise<Layout> {
+  for (const sub of ["etcd", "logs", "pki"]) rmSync(join(dir, sub), { recursive: true, force: true });
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0]] = await Promise.all([
+    createPki(join(dir, "pki")),
+    freePorts(3),
+  ]);
+  const auditPolicyPath = join(dir, "audit-policy.yaml");
+  writeFileSync(auditPolicyPath, auditPolicy);
+  const auditLogPath = join(dir, "audit.log");
+  rmSync(auditLogPath, { force: true });
+  const server = `https://127.0.0.1:${apiserver}`;
+  const kubeconfigs = {
+    controllerManager: join(dir, "controller-manager.kubeconfig"),
+    scheduler: join(dir, "scheduler.kubeconfig"),
+    kwok: join(dir, "kwok.kubeconfig"),
+  };
+  writeFileSync(kubeconfigs.controllerManager, kubeconfigFor(pki, "controller-manager", server));
+  writeFileSync(kubeconfigs.scheduler, kubeconfigFor(pki, "scheduler", server));
+  writeFileSync(kubeconfigs.kwok, kubeconfigFor(pki, "kwok", server));
+  writeFileSync(join(dir, "kubeconfig"), kubeconfigFor(pki, "admin", server));
+  writeFileSync(join(dir, "operator.kubeconfig"), kubeconfigFor(pki, "operator", server));
+  const ports = { etcdClient, etcdPeer, apiserver };
+  return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs };
+}
+
+function writeState(layout: Layout, components: Component[], ready: boolean): ClusterState {
+  const state: ClusterState = {
+    dir: layout.dir,
+    apiserverUrl: `https://127.0.0.1:${layout.ports.apiserver}`,
+    kubeconfig: join(layout.dir, "kubeconfig"),
+    operatorKubeconfig: join(layout.dir, "operator.kubeconfig"),
+    auditLogPath: layout.auditLogPath,
+    ports: layout.ports,
+    components: components.map(({ name, binary, pid, logPath }) => ({ name, binary, pid, logPath })),
+    startedAt: new Date().toISOString(),
+    ready,
+  };
+  writeFileSync(statePath(layout.dir), `${JSON.stringify(state, null, 2)}\n`);
+  return state;
+}
+
+async function etcdHealthy(port: number): Promise<true | undefined> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+  const body = (await res.json()) as { health?: string };
+  if (body.health === "true") return true;
+  throw new Error(`etcd health: ${JSON.stringify(body)}`);
+}
+
+async function apiserverReady(conn: ApiConnection): Promise<true | undefined> {
+  const res = await apiRequest(conn, "GET", "/readyz");
+  if (res.status === 200) return true;
+  // The failing checks ("[-]poststarthook/... failed") say what it is still doing.
+  const failing = res.body.split("\n").filter((l) => l.startsWith("[-]"));
+  throw new Error(`/readyz ${res.status}${failing.length ? `: ${failing.join(" ").slice(0, 300)}` : ""}`);
+}
+
+/**
+ * Starts a fresh cluster in `opts.dir`, first stopping whatever a previous run
+ * there left behind. On any failure every component started so far is killed
+ * and the error carries the failing component's log tail.
+ */
+export async function startCluster(opts: StartClusterOptions): Promise<Cluster> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const dir = resolve(opts.dir);
+  const t0 = Date.now();
+  mkdirSync(dir, { recursive: true });
+  await stopClusterInDir(dir, log);
+  const layout = await prepare(dir, opts.stagesPath ?? defaultStagesPath);
+  const started: Component[] = [];
+  try {
+    await bringUp(layout, started, { ...opts, log, timeoutMs: opts.timeoutMs ?? 120_000 });
+  } catch (err) {
+    await stopComponents(started);
+    untrack(started);
+    writeState(layout, [], false);
+    throw err;
+  }
+  const state = writeState(layout, started, true);
+  if (opts.detach) {
+    for (const c of started) detach(c);
+    untrack(started);
+  }
+  log(`[cluster] ready in ${seconds(t0)}: ${state.apiserverUrl}, kubeconfig ${state.kubeconfig}`);
+  return {
+    dir,
+    kubeconfig: state.kubeconfig,
+    operatorKubeconfig: state.operatorKubeconfig,
+    apiserverUrl: state.apiserverUrl,
+    auditLogPath: state.auditLogPath,
+    stop: async () => {
+      await stopComponents(started);
+      untrack(started);
+      writeState(layout, [], false);
+    },
+  };
+}
+
+type UpOptions = StartClusterOptions & { log: (line: string) => void; timeoutMs: number };
+
+async function bringUp(layout: Layout, started: Component[], opts: UpOptions): Promise<void> {
+  const { log, timeoutMs } = opts;
+  const launch = (name: string, args: string[]): Component => {
+    const c = startComponent(name, join(opts.binDir, name), args, join(layout.dir, "logs", `${name}.log`));
+    started.push(c);
+    track([c]);
+    writeState(layout, started, false);
+    return c;
+  };
+  const abort = new AbortController();
+  const waitFor = async (what: string, check: () => Promise<true | undefined>, t: number) => {
+    await pollUntil(what, check, { timeoutMs, watch: started, log, signal: abort.signal });
+    log(`[cluster] ${what} in ${seconds(t)}`);
+  };
+
+  let t = Date.now();
+  launch("etcd", etcdArgs(layout));
+  await waitFor("etcd ready", () => etcdHealthy(layout.ports.etcdClient), t);
+
+  t = Date.now();
+  launch("kube-apiserver", apiserverArgs(layout));
+  const admin = layout.pki.clients.admin;
+  const conn = apiConnection(`https://127.0.0.1:${layout.ports.apiserver}`, layout.pki.caCert, admin.cert, admin.key);
+  await waitFor("kube-apiserver ready", () => apiserverReady(conn), t);
+
+  t = Date.now();
+  launch("kube-controller-manager", controllerManagerArgs(layout));
+  launch("kube-scheduler", schedulerArgs(layout));
+  launch("kwok", kwokArgs(layout));
+  const nodes = opts.nodes ?? 3;
+  await createNodes(conn, nodes);
+  const waits = [
+    waitFor(`${nodes} nodes ready`, () => nodesReady(conn, nodes), t),
+    waitFor("default ServiceAccount created", () => defaultServiceAccountExists(conn), t),
+  ];
+  try {
+    await Promise.all(waits);
+  } catch (err) {
+    // Let the other wait finish before the components it polls are killed.
+    abort.abort();
+    await Promise.allSettled(waits);
+    throw err;
+  }
+  for (const c of started) assertRunning(c);
+}

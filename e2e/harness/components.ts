@@ -1,0 +1,121 @@
+// Command lines of the control plane's components. Flags follow what
+// controller-runtime's envtest and kwokctl use, plus an audit log so tests can
+// count the operator's writes.
+import { join } from "node:path";
+import type { Pki } from "./pki.ts";
+
+export interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+}
+
+export interface Layout {
+  dir: string;
+  pki: Pki;
+  ports: Ports;
+  auditPolicyPath: string;
+  auditLogPath: string;
+  stagesPath: string;
+  kubeconfigs: { controllerManager: string; scheduler: string; kwok: string };
+}
+
+export const serviceClusterIpRange = "10.0.0.0/24";
+/** Pod IPs kwok hands out; apart from service IPs so the two never look alike. */
+export const podCidr = "10.244.0.0/16";
+
+// Metadata for every request keeps user, verb, resource and timestamps (what a
+// test counts) without the bodies that would make the log huge.
+export const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+`;
+
+export function etcdArgs(l: Layout): string[] {
+  const client = `http://127.0.0.1:${l.ports.etcdClient}`;
+  const peer = `http://127.0.0.1:${l.ports.etcdPeer}`;
+  return [
+    "--name=default",
+    `--data-dir=${join(l.dir, "etcd")}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=default=${peer}`,
+    // A throwaway test cluster does not need durability; fsync dominates write latency.
+    "--unsafe-no-fsync",
+    "--log-level=warn",
+  ];
+}
+
+export function apiserverArgs(l: Layout): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${l.ports.etcdClient}`,
+    `--secure-port=${l.ports.apiserver}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--cert-dir=${join(l.pki.dir, "apiserver-generated")}`,
+    `--tls-cert-file=${l.pki.apiserver.cert}`,
+    `--tls-private-key-file=${l.pki.apiserver.key}`,
+    `--client-ca-file=${l.pki.caCert}`,
+    `--service-cluster-ip-range=${serviceClusterIpRange}`,
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${l.pki.serviceAccountKey}`,
+    `--service-account-signing-key-file=${l.pki.serviceAccountKey}`,
+    "--authorization-mode=Node,RBAC",
+    "--allow-privileged=true",
+    // 127.0.0.1 is not a valid Endpoints address, so the default reconciler
+    // would log an error for the `kubernetes` Service every few seconds.
+    "--endpoint-reconciler-type=none",
+    `--audit-policy-file=${l.auditPolicyPath}`,
+    `--audit-log-path=${l.auditLogPath}`,
+    // Never rotate during a run: tests read one file.
+    "--audit-log-maxsize=100000",
+    "--audit-log-maxbackup=1",
+    // Blocking mode: an entry is on disk before the response, so a test that
+    // counts writes right after making them sees them all.
+    "--audit-log-mode=blocking",
+    "--profiling=false",
+  ];
+}
+
+export function controllerManagerArgs(l: Layout): string[] {
+  return [
+    `--kubeconfig=${l.kubeconfigs.controllerManager}`,
+    // All default controllers: deployment, replicaset, garbage collector, HPA, job, ...
+    "--controllers=*",
+    "--use-service-account-credentials=false",
+    `--service-account-private-key-file=${l.pki.serviceAccountKey}`,
+    `--root-ca-file=${l.pki.caCert}`,
+    "--cluster-name=modelops-local",
+    "--leader-elect=false",
+    "--bind-address=127.0.0.1",
+    // Port 0 turns off its HTTPS endpoint: nothing to collide with between clusters.
+    "--secure-port=0",
+  ];
+}
+
+export function schedulerArgs(l: Layout): string[] {
+  return [
+    `--kubeconfig=${l.kubeconfigs.scheduler}`,
+    "--leader-elect=false",
+    "--bind-address=127.0.0.1",
+    "--secure-port=0",
+  ];
+}
+
+export const kwokNodeAnnotation = "kwok.x-k8s.io/node";
+
+export function kwokArgs(l: Layout): string[] {
+  return [
+    `--kubeconfig=${l.kubeconfigs.kwok}`,
+    "--manage-all-nodes=false",
+    `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
+    `--config=${l.stagesPath}`,
+    // kwok renews each node's Lease like a kubelet, so nodes stay Ready.
+    "--node-lease-duration-seconds=40",
+    `--cidr=${podCidr}`,
+  ];
+}

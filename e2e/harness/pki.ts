@@ -1,0 +1,137 @@
+// The cluster's certificates, made with the openssl CLI. EC P-256 keys keep
+// generation to a few milliseconds per certificate, so every start can make a
+// fresh PKI instead of caching secrets between runs.
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface KeyPair {
+  cert: string;
+  key: string;
+}
+
+export interface Pki {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  apiserver: KeyPair;
+  /** Signs and verifies service account tokens. */
+  serviceAccountKey: string;
+  clients: Record<ClientName, KeyPair>;
+}
+
+/** Client identities: the operator has its own user so its requests stand out in the audit log. */
+export const clientSubjects = {
+  admin: "/O=system:masters/CN=kubernetes-admin",
+  operator: "/O=system:masters/CN=modelops-operator",
+  // With --use-service-account-credentials=false every controller acts as the
+  // manager itself, and its bootstrap role does not cover them all.
+  "controller-manager": "/O=system:masters/CN=system:kube-controller-manager",
+  scheduler: "/CN=system:kube-scheduler",
+  kwok: "/O=system:masters/CN=kwok-controller",
+} as const;
+
+export type ClientName = keyof typeof clientSubjects;
+
+const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-noenc"];
+const days = ["-days", "3650"];
+
+async function openssl(args: string[]): Promise<void> {
+  try {
+    await run("openssl", args);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? "";
+    throw new Error(`openssl ${args.slice(0, 2).join(" ")} failed: ${stderr || String(err)}`);
+  }
+}
+
+async function makeCa(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, "ca.crt");
+  const key = join(dir, "ca.key");
+  await openssl([
+    "req", "-x509", "-new", ...ecKey, "-keyout", key, "-out", cert, "-subj", "/CN=modelops-local-ca", ...days,
+    "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ]);
+  return { cert, key };
+}
+
+async function signed(
+  ca: { cert: string; key: string },
+  path: string,
+  subject: string,
+  extensions: string[],
+): Promise<KeyPair> {
+  const pair = { cert: `${path}.crt`, key: `${path}.key` };
+  const addext = extensions.flatMap((e) => ["-addext", e]);
+  await openssl([
+    "req", "-x509", "-new", ...ecKey, "-keyout", pair.key, "-out", pair.cert, "-subj", subject,
+    "-CA", ca.cert, "-CAkey", ca.key, ...days,
+    "-addext", "basicConstraints=critical,CA:FALSE",
+    "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+    ...addext,
+  ]);
+  return pair;
+}
+
+const apiserverSans = [
+  "IP:127.0.0.1",
+  "IP:10.0.0.1", // the `kubernetes` Service's cluster IP, first of --service-cluster-ip-range
+  "DNS:localhost",
+  "DNS:kubernetes",
+  "DNS:kubernetes.default",
+  "DNS:kubernetes.default.svc",
+  "DNS:kubernetes.default.svc.cluster.local",
+];
+
+/** Creates the CA, the apiserver's serving cert, the SA signing key and every client cert in `dir`. */
+export async function createPki(dir: string): Promise<Pki> {
+  mkdirSync(dir, { recursive: true });
+  const ca = await makeCa(dir);
+  const serviceAccountKey = join(dir, "service-account.key");
+  const names = Object.keys(clientSubjects) as ClientName[];
+  const [apiserver, , ...clientPairs] = await Promise.all([
+    signed(ca, join(dir, "apiserver"), "/CN=kube-apiserver", [
+      "extendedKeyUsage=serverAuth",
+      `subjectAltName=${apiserverSans.join(",")}`,
+    ]),
+    // SEC1 ("EC PRIVATE KEY"), not PKCS#8: --service-account-key-file reads
+    // public keys out of private key files only in the RSA and SEC1 forms.
+    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", serviceAccountKey]),
+    ...names.map((n) => signed(ca, join(dir, `client-${n}`), clientSubjects[n], ["extendedKeyUsage=clientAuth"])),
+  ]);
+  const clients = Object.fromEntries(names.map((n, i) => [n, clientPairs[i]])) as Record<ClientName, KeyPair>;
+  return { dir, caCert: ca.cert, caKey: ca.key, apiserver: apiserver as KeyPair, serviceAccountKey, clients };
+}
+
+/** A kubeconfig with the certificates embedded, so it works from any directory or container. */
+export function kubeconfigFor(pki: Pki, client: ClientName, server: string): string {
+  const b64 = (p: string) => readFileSync(p).toString("base64");
+  const pair = pki.clients[client];
+  const user = `modelops-local-${client}`;
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: modelops-local",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${b64(pki.caCert)}`,
+    "users:",
+    `- name: ${user}`,
+    "  user:",
+    `    client-certificate-data: ${b64(pair.cert)}`,
+    `    client-key-data: ${b64(pair.key)}`,
+    "contexts:",
+    "- name: modelops-local",
+    "  context:",
+    "    cluster: modelops-local",
+    `    user: ${user}`,
+    "    namespace: default",
+    "current-context: modelops-local",
+    "",
+  ].join("\n");
+}
