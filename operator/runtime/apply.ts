@@ -95,7 +95,7 @@ export async function applyStatusIfChanged<T extends KubeObject>(
   if (!needsApply(status, obj.status)) return undefined;
   const { name, namespace } = obj.metadata ?? {};
   const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
-  return kube.apply(body as T, {
+  return kube.apply(body as unknown as T, {
     fieldManager: opts.fieldManager,
     force: opts.force ?? true,
     subresource: "status",

@@ -32,24 +32,24 @@ export function kubeTime(date: Date): string {
  * operator last looked. Order of existing conditions is kept (stable output
  * means no spurious status writes).
  */
-export function setCondition<C extends Condition = Condition>(
-  conditions: readonly C[] | undefined,
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
   input: ConditionInput,
   observedGeneration: number | undefined,
   now: Date,
-): C[] {
+): Condition[] {
   const list = conditions ?? [];
   const existing = list.find((c) => c.type === input.type);
   const lastTransitionTime =
     existing && existing.status === input.status ? existing.lastTransitionTime : kubeTime(now);
-  const next = {
+  const next: Condition = {
     type: input.type,
     status: input.status,
     reason: input.reason,
     message: input.message,
     lastTransitionTime,
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
-  } as C;
+  };
   if (!existing) return [...list, next];
   return list.map((c) => (c.type === input.type ? next : c));
 }
