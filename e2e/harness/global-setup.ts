@@ -1,0 +1,69 @@
+// vitest globalSetup of the integration tier: one real control plane for the
+// whole run, with the project's CRDs installed. Set MODELOPS_BIN_DIR to skip
+// the build script, MODELOPS_KEEP_CLUSTER=1 to keep the cluster's directory.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { TestProject } from "vitest/node";
+import { startCluster } from "./cluster.ts";
+import { kubectlOk } from "./kubectl.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Runs the (idempotent, cached) build script; its last stdout line is the bin dir. */
+export async function ensureBinaries(): Promise<string> {
+  if (process.env.MODELOPS_BIN_DIR) return process.env.MODELOPS_BIN_DIR;
+  const child = execFile("bash", [join(root, "hack/build-binaries.sh")], { maxBuffer: 64 << 20 });
+  child.stderr?.pipe(process.stderr); // build progress: a cold build takes many minutes
+  let stdout = "";
+  child.stdout?.on("data", (c: string) => {
+    stdout += c;
+  });
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  const last = stdout.trim().split("\n").pop()?.trim();
+  if (code !== 0 || !last) throw new Error(`hack/build-binaries.sh failed (exit ${code})`);
+  return last;
+}
+
+export async function installCrds(kubeconfig: string, binDir: string): Promise<void> {
+  const dir = join(root, "crds");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"));
+  if (files.length === 0) {
+    console.log("[cluster] crds/ is empty; no CRDs installed");
+    return;
+  }
+  const opts = { kubeconfig, binDir };
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", dir], opts);
+  await kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"], opts);
+  console.log(`[cluster] installed ${files.length} CRD file(s)`);
+}
+
+export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  const binDir = await ensureBinaries();
+  process.env.MODELOPS_BIN_DIR = binDir;
+  const dir = mkdtempSync(join(tmpdir(), "modelops-it-"));
+  const cluster = await startCluster({ dir, binDir, nodes: 3 });
+  try {
+    await installCrds(cluster.kubeconfig, binDir);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  provide("kubeconfig", cluster.kubeconfig);
+  provide("operatorKubeconfig", cluster.operatorKubeconfig);
+  provide("auditLogPath", cluster.auditLogPath);
+  provide("binDir", binDir);
+  provide("apiserverUrl", cluster.apiserverUrl);
+  provide("clusterDir", cluster.dir);
+  return async () => {
+    await cluster.stop();
+    if (process.env.MODELOPS_KEEP_CLUSTER === "1") {
+      console.log(`[cluster] kept ${dir}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
