@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test on a fresh machine: installs dependencies, builds
+# the pinned cluster binaries (cached outside the repo), then lint, type
+# check, CRD freshness, unit tests and integration tests against a real local
+# control plane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib/node.sh
+start=$(date +%s)
+step() { printf '\n=== %s\n' "$*"; }
+
+step "node $(node --version)"
+step "building or reusing cluster binaries"
+bash hack/build-binaries.sh >/dev/null
+step "lint";        biome check .
+step "type check";  tsc --noEmit -p tsconfig.json
+step "CRDs are what the generator writes"; node hack/generate-crds.ts --check
+step "unit and integration tests"
+vitest run "$@"
+printf '\nall checks passed in %ss\n' "$(( $(date +%s) - start ))"
