@@ -1,0 +1,198 @@
+// Building blocks shared by the three kinds. Every schema here ends up in the
+// CRDs, so every field carries a description written for `kubectl explain`.
+import { z } from "zod";
+
+export const GROUP = "modelops.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** One `x-kubernetes-validations` entry: a CEL rule the apiserver checks. */
+export type CelRule = {
+  rule: string;
+  /** What is wrong and how to fix it. */
+  message?: string;
+  messageExpression?: string;
+  /** JSON path, relative to the schema node, of the field the error names. */
+  fieldPath?: string;
+  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+  optionalOldSelf?: boolean;
+};
+
+/**
+ * Attaches CEL rules to a schema; the CRD generator copies them verbatim.
+ * zod does not evaluate them, so parse-time checks are added separately with
+ * `.refine` where the controller relies on them.
+ */
+export function withCel<T extends z.ZodType>(schema: T, rules: CelRule[]): T {
+  return schema.meta({ "x-kubernetes-validations": rules }) as T;
+}
+
+/** Marks a list as a map keyed by `keys`, so server-side apply merges items by key. */
+export function listMap<T extends z.ZodType>(schema: T, keys: string[]): T {
+  return schema.meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": keys }) as T;
+}
+
+/** Bounds the number of keys of a record; the apiserver needs it to cost CEL rules that walk maps. */
+export function maxProperties<T extends z.ZodType>(schema: T, max: number): T {
+  return schema.meta({ maxProperties: max }) as T;
+}
+
+export const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
+
+// A CEL rule instead of `pattern`, so a rejection explains the syntax instead of quoting a regex.
+export const durationSchema = withCel(
+  z
+    .string()
+    .max(64)
+    .refine((d) => DURATION_PATTERN.test(d), { message: 'must be a duration such as "30s", "5m" or "1h30m"' })
+    .describe('A duration such as "30s", "5m", "1h30m" or "500ms" (units: ms, s, m, h).'),
+  [
+    {
+      rule: `self.matches(r'${DURATION_PATTERN.source}')`,
+      message: 'must be a duration such as "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)',
+      messageExpression:
+        "'\"' + self + '\" is not a duration: write it like \"30s\", \"5m\" or \"1h30m\" (a number and a unit ms, s, m or h; no spaces)'",
+    },
+  ],
+);
+export type Duration = z.infer<typeof durationSchema>;
+
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds in a duration string; throws on a string that does not match DURATION_PATTERN. */
+export function parseDurationMs(duration: string): number {
+  if (!DURATION_PATTERN.test(duration)) {
+    throw new Error(`invalid duration "${duration}": write it like "30s", "5m" or "1h30m"`);
+  }
+  let total = 0;
+  for (const match of duration.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
+    total += Number(match[1]) * (DURATION_UNIT_MS[match[2] as string] as number);
+  }
+  return total;
+}
+
+/** A Kubernetes label value: at most 63 characters, alphanumeric at both ends. */
+export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+/** A DNS-1123 subdomain: the syntax of most object names. */
+export const OBJECT_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function objectNameSchema(what: string) {
+  return z.string().min(1).max(253).regex(OBJECT_NAME_PATTERN).describe(what);
+}
+
+const stringMap = z.record(z.string(), z.string().max(4096));
+
+export const objectMetaSchema = z
+  .object({
+    name: z.string().describe("Name of the object, unique in its namespace."),
+    namespace: z.string().optional().describe("Namespace of the object."),
+    uid: z.string().optional().describe("Unique id set by the apiserver."),
+    resourceVersion: z.string().optional().describe("Opaque version for optimistic concurrency."),
+    generation: z.number().int().optional().describe("Sequence number of spec changes, set by the apiserver."),
+    creationTimestamp: z.string().optional().describe("RFC 3339 time the object was created."),
+    deletionTimestamp: z.string().optional().describe("RFC 3339 time the object was asked to be deleted."),
+    labels: stringMap.optional().describe("Labels of the object."),
+    annotations: stringMap.optional().describe("Annotations of the object."),
+    finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion."),
+    ownerReferences: z
+      .array(z.object({}).loose())
+      .optional()
+      .describe("Objects this object belongs to."),
+  })
+  .loose()
+  .describe("Standard object metadata; unknown keys (managedFields...) are kept.");
+export type ObjectMeta = z.infer<typeof objectMetaSchema>;
+
+export const conditionSchema = z
+  .object({
+    type: z
+      .string()
+      .min(1)
+      .max(316)
+      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+      .describe("Type of the condition in CamelCase, e.g. Ready, Progressing, Degraded."),
+    status: z.enum(["True", "False", "Unknown"]).describe("Whether the condition holds: True, False or Unknown."),
+    reason: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+      .describe("Machine-readable CamelCase reason for the last transition."),
+    message: z.string().max(32768).describe("Human-readable detail: what happened and what to do about it."),
+    lastTransitionTime: z
+      .string()
+      .meta({ format: "date-time" })
+      .describe("RFC 3339 time the status last changed."),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("metadata.generation the condition was computed from."),
+  })
+  .describe("One aspect of the object's state (metav1.Condition).");
+export type Condition = z.infer<typeof conditionSchema>;
+
+export const conditionsSchema = listMap(
+  z.array(conditionSchema).max(32).describe("Current conditions of the object, one per type."),
+  ["type"],
+);
+
+/** A resource quantity: an integer or a string such as "500m", "1Gi", "2". */
+export const QUANTITY_PATTERN =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+
+export const quantitySchema = z
+  .union([z.number().int(), z.string().regex(QUANTITY_PATTERN)])
+  .meta({ "x-kubernetes-int-or-string": true, pattern: QUANTITY_PATTERN.source })
+  .describe('A resource quantity, e.g. 2, "500m" (CPU), "1Gi" (memory).');
+export type Quantity = z.infer<typeof quantitySchema>;
+
+const resourceListSchema = maxProperties(z.record(z.string().max(253), quantitySchema), 32);
+
+export const resourceRequirementsSchema = z
+  .object({
+    requests: resourceListSchema
+      .optional()
+      .describe('Minimum resources the container is scheduled with, e.g. {cpu: "500m", memory: "1Gi"}.'),
+    limits: resourceListSchema
+      .optional()
+      .describe('Maximum resources the container may use, e.g. {memory: "2Gi", "nvidia.com/gpu": 1}.'),
+  })
+  .describe("Compute resources of the model server container (as in a Pod's resources).");
+export type ResourceRequirements = z.infer<typeof resourceRequirementsSchema>;
+
+export const envVarSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/)
+      .describe("Name of the environment variable."),
+    value: z.string().max(32768).default("").describe('Value of the environment variable. Default "".'),
+  })
+  .describe("An environment variable set in the model server container.");
+export type EnvVar = z.infer<typeof envVarSchema>;
+
+export const envListSchema = listMap(
+  z.array(envVarSchema).max(128).describe("Environment variables of the model server container."),
+  ["name"],
+);
+
+export const stringMapSchema = stringMap;
+
+/** Reference to a key of a Secret or ConfigMap in the object's namespace. */
+export function keyRefSchema(what: string) {
+  return z
+    .object({
+      name: objectNameSchema(`Name of the ${what} in the same namespace.`),
+      key: z
+        .string()
+        .min(1)
+        .max(253)
+        .regex(/^[-._a-zA-Z0-9]+$/)
+        .describe(`Key inside the ${what}.`),
+    })
+    .describe(`A key of a ${what} in the same namespace.`);
+}

@@ -1,0 +1,207 @@
+// DriftMonitor: compares a ModelDeployment's live input and prediction
+// distributions (from Prometheus) with its ModelVersion's reference.
+import { z } from "zod";
+import {
+  API_VERSION,
+  conditionsSchema,
+  durationSchema,
+  keyRefSchema,
+  listMap,
+  objectMetaSchema,
+  objectNameSchema,
+  withCel,
+} from "./common.ts";
+
+export const DRIFT_METHODS = ["psi", "jensenShannon", "ks", "wasserstein", "chiSquare"] as const;
+export type DriftMethod = (typeof DRIFT_METHODS)[number];
+
+/**
+ * Thresholds used when a feature omits warning/critical. Distances (psi,
+ * jensenShannon, wasserstein) drift when the score reaches the threshold;
+ * tests (ks, chiSquare) drift when the corrected p-value falls below it.
+ */
+export const DEFAULT_THRESHOLDS: Record<DriftMethod, { warning: number; critical: number }> = {
+  psi: { warning: 0.1, critical: 0.25 },
+  jensenShannon: { warning: 0.1, critical: 0.2 },
+  wasserstein: { warning: 0.1, critical: 0.2 },
+  ks: { warning: 0.05, critical: 0.01 },
+  chiSquare: { warning: 0.05, critical: 0.01 },
+};
+
+export const DRIFT_VERDICTS = ["NoDrift", "Warning", "Critical", "InsufficientData", "Unknown"] as const;
+const verdictSchema = z.enum(DRIFT_VERDICTS);
+
+const THRESHOLD_HELP =
+  "For psi, jensenShannon and wasserstein (a distance; wasserstein is divided by the reference standard " +
+  "deviation) the feature is flagged when score >= threshold; for ks and chiSquare (a test) when the corrected " +
+  "p-value < threshold.";
+
+export const driftFeatureSchema = withCel(
+  z
+    .object({
+      name: z.string().min(1).max(128).describe("Feature or prediction name, as in the ModelVersion's reference."),
+      method: z
+        .enum(DRIFT_METHODS)
+        .default("psi")
+        .describe("Drift measure: psi, jensenShannon, ks, wasserstein (numeric only) or chiSquare. Default psi."),
+      warning: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          `Threshold for Warning. ${THRESHOLD_HELP} Defaults: psi 0.1, jensenShannon 0.1, wasserstein 0.1, ks 0.05, chiSquare 0.05.`,
+        ),
+      critical: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          `Threshold for Critical. ${THRESHOLD_HELP} Defaults: psi 0.25, jensenShannon 0.2, wasserstein 0.2, ks 0.01, chiSquare 0.01.`,
+        ),
+    })
+    .describe("Drift settings for one feature."),
+  [
+    {
+      rule:
+        "!has(self.warning) || !has(self.critical) || " +
+        "(self.method in ['ks', 'chiSquare'] ? self.warning >= self.critical : self.warning <= self.critical)",
+      message:
+        "critical must be stricter than warning: for psi, jensenShannon and wasserstein critical >= warning; " +
+        "for ks and chiSquare (p-values) critical <= warning",
+    },
+    {
+      rule: "!(self.method in ['ks', 'chiSquare']) || ((!has(self.warning) || self.warning <= 1.0) && (!has(self.critical) || self.critical <= 1.0))",
+      message: "ks and chiSquare thresholds are p-values: use values between 0 and 1, e.g. warning 0.05, critical 0.01",
+    },
+  ],
+);
+export type DriftFeature = z.infer<typeof driftFeatureSchema>;
+
+export const driftActionsSchema = z
+  .object({
+    rollback: z
+      .boolean()
+      .default(false)
+      .describe("On Critical, roll the ModelDeployment back to its previous version. Default false."),
+    retrainJob: z
+      .object({
+        template: z
+          .object({})
+          .loose()
+          .meta({ "x-kubernetes-preserve-unknown-fields": true })
+          .describe("A batch/v1 JobTemplateSpec ({metadata, spec}); a Job is created from it on Critical."),
+      })
+      .optional()
+      .describe("Start a retraining Job on Critical (at most one running at a time)."),
+    webhook: z
+      .object({
+        url: z
+          .string()
+          .max(2048)
+          .regex(/^https?:\/\/.+$/)
+          .describe("http(s) URL that receives a JSON POST with the verdict and per-feature scores."),
+        secretRef: keyRefSchema("Secret")
+          .optional()
+          .describe("Secret key whose value is sent as `Authorization: Bearer <value>`."),
+      })
+      .optional()
+      .describe("Notify an HTTP endpoint when the verdict becomes Warning or Critical."),
+  })
+  .describe("What to do on drift. An Event is always recorded; these are extra.");
+
+export const driftMonitorSpecSchema = z
+  .object({
+    targetRef: z
+      .object({ name: objectNameSchema("Name of the ModelDeployment in the same namespace.") })
+      .describe("The ModelDeployment to watch; its stable ModelVersion's reference is the baseline."),
+    interval: durationSchema.default("5m").describe('How often to evaluate drift, e.g. "5m". Default "5m".'),
+    window: durationSchema.default("1h").describe('Span of live traffic compared with the reference. Default "1h".'),
+    minSampleSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000_000)
+      .default(100)
+      .describe("Fewest requests in the window for a verdict; fewer gives InsufficientData. Default 100."),
+    correction: z
+      .enum(["none", "bonferroni", "benjaminiHochberg"])
+      .default("benjaminiHochberg")
+      .describe(
+        "Multiple-testing correction of the ks/chiSquare p-values across features: none, bonferroni or " +
+          "benjaminiHochberg (false discovery rate). Default benjaminiHochberg.",
+      ),
+    features: listMap(
+      z
+        .array(driftFeatureSchema)
+        .max(256)
+        .describe("Per-feature settings (at most 256). Omitted: every reference feature with psi and its defaults."),
+      ["name"],
+    ).optional(),
+    predictions: z
+      .boolean()
+      .default(true)
+      .describe("Also compare the prediction distribution (reference.predictions). Default true."),
+    prometheus: z
+      .object({
+        address: z
+          .string()
+          .max(2048)
+          .regex(/^https?:\/\/.+$/)
+          .optional()
+          .describe("Prometheus base URL, e.g. http://prometheus.monitoring:9090. Default: the operator's."),
+      })
+      .optional()
+      .describe("Where the live distributions are read from."),
+    actions: driftActionsSchema.optional(),
+  })
+  .describe("Desired state of the DriftMonitor.");
+export type DriftMonitorSpec = z.infer<typeof driftMonitorSpecSchema>;
+
+export const featureDriftStatusSchema = z
+  .object({
+    name: z.string().describe("Feature or prediction name."),
+    kind: z.enum(["Feature", "Prediction"]).optional().describe("Whether this is an input feature or a prediction."),
+    method: z.enum(DRIFT_METHODS).describe("Drift measure used."),
+    score: z.number().describe("Distance or test statistic of live vs reference."),
+    pValue: z.number().min(0).max(1).optional().describe("Corrected p-value (ks, chiSquare only)."),
+    status: verdictSchema.describe("Verdict for this feature."),
+  })
+  .describe("Drift of one feature at the last evaluation.");
+export type FeatureDriftStatus = z.infer<typeof featureDriftStatusSchema>;
+
+export const driftMonitorStatusSchema = z
+  .object({
+    verdict: verdictSchema
+      .optional()
+      .describe(
+        "Worst feature verdict: NoDrift, Warning, Critical, InsufficientData (fewer than minSampleSize " +
+          "requests) or Unknown (could not evaluate; see conditions).",
+      ),
+    lastEvaluationTime: z.string().meta({ format: "date-time" }).optional().describe("RFC 3339 time of the last evaluation."),
+    sampleSize: z.number().int().min(0).optional().describe("Requests in the window at the last evaluation."),
+    features: listMap(z.array(featureDriftStatusSchema).max(512).describe("Per-feature results."), ["name"]).optional(),
+    lastActionTime: z
+      .string()
+      .meta({ format: "date-time" })
+      .optional()
+      .describe("RFC 3339 time actions last ran; they run once per episode of Critical drift."),
+    observedGeneration: z.number().int().min(0).optional().describe("metadata.generation last processed by the operator."),
+    conditions: conditionsSchema.optional(),
+    message: z.string().max(32768).optional().describe("Human-readable summary of the verdict."),
+  })
+  .describe("Observed state of the DriftMonitor, written by the operator.");
+export type DriftMonitorStatus = z.infer<typeof driftMonitorStatusSchema>;
+
+export const driftMonitorSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal("DriftMonitor"),
+  metadata: objectMetaSchema,
+  spec: driftMonitorSpecSchema,
+  status: driftMonitorStatusSchema.optional(),
+});
+export type DriftMonitor = z.infer<typeof driftMonitorSchema>;
+export type DriftMonitorInput = z.input<typeof driftMonitorSchema>;
+
+export const DRIFT_MONITOR_DESCRIPTION =
+  "DriftMonitor compares a ModelDeployment's live input and prediction distributions with its ModelVersion's " +
+  "training-time reference, reports drift per feature and acts (Event, webhook, rollback, retraining Job).";

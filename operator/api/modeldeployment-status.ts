@@ -1,0 +1,112 @@
+// ModelDeployment status: every rollout fact the operator needs after a
+// restart (step, weight, pause start, analysis counters, history) lives here,
+// so a killed operator resumes exactly where it stopped.
+import { z } from "zod";
+import { conditionsSchema, listMap } from "./common.ts";
+
+const time = (what: string) => z.string().meta({ format: "date-time" }).optional().describe(what);
+const count = (what: string) => z.number().int().min(0).optional().describe(what);
+const text = (what: string) => z.string().max(32768).optional().describe(what);
+
+export const MODEL_DEPLOYMENT_PHASES = [
+  "Pending",
+  "Progressing",
+  "Available",
+  "Paused",
+  "Degraded",
+  "RolledBack",
+  "Failed",
+] as const;
+export type ModelDeploymentPhase = (typeof MODEL_DEPLOYMENT_PHASES)[number];
+
+export const measurementPhaseSchema = z
+  .enum(["Successful", "Failed", "Inconclusive"])
+  .describe("Result of one measurement: Successful, Failed or Inconclusive.");
+
+export const metricResultSchema = z
+  .object({
+    name: z.string().describe("Name of the analysis metric."),
+    phase: measurementPhaseSchema,
+    value: z.number().optional().describe("Last measured value for the new revision, if there was data."),
+    stableValue: z.number().optional().describe("Last measured value for the stable revision (maxRatioToStable)."),
+    message: text("Why the metric failed or was inconclusive."),
+  })
+  .describe("Last measurement of one metric.");
+
+export const analysisRunStatusSchema = z
+  .object({
+    name: z
+      .string()
+      .describe("Which analysis: step-<index>, background, prePromotion, postPromotion or shadow."),
+    revision: z.string().optional().describe("Revision under analysis."),
+    phase: z
+      .enum(["Running", "Successful", "Failed", "Inconclusive"])
+      .describe("Running, Successful, Failed (rolls back) or Inconclusive (pauses)."),
+    startTime: time("RFC 3339 time the analysis started."),
+    lastMeasurementTime: time("RFC 3339 time of the last measurement; the next is due one interval later."),
+    successful: count("Successful measurements so far."),
+    failed: count("Failed measurements so far."),
+    inconclusive: count("Inconclusive measurements so far."),
+    metrics: listMap(z.array(metricResultSchema).max(16).describe("Last result per metric."), ["name"]).optional(),
+    message: text("Summary of the analysis result."),
+  })
+  .describe("Progress of one analysis of the current rollout.");
+export type AnalysisRunStatus = z.infer<typeof analysisRunStatusSchema>;
+
+export const rolloutRecordSchema = z
+  .object({
+    version: z.string().describe("ModelVersion that was rolled out."),
+    revision: z.string().optional().describe("Revision hash of the rollout."),
+    result: z
+      .enum(["Promoted", "RolledBack", "Aborted"])
+      .describe("Promoted: it serves; RolledBack: traffic went back to the stable version; Aborted: superseded."),
+    time: time("RFC 3339 time the rollout ended."),
+    message: text("Why the rollout ended this way."),
+  })
+  .describe("One finished rollout.");
+export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
+
+export const modelDeploymentStatusSchema = z
+  .object({
+    phase: z
+      .enum(MODEL_DEPLOYMENT_PHASES)
+      .optional()
+      .describe(
+        "Pending (waiting for its ModelVersion or pods), Progressing (rollout under way), Available (serving, " +
+          "no rollout), Paused (spec.paused, a pause step or an inconclusive analysis), Degraded (serving " +
+          "revision not fully ready), RolledBack (the last rollout was reverted), Failed (nothing can serve).",
+      ),
+    observedGeneration: count("metadata.generation last processed by the operator."),
+    replicas: count("Inference pods of the serving (stable) revision (scale subresource)."),
+    readyReplicas: count("Ready inference pods, all revisions."),
+    updatedReplicas: count("Inference pods running the desired revision."),
+    selector: z
+      .string()
+      .optional()
+      .describe("Label selector of the inference pods, in string form (scale subresource; used by HPA/KEDA)."),
+    stableVersion: z.string().optional().describe("ModelVersion serving the bulk of traffic."),
+    stableRevision: z.string().optional().describe("Revision hash of the stable version."),
+    canaryVersion: z
+      .string()
+      .optional()
+      .describe("ModelVersion being rolled out (canary, blue-green preview or shadow); empty when none."),
+    canaryRevision: z.string().optional().describe("Revision hash of the version being rolled out."),
+    canaryWeight: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe("Percentage (0..100) of traffic sent to the new revision (mirrored share for shadow)."),
+    currentStepIndex: count("Index of the canary step being run; equal to the number of steps once all are done."),
+    currentStepStartTime: time("RFC 3339 time the current step (or blue-green/shadow phase) started."),
+    pauseStartTime: time("RFC 3339 time the current pause started; empty when not paused."),
+    analysisRuns: listMap(
+      z.array(analysisRunStatusSchema).max(16).describe("Analyses of the current rollout."),
+      ["name"],
+    ).optional(),
+    history: z.array(rolloutRecordSchema).max(20).optional().describe("The last finished rollouts, newest first (at most 20)."),
+    conditions: conditionsSchema.optional(),
+    message: text("Human-readable summary of the phase and what to do about it."),
+  })
+  .describe("Observed state of the ModelDeployment, written by the operator.");

@@ -1,0 +1,222 @@
+// ModelDeployment: "this model serves here". Changing spec.modelVersion
+// starts a progressive rollout (canary, blue-green or shadow).
+import { z } from "zod";
+import { analysisSchema, celExactlyOne, exactlyOne } from "./analysis.ts";
+import {
+  API_VERSION,
+  conditionsSchema,
+  durationSchema,
+  envListSchema,
+  maxProperties,
+  objectMetaSchema,
+  objectNameSchema,
+  resourceRequirementsSchema,
+  stringMapSchema,
+  withCel,
+} from "./common.ts";
+import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
+
+const STEP_FIELDS = ["setWeight", "pause", "analysis"];
+const STRATEGY_FIELDS = ["canary", "blueGreen", "shadow"];
+const ROUTER_FIELDS = ["replicas", "gatewayAPI", "istio"];
+
+export const canaryStepSchema = withCel(
+  z
+    .object({
+      setWeight: z
+        .number()
+        .int()
+        .min(0)
+        .max(100)
+        .optional()
+        .describe("Send this percentage (0..100) of traffic to the new revision."),
+      pause: z
+        .object({
+          duration: durationSchema
+            .optional()
+            .describe('How long to wait, e.g. "30s". Omitted: wait until the rollout is promoted by hand.'),
+        })
+        .optional()
+        .describe("Wait before the next step."),
+      analysis: analysisSchema.optional().describe("Run an analysis; the next step starts when it succeeds."),
+    })
+    .refine((s) => exactlyOne(s, STEP_FIELDS), { message: "set exactly one of setWeight, pause or analysis" })
+    .describe("One canary step: exactly one of setWeight, pause or analysis."),
+  [celExactlyOne(STEP_FIELDS, "a canary step", "split it into one step per action")],
+);
+export type CanaryStep = z.infer<typeof canaryStepSchema>;
+
+export const canaryStrategySchema = z
+  .object({
+    steps: z
+      .array(canaryStepSchema)
+      .min(1)
+      .max(64)
+      .describe("Steps run in order (1..64). After the last step the new revision takes all traffic."),
+    analysis: analysisSchema
+      .optional()
+      .describe("Background analysis running from the first step until promotion; a failure rolls back."),
+  })
+  .describe("Shift traffic to the new revision step by step.");
+
+export const blueGreenStrategySchema = z
+  .object({
+    autoPromotionSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86400)
+      .optional()
+      .describe(
+        "Seconds to wait, once the preview revision is ready and prePromotionAnalysis passed, before switching " +
+          "traffic. Omitted: switch at once. To hold for a human, set spec.paused.",
+      ),
+    prePromotionAnalysis: analysisSchema
+      .optional()
+      .describe("Analysis of the preview revision (served on the <name>-preview Service) before the switch."),
+    postPromotionAnalysis: analysisSchema
+      .optional()
+      .describe("Analysis after the switch; a failure switches traffic back to the previous revision."),
+    scaleDownDelaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86400)
+      .default(30)
+      .describe(
+        "Seconds the previous revision keeps running after the switch (and after postPromotionAnalysis), " +
+          "for a fast switch back. Default 30.",
+      ),
+  })
+  .describe("Start the new revision beside the old one and switch all traffic at once.");
+
+export const shadowStrategySchema = withCel(
+  z
+    .object({
+      mirrorPercent: z
+        .number()
+        .int()
+        .min(0)
+        .max(100)
+        .default(100)
+        .describe("Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default 100."),
+      duration: durationSchema
+        .optional()
+        .describe('How long to shadow before promoting, e.g. "30m". Set duration or analysis.count.'),
+      analysis: analysisSchema
+        .optional()
+        .describe("Analysis of the shadow revision while it receives mirrored traffic; a failure aborts."),
+    })
+    .describe("Mirror live requests to the new revision, compare, then promote it."),
+  [
+    {
+      rule: "has(self.duration) || (has(self.analysis) && has(self.analysis.count))",
+      message: 'shadow needs an end: set duration (e.g. "30m") or analysis.count',
+    },
+  ],
+);
+
+export const strategySchema = withCel(
+  z
+    .object({
+      canary: canaryStrategySchema.optional(),
+      blueGreen: blueGreenStrategySchema.optional(),
+      shadow: shadowStrategySchema.optional(),
+    })
+    .refine((s) => exactlyOne(s, STRATEGY_FIELDS), { message: "set exactly one of canary, blueGreen or shadow" })
+    .describe(
+      "How a new modelVersion is rolled out: exactly one of canary, blueGreen or shadow. Omitted: the new " +
+        "revision replaces the old one once all its replicas are ready.",
+    ),
+  [celExactlyOne(STRATEGY_FIELDS, "strategy", "remove the others")],
+);
+export type Strategy = z.infer<typeof strategySchema>;
+
+export const trafficRoutingSchema = withCel(
+  z
+    .object({
+      replicas: z
+        .object({})
+        .optional()
+        .describe("Split traffic by replica counts behind the <name> Service (weights are approximate)."),
+      gatewayAPI: z
+        .object({
+          httpRoute: objectNameSchema("Name of an HTTPRoute in the same namespace whose backendRefs the operator sets."),
+        })
+        .optional()
+        .describe("Split and mirror traffic with a Gateway API HTTPRoute you own."),
+      istio: z
+        .object({
+          virtualService: objectNameSchema("Name of an Istio VirtualService in the same namespace."),
+        })
+        .optional()
+        .describe("Split and mirror traffic with an Istio VirtualService you own."),
+    })
+    .refine((r) => exactlyOne(r, ROUTER_FIELDS), { message: "set exactly one of replicas, gatewayAPI or istio" })
+    .describe("How traffic weights are applied: exactly one router. Omitted: replicas."),
+  [celExactlyOne(ROUTER_FIELDS, "trafficRouting", "choose one router")],
+);
+export type TrafficRouting = z.infer<typeof trafficRoutingSchema>;
+
+export const podTemplateOverridesSchema = z
+  .object({
+    labels: maxProperties(stringMapSchema, 64).optional().describe("Extra labels for the inference pods."),
+    annotations: maxProperties(stringMapSchema, 64).optional().describe("Extra annotations for the inference pods."),
+    resources: resourceRequirementsSchema
+      .optional()
+      .describe("Resources of the model server container; override the ModelVersion's runtime.resources."),
+    nodeSelector: maxProperties(stringMapSchema, 64)
+      .optional()
+      .describe("Node labels the inference pods must be scheduled on."),
+    env: envListSchema
+      .optional()
+      .describe("Extra environment variables of the model server container; override the runtime's on a name clash."),
+  })
+  .describe("Overrides for the inference pods. Changing them rolls out a new revision.");
+
+export const modelDeploymentSpecSchema = z
+  .object({
+    modelVersion: objectNameSchema(
+      "Name of the ModelVersion (same namespace) that should serve. Changing it starts a rollout.",
+    ),
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(10000)
+      .default(1)
+      .describe("Number of inference pods of the serving revision. Default 1. Scalable by HPA/KEDA (scale subresource)."),
+    paused: z
+      .boolean()
+      .default(false)
+      .describe("Freeze the rollout where it is: no step advances and no traffic moves. Default false."),
+    progressDeadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400)
+      .default(600)
+      .describe("Seconds a new revision may take to become ready before the rollout fails and rolls back. Default 600."),
+    template: podTemplateOverridesSchema.optional(),
+    strategy: strategySchema.optional(),
+    trafficRouting: trafficRoutingSchema.optional(),
+  })
+  .describe("Desired state of the ModelDeployment.");
+export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;
+
+export { modelDeploymentStatusSchema };
+export type ModelDeploymentStatus = z.infer<typeof modelDeploymentStatusSchema>;
+
+export const modelDeploymentSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal("ModelDeployment"),
+  metadata: objectMetaSchema,
+  spec: modelDeploymentSpecSchema,
+  status: modelDeploymentStatusSchema.optional(),
+});
+export type ModelDeployment = z.infer<typeof modelDeploymentSchema>;
+export type ModelDeploymentInput = z.input<typeof modelDeploymentSchema>;
+
+export const MODEL_DEPLOYMENT_DESCRIPTION =
+  "ModelDeployment serves a ModelVersion. Changing spec.modelVersion starts a progressive rollout (canary, " +
+  "blue-green or shadow), analysed against Prometheus metrics and rolled back automatically on regression.";

@@ -1,0 +1,263 @@
+// ModelVersion: one trained model artifact, how to serve it, where it came
+// from and what its training data looked like.
+//
+// Immutability: a ModelVersion is immutable once created, except
+// `spec.stage`. The apiserver enforces it with transition rules (`self ==
+// oldSelf`): on spec.version ("version is immutable..."), spec.artifact
+// ("artifact is immutable..."), spec.modelName and spec.runtime, and, on
+// spec, for each optional field (signature, lineage, metrics, reference),
+// a rule that it is neither added, removed nor changed.
+import { z } from "zod";
+import {
+  API_VERSION,
+  conditionsSchema,
+  envListSchema,
+  keyRefSchema,
+  LABEL_VALUE_PATTERN,
+  listMap,
+  maxProperties,
+  objectMetaSchema,
+  resourceRequirementsSchema,
+  withCel,
+} from "./common.ts";
+
+const immutable = (field: string, fix: string) =>
+  ({ rule: "self == oldSelf", message: `${field} is immutable: ${fix}` }) as const;
+
+const NEW_VERSION = "create a new ModelVersion for a new model version";
+
+export const ARTIFACT_SCHEMES = ["s3", "gs", "https", "http", "pvc", "oci", "file", "hf"] as const;
+const ARTIFACT_URI_REGEX = `^(${ARTIFACT_SCHEMES.join("|")})://.+$`;
+const ARTIFACT_URI_PATTERN = new RegExp(ARTIFACT_URI_REGEX);
+const URI_HELP =
+  `must be scheme://location with scheme one of ${ARTIFACT_SCHEMES.join(", ")}, e.g. pvc://models/iris/v1 or s3://bucket/model`;
+
+export const artifactSchema = withCel(
+  z
+    .object({
+      uri: withCel(z.string().max(2048).refine((u) => ARTIFACT_URI_PATTERN.test(u), { message: URI_HELP }), [
+        {
+          rule: `self.matches(r'${ARTIFACT_URI_REGEX}')`,
+          message: URI_HELP,
+          messageExpression: `'"' + self + '" ${URI_HELP}'`,
+        },
+      ]).describe(
+          "Where the model artifact is, as scheme://location. Schemes: s3, gs, https, http, pvc " +
+            "(pvc://<claim>/<path>, mounted read-only), oci, file (file:///<path> baked into the image), " +
+            "hf (Hugging Face). Whether the chosen runtime can load the scheme is checked by the " +
+            "operator and reported in the Ready condition.",
+        ),
+      format: z
+        .enum(["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "mlflow", "custom"])
+        .describe("Serialization format of the model; selects the runtime's loader (e.g. MLServer implementation)."),
+      sha256: z
+        .string()
+        .regex(/^[a-f0-9]{64}$/)
+        .optional()
+        .describe("Optional lowercase hex SHA-256 of the artifact, for provenance."),
+    })
+    .describe(`The model artifact. Immutable: ${NEW_VERSION}.`),
+  [immutable("artifact", NEW_VERSION)],
+);
+
+export const runtimeSchema = withCel(
+  z
+    .object({
+      name: z
+        .enum(["mlserver", "triton", "torchserve", "tfserving", "custom"])
+        .describe("Model server. custom: your own image, which receives the artifact URI in MODEL_URI."),
+      image: z.string().min(1).max(512).describe("Container image of the model server, e.g. seldonio/mlserver:1.7.1."),
+      protocol: z
+        .enum(["v2", "v1"])
+        .default("v2")
+        .describe("Inference protocol the server speaks: v2 (Open Inference Protocol) or v1 (KServe V1 JSON). Default v2."),
+      port: z.number().int().min(1).max(65535).default(8080).describe("HTTP port the server listens on. Default 8080."),
+      args: z.array(z.string().max(4096)).max(64).optional().describe("Extra arguments for the server container."),
+      env: envListSchema.optional(),
+      resources: resourceRequirementsSchema.optional(),
+    })
+    .describe("How to serve the model. Immutable: create a new ModelVersion to change it."),
+  [immutable("runtime", "create a new ModelVersion to serve the model differently")],
+);
+
+const featureTypeSchema = z
+  .enum(["numeric", "categorical"])
+  .describe("numeric: a number, compared with histograms; categorical: a label, compared by category shares.");
+
+const signatureFieldSchema = z
+  .object({
+    name: z.string().min(1).max(128).describe("Name of the input or output, as sent to / returned by the server."),
+    type: featureTypeSchema,
+    datatype: z
+      .enum(["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"])
+      .optional()
+      .describe("Open Inference Protocol tensor datatype, e.g. FP32. Optional."),
+  })
+  .describe("One named input or output of the model.");
+
+const signatureListSchema = (what: string) =>
+  listMap(z.array(signatureFieldSchema).max(256).describe(what), ["name"]);
+
+export const signatureSchema = z
+  .object({
+    inputs: signatureListSchema("Inputs (features) of the model, in order.").optional(),
+    outputs: signatureListSchema("Outputs (predictions) of the model.").optional(),
+  })
+  .describe("The model's inputs and outputs; the proxy uses it to read features and predictions from requests.");
+
+const optionalText = (what: string) => z.string().max(1024).optional().describe(what);
+
+export const lineageSchema = z
+  .object({
+    trainingRun: optionalText("Id or URL of the training run (e.g. an MLflow run)."),
+    dataset: optionalText("Dataset (and its version) the model was trained on."),
+    gitCommit: optionalText("Git commit of the training code."),
+    parentVersion: optionalText("Name of the ModelVersion this one was derived from, if any."),
+    framework: optionalText('Training framework and version, e.g. "scikit-learn 1.5.2".'),
+    createdBy: optionalText("Person or pipeline that produced the model."),
+  })
+  .describe("Where the model came from. Informational; all fields optional.");
+
+export const featureReferenceSchema = withCel(
+  z
+    .object({
+      name: z.string().min(1).max(128).describe("Feature or prediction name; matches a signature input/output."),
+      type: featureTypeSchema,
+      edges: z
+        .array(z.number())
+        .min(2)
+        .max(65)
+        .optional()
+        .describe(
+          "numeric only: the N+1 ascending bucket boundaries of N buckets (2..65 edges). Bucket i holds values " +
+            "in (edges[i], edges[i+1]]; the first and last buckets also take live values below edges[0] and " +
+            "above the last edge.",
+        ),
+      fractions: z
+        .array(z.number().min(0).max(1))
+        .min(1)
+        .max(64)
+        .optional()
+        .describe("numeric only: share of training values in each bucket, one per bucket (edges.size() - 1); sums to 1."),
+      categories: maxProperties(z.record(z.string().max(256), z.number().min(0).max(1)), 256)
+        .optional()
+        .describe("categorical only: share of training values per category (at most 256); sums to 1."),
+    })
+    .refine((f) => f.type !== "numeric" || (f.edges?.length ?? 0) === (f.fractions?.length ?? -1) + 1, {
+      message: "a numeric reference needs edges and fractions with edges.length == fractions.length + 1",
+    })
+    .refine((f) => f.type !== "categorical" || Object.keys(f.categories ?? {}).length > 0, {
+      message: "a categorical reference needs categories",
+    })
+    .describe("Training-time distribution of one feature or prediction, the baseline for drift."),
+  [
+    {
+      rule: "self.type != 'numeric' || (has(self.edges) && has(self.fractions) && size(self.edges) == size(self.fractions) + 1)",
+      message:
+        "a numeric reference needs edges and fractions with size(edges) == size(fractions) + 1 (N+1 bucket boundaries, one fraction per bucket)",
+    },
+    {
+      rule: "!has(self.edges) || self.edges.isSorted()",
+      message: "edges must be in ascending order",
+      fieldPath: ".edges",
+    },
+    {
+      rule: "self.type != 'categorical' || (has(self.categories) && size(self.categories) > 0)",
+      message: "a categorical reference needs categories: a map of category -> fraction of training values",
+    },
+    {
+      rule: "self.type != 'categorical' || (!has(self.edges) && !has(self.fractions))",
+      message: "a categorical reference uses categories, not edges/fractions: remove edges and fractions",
+    },
+  ],
+);
+
+const referenceListSchema = (what: string) =>
+  listMap(z.array(featureReferenceSchema).max(256).describe(what), ["name"]);
+
+export const referenceSchema = z
+  .object({
+    sampleSize: z.number().int().min(1).optional().describe("Number of training rows the distributions were computed from."),
+    features: referenceListSchema("Reference distribution of each input feature (at most 256).").optional(),
+    predictions: referenceListSchema("Reference distribution of each model output (at most 256).").optional(),
+    configMapRef: keyRefSchema("ConfigMap")
+      .optional()
+      .describe(
+        "A ConfigMap key holding the reference as JSON or YAML ({features: [...], predictions: [...]}), for " +
+          "references too large for the object. Inline features/predictions win on a name clash.",
+      ),
+  })
+  .describe("Training-time (reference) distributions that DriftMonitors compare live traffic against.");
+
+/** Optional fields are covered by spec-level rules: a field-level rule would miss adding or removing them. */
+const optionalImmutable = (field: string) => ({
+  rule: `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+  message: `${field} is immutable: ${NEW_VERSION}; only spec.stage may change`,
+  fieldPath: `.${field}`,
+});
+
+export const modelVersionSpecSchema = withCel(
+  z
+    .object({
+      modelName: withCel(
+        z
+          .string()
+          .min(1)
+          .max(63)
+          .regex(LABEL_VALUE_PATTERN)
+          .describe("Name of the model this is a version of, e.g. iris-classifier (a label value, max 63)."),
+        [immutable("modelName", NEW_VERSION)],
+      ),
+      version: withCel(
+        z
+          .string()
+          .min(1)
+          .max(63)
+          .regex(LABEL_VALUE_PATTERN)
+          .describe('Version of the model, e.g. "1" or "2024-06-01.3" (a label value, max 63). Immutable.'),
+        [immutable("version", NEW_VERSION)],
+      ),
+      artifact: artifactSchema,
+      runtime: runtimeSchema,
+      signature: signatureSchema.optional(),
+      lineage: lineageSchema.optional(),
+      metrics: maxProperties(z.record(z.string().max(128), z.number()), 64)
+        .optional()
+        .describe('Offline evaluation metrics, name -> value, e.g. {accuracy: 0.97, f1: 0.96}. At most 64.'),
+      reference: referenceSchema.optional(),
+      stage: z
+        .enum(["None", "Staging", "Production", "Archived"])
+        .default("None")
+        .describe("Lifecycle stage: None, Staging, Production or Archived. Default None. The only field that may change."),
+    })
+    .describe("Desired state of the ModelVersion. Immutable except stage."),
+  ["signature", "lineage", "metrics", "reference"].map(optionalImmutable),
+);
+export type ModelVersionSpec = z.infer<typeof modelVersionSpecSchema>;
+
+export const modelVersionStatusSchema = z
+  .object({
+    phase: z
+      .enum(["Ready", "Invalid"])
+      .optional()
+      .describe("Ready: can be deployed. Invalid: see message and the Ready condition for what to fix."),
+    observedGeneration: z.number().int().min(0).optional().describe("metadata.generation last processed by the operator."),
+    conditions: conditionsSchema.optional(),
+    message: z.string().max(32768).optional().describe("Human-readable summary of the phase."),
+  })
+  .describe("Observed state of the ModelVersion, written by the operator.");
+export type ModelVersionStatus = z.infer<typeof modelVersionStatusSchema>;
+
+export const modelVersionSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal("ModelVersion"),
+  metadata: objectMetaSchema,
+  spec: modelVersionSpecSchema,
+  status: modelVersionStatusSchema.optional(),
+});
+export type ModelVersion = z.infer<typeof modelVersionSchema>;
+export type ModelVersionInput = z.input<typeof modelVersionSchema>;
+
+export const MODEL_VERSION_DESCRIPTION =
+  "ModelVersion is one trained model artifact: where it is, how to serve it, its lineage, offline metrics " +
+  "and training-time feature distributions. Immutable once created, except spec.stage.";
