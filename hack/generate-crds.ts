@@ -34,14 +34,18 @@ function readOrEmpty(path: string): string {
 
 /** Names of the files in crds/ whose content differs from what the generator writes. */
 export function staleFiles(dir = CRD_DIR): string[] {
-  return [...renderCrds()].filter(([name, text]) => readOrEmpty(join(dir, name)) !== text).map(([name]) => name);
+  return [...renderCrds()]
+    .filter(([name, text]) => readOrEmpty(join(dir, name)) !== text)
+    .map(([name]) => name);
 }
 
 function main(args: string[]): number {
   if (args.includes("--check")) {
     const stale = staleFiles();
     for (const name of stale) {
-      console.error(`${relative(process.cwd(), join(CRD_DIR, name))} is stale: run "npm run generate" and commit it`);
+      console.error(
+        `${relative(process.cwd(), join(CRD_DIR, name))} is stale: run "npm run generate" and commit it`,
+      );
     }
     return stale.length === 0 ? 0 : 1;
   }

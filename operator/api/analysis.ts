@@ -14,7 +14,13 @@ export function exactlyOne(value: Record<string, unknown>, fields: string[]): bo
   return fields.filter((f) => value[f] !== undefined).length === 1;
 }
 
-export const BUILTIN_METRICS = ["errorRate", "latencyP50", "latencyP95", "latencyP99", "requestRate"] as const;
+export const BUILTIN_METRICS = [
+  "errorRate",
+  "latencyP50",
+  "latencyP95",
+  "latencyP99",
+  "requestRate",
+] as const;
 
 export const analysisMetricSchema = withCel(
   z

@@ -49,9 +49,10 @@ export const durationSchema = withCel(
   [
     {
       rule: `self.matches(r'${DURATION_PATTERN.source}')`,
-      message: 'must be a duration such as "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)',
+      message:
+        'must be a duration such as "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)',
       messageExpression:
-        "'\"' + self + '\" is not a duration: write it like \"30s\", \"5m\" or \"1h30m\" (a number and a unit ms, s, m or h; no spaces)'",
+        '\'"\' + self + \'" is not a duration: write it like "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)\'',
     },
   ],
 );
@@ -88,16 +89,17 @@ export const objectMetaSchema = z
     namespace: z.string().optional().describe("Namespace of the object."),
     uid: z.string().optional().describe("Unique id set by the apiserver."),
     resourceVersion: z.string().optional().describe("Opaque version for optimistic concurrency."),
-    generation: z.number().int().optional().describe("Sequence number of spec changes, set by the apiserver."),
+    generation: z
+      .number()
+      .int()
+      .optional()
+      .describe("Sequence number of spec changes, set by the apiserver."),
     creationTimestamp: z.string().optional().describe("RFC 3339 time the object was created."),
     deletionTimestamp: z.string().optional().describe("RFC 3339 time the object was asked to be deleted."),
     labels: stringMap.optional().describe("Labels of the object."),
     annotations: stringMap.optional().describe("Annotations of the object."),
     finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion."),
-    ownerReferences: z
-      .array(z.object({}).loose())
-      .optional()
-      .describe("Objects this object belongs to."),
+    ownerReferences: z.array(z.object({}).loose()).optional().describe("Objects this object belongs to."),
   })
   .loose()
   .describe("Standard object metadata; unknown keys (managedFields...) are kept.");
@@ -109,9 +111,13 @@ export const conditionSchema = z
       .string()
       .min(1)
       .max(316)
-      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+      .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/,
+      )
       .describe("Type of the condition in CamelCase, e.g. Ready, Progressing, Degraded."),
-    status: z.enum(["True", "False", "Unknown"]).describe("Whether the condition holds: True, False or Unknown."),
+    status: z
+      .enum(["True", "False", "Unknown"])
+      .describe("Whether the condition holds: True, False or Unknown."),
     reason: z
       .string()
       .min(1)

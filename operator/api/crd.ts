@@ -70,7 +70,17 @@ const DROPPED_KEYWORDS = new Set([
   "$comment",
 ]);
 
-const FORBIDDEN_KEYWORDS = ["$ref", "oneOf", "allOf", "not", "const", "if", "then", "else", "patternProperties"];
+const FORBIDDEN_KEYWORDS = [
+  "$ref",
+  "oneOf",
+  "allOf",
+  "not",
+  "const",
+  "if",
+  "then",
+  "else",
+  "patternProperties",
+];
 
 function isEmptySchema(value: unknown): boolean {
   return typeof value === "object" && value !== null && Object.keys(value).length === 0;
@@ -86,15 +96,18 @@ export function toStructural(node: JSONSchemaProps, path = "<root>"): JSONSchema
     if (DROPPED_KEYWORDS.has(key)) continue;
     if (key === "format" && !ALLOWED_FORMATS.has(value as string)) continue;
     if (key === "additionalProperties" && (value === false || isEmptySchema(value))) continue;
-    if ((key === "maximum" || key === "minimum") && Math.abs(value as number) === Number.MAX_SAFE_INTEGER) continue;
+    if ((key === "maximum" || key === "minimum") && Math.abs(value as number) === Number.MAX_SAFE_INTEGER)
+      continue;
     out[key] = value;
   }
   if (out["x-kubernetes-int-or-string"] === true) {
     out.anyOf = [{ type: "integer" }, { type: "string" }];
     return out;
   }
-  if ("anyOf" in out) throw new Error(`${path}: unions must be int-or-string; model "one of" with optional fields + CEL`);
-  if (out["x-kubernetes-preserve-unknown-fields"] === true && isEmptySchema(out.properties)) delete out.properties;
+  if ("anyOf" in out)
+    throw new Error(`${path}: unions must be int-or-string; model "one of" with optional fields + CEL`);
+  if (out["x-kubernetes-preserve-unknown-fields"] === true && isEmptySchema(out.properties))
+    delete out.properties;
   if (out.properties) {
     const props = out.properties as Record<string, JSONSchemaProps>;
     out.properties = Object.fromEntries(
@@ -114,7 +127,12 @@ export function toStructural(node: JSONSchemaProps, path = "<root>"): JSONSchema
 
 /** The structural OpenAPI schema of a zod schema, as the apiserver sees input (defaults optional). */
 export function zodToStructural(schema: z.ZodType): JSONSchemaProps {
-  const json = z.toJSONSchema(schema, { io: "input", target: "openapi-3.0", reused: "inline", cycles: "throw" });
+  const json = z.toJSONSchema(schema, {
+    io: "input",
+    target: "openapi-3.0",
+    reused: "inline",
+    cycles: "throw",
+  });
   return toStructural(json as JSONSchemaProps);
 }
 

@@ -39,11 +39,17 @@ const THRESHOLD_HELP =
 export const driftFeatureSchema = withCel(
   z
     .object({
-      name: z.string().min(1).max(128).describe("Feature or prediction name, as in the ModelVersion's reference."),
+      name: z
+        .string()
+        .min(1)
+        .max(128)
+        .describe("Feature or prediction name, as in the ModelVersion's reference."),
       method: z
         .enum(DRIFT_METHODS)
         .default("psi")
-        .describe("Drift measure: psi, jensenShannon, ks, wasserstein (numeric only) or chiSquare. Default psi."),
+        .describe(
+          "Drift measure: psi, jensenShannon, ks, wasserstein (numeric only) or chiSquare. Default psi.",
+        ),
       warning: z
         .number()
         .min(0)
@@ -71,7 +77,8 @@ export const driftFeatureSchema = withCel(
     },
     {
       rule: "!(self.method in ['ks', 'chiSquare']) || ((!has(self.warning) || self.warning <= 1.0) && (!has(self.critical) || self.critical <= 1.0))",
-      message: "ks and chiSquare thresholds are p-values: use values between 0 and 1, e.g. warning 0.05, critical 0.01",
+      message:
+        "ks and chiSquare thresholds are p-values: use values between 0 and 1, e.g. warning 0.05, critical 0.01",
     },
   ],
 );
@@ -115,7 +122,9 @@ export const driftMonitorSpecSchema = z
       .object({ name: objectNameSchema("Name of the ModelDeployment in the same namespace.") })
       .describe("The ModelDeployment to watch; its stable ModelVersion's reference is the baseline."),
     interval: durationSchema.default("5m").describe('How often to evaluate drift, e.g. "5m". Default "5m".'),
-    window: durationSchema.default("1h").describe('Span of live traffic compared with the reference. Default "1h".'),
+    window: durationSchema
+      .default("1h")
+      .describe('Span of live traffic compared with the reference. Default "1h".'),
     minSampleSize: z
       .number()
       .int()
@@ -134,7 +143,9 @@ export const driftMonitorSpecSchema = z
       z
         .array(driftFeatureSchema)
         .max(256)
-        .describe("Per-feature settings (at most 256). Omitted: every reference feature with psi and its defaults."),
+        .describe(
+          "Per-feature settings (at most 256). Omitted: every reference feature with psi and its defaults.",
+        ),
       ["name"],
     ).optional(),
     predictions: z
@@ -160,7 +171,10 @@ export type DriftMonitorSpec = z.infer<typeof driftMonitorSpecSchema>;
 export const featureDriftStatusSchema = z
   .object({
     name: z.string().describe("Feature or prediction name."),
-    kind: z.enum(["Feature", "Prediction"]).optional().describe("Whether this is an input feature or a prediction."),
+    kind: z
+      .enum(["Feature", "Prediction"])
+      .optional()
+      .describe("Whether this is an input feature or a prediction."),
     method: z.enum(DRIFT_METHODS).describe("Drift measure used."),
     score: z.number().describe("Distance or test statistic of live vs reference."),
     pValue: z.number().min(0).max(1).optional().describe("Corrected p-value (ks, chiSquare only)."),
@@ -177,15 +191,26 @@ export const driftMonitorStatusSchema = z
         "Worst feature verdict: NoDrift, Warning, Critical, InsufficientData (fewer than minSampleSize " +
           "requests) or Unknown (could not evaluate; see conditions).",
       ),
-    lastEvaluationTime: z.string().meta({ format: "date-time" }).optional().describe("RFC 3339 time of the last evaluation."),
+    lastEvaluationTime: z
+      .string()
+      .meta({ format: "date-time" })
+      .optional()
+      .describe("RFC 3339 time of the last evaluation."),
     sampleSize: z.number().int().min(0).optional().describe("Requests in the window at the last evaluation."),
-    features: listMap(z.array(featureDriftStatusSchema).max(512).describe("Per-feature results."), ["name"]).optional(),
+    features: listMap(z.array(featureDriftStatusSchema).max(512).describe("Per-feature results."), [
+      "name",
+    ]).optional(),
     lastActionTime: z
       .string()
       .meta({ format: "date-time" })
       .optional()
       .describe("RFC 3339 time actions last ran; they run once per episode of Critical drift."),
-    observedGeneration: z.number().int().min(0).optional().describe("metadata.generation last processed by the operator."),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("metadata.generation last processed by the operator."),
     conditions: conditionsSchema.optional(),
     message: z.string().max(32768).optional().describe("Human-readable summary of the verdict."),
   })

@@ -1,13 +1,21 @@
 // The modelops.io/v1alpha1 API: zod schemas (the source of truth), their
 // types, and the kind metadata the CRD generator needs.
 import type { KindDefinition } from "./crd.ts";
-import { DRIFT_MONITOR_DESCRIPTION, driftMonitorSpecSchema, driftMonitorStatusSchema } from "./driftmonitor.ts";
+import {
+  DRIFT_MONITOR_DESCRIPTION,
+  driftMonitorSpecSchema,
+  driftMonitorStatusSchema,
+} from "./driftmonitor.ts";
 import {
   MODEL_DEPLOYMENT_DESCRIPTION,
   modelDeploymentSpecSchema,
   modelDeploymentStatusSchema,
 } from "./modeldeployment.ts";
-import { MODEL_VERSION_DESCRIPTION, modelVersionSpecSchema, modelVersionStatusSchema } from "./modelversion.ts";
+import {
+  MODEL_VERSION_DESCRIPTION,
+  modelVersionSpecSchema,
+  modelVersionStatusSchema,
+} from "./modelversion.ts";
 
 export * from "./analysis.ts";
 export * from "./common.ts";

@@ -28,7 +28,10 @@ export const metricResultSchema = z
     name: z.string().describe("Name of the analysis metric."),
     phase: measurementPhaseSchema,
     value: z.number().optional().describe("Last measured value for the new revision, if there was data."),
-    stableValue: z.number().optional().describe("Last measured value for the stable revision (maxRatioToStable)."),
+    stableValue: z
+      .number()
+      .optional()
+      .describe("Last measured value for the stable revision (maxRatioToStable)."),
     message: text("Why the metric failed or was inconclusive."),
   })
   .describe("Last measurement of one metric.");
@@ -47,7 +50,9 @@ export const analysisRunStatusSchema = z
     successful: count("Successful measurements so far."),
     failed: count("Failed measurements so far."),
     inconclusive: count("Inconclusive measurements so far."),
-    metrics: listMap(z.array(metricResultSchema).max(16).describe("Last result per metric."), ["name"]).optional(),
+    metrics: listMap(z.array(metricResultSchema).max(16).describe("Last result per metric."), [
+      "name",
+    ]).optional(),
     message: text("Summary of the analysis result."),
   })
   .describe("Progress of one analysis of the current rollout.");
@@ -59,7 +64,9 @@ export const rolloutRecordSchema = z
     revision: z.string().optional().describe("Revision hash of the rollout."),
     result: z
       .enum(["Promoted", "RolledBack", "Aborted"])
-      .describe("Promoted: it serves; RolledBack: traffic went back to the stable version; Aborted: superseded."),
+      .describe(
+        "Promoted: it serves; RolledBack: traffic went back to the stable version; Aborted: superseded.",
+      ),
     time: time("RFC 3339 time the rollout ended."),
     message: text("Why the rollout ended this way."),
   })
@@ -83,7 +90,9 @@ export const modelDeploymentStatusSchema = z
     selector: z
       .string()
       .optional()
-      .describe("Label selector of the inference pods, in string form (scale subresource; used by HPA/KEDA)."),
+      .describe(
+        "Label selector of the inference pods, in string form (scale subresource; used by HPA/KEDA).",
+      ),
     stableVersion: z.string().optional().describe("ModelVersion serving the bulk of traffic."),
     stableRevision: z.string().optional().describe("Revision hash of the stable version."),
     canaryVersion: z
@@ -98,14 +107,20 @@ export const modelDeploymentStatusSchema = z
       .max(100)
       .optional()
       .describe("Percentage (0..100) of traffic sent to the new revision (mirrored share for shadow)."),
-    currentStepIndex: count("Index of the canary step being run; equal to the number of steps once all are done."),
+    currentStepIndex: count(
+      "Index of the canary step being run; equal to the number of steps once all are done.",
+    ),
     currentStepStartTime: time("RFC 3339 time the current step (or blue-green/shadow phase) started."),
     pauseStartTime: time("RFC 3339 time the current pause started; empty when not paused."),
     analysisRuns: listMap(
       z.array(analysisRunStatusSchema).max(16).describe("Analyses of the current rollout."),
       ["name"],
     ).optional(),
-    history: z.array(rolloutRecordSchema).max(20).optional().describe("The last finished rollouts, newest first (at most 20)."),
+    history: z
+      .array(rolloutRecordSchema)
+      .max(20)
+      .optional()
+      .describe("The last finished rollouts, newest first (at most 20)."),
     conditions: conditionsSchema.optional(),
     message: text("Human-readable summary of the phase and what to do about it."),
   })

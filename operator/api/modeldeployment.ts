@@ -4,7 +4,6 @@ import { z } from "zod";
 import { analysisSchema, celExactlyOne, exactlyOne } from "./analysis.ts";
 import {
   API_VERSION,
-  conditionsSchema,
   durationSchema,
   envListSchema,
   maxProperties,
@@ -99,7 +98,9 @@ export const shadowStrategySchema = withCel(
         .min(0)
         .max(100)
         .default(100)
-        .describe("Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default 100."),
+        .describe(
+          "Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default 100.",
+        ),
       duration: durationSchema
         .optional()
         .describe('How long to shadow before promoting, e.g. "30m". Set duration or analysis.count.'),
@@ -123,7 +124,9 @@ export const strategySchema = withCel(
       blueGreen: blueGreenStrategySchema.optional(),
       shadow: shadowStrategySchema.optional(),
     })
-    .refine((s) => exactlyOne(s, STRATEGY_FIELDS), { message: "set exactly one of canary, blueGreen or shadow" })
+    .refine((s) => exactlyOne(s, STRATEGY_FIELDS), {
+      message: "set exactly one of canary, blueGreen or shadow",
+    })
     .describe(
       "How a new modelVersion is rolled out: exactly one of canary, blueGreen or shadow. Omitted: the new " +
         "revision replaces the old one once all its replicas are ready.",
@@ -141,7 +144,9 @@ export const trafficRoutingSchema = withCel(
         .describe("Split traffic by replica counts behind the <name> Service (weights are approximate)."),
       gatewayAPI: z
         .object({
-          httpRoute: objectNameSchema("Name of an HTTPRoute in the same namespace whose backendRefs the operator sets."),
+          httpRoute: objectNameSchema(
+            "Name of an HTTPRoute in the same namespace whose backendRefs the operator sets.",
+          ),
         })
         .optional()
         .describe("Split and mirror traffic with a Gateway API HTTPRoute you own."),
@@ -152,7 +157,9 @@ export const trafficRoutingSchema = withCel(
         .optional()
         .describe("Split and mirror traffic with an Istio VirtualService you own."),
     })
-    .refine((r) => exactlyOne(r, ROUTER_FIELDS), { message: "set exactly one of replicas, gatewayAPI or istio" })
+    .refine((r) => exactlyOne(r, ROUTER_FIELDS), {
+      message: "set exactly one of replicas, gatewayAPI or istio",
+    })
     .describe("How traffic weights are applied: exactly one router. Omitted: replicas."),
   [celExactlyOne(ROUTER_FIELDS, "trafficRouting", "choose one router")],
 );
@@ -161,7 +168,9 @@ export type TrafficRouting = z.infer<typeof trafficRoutingSchema>;
 export const podTemplateOverridesSchema = z
   .object({
     labels: maxProperties(stringMapSchema, 64).optional().describe("Extra labels for the inference pods."),
-    annotations: maxProperties(stringMapSchema, 64).optional().describe("Extra annotations for the inference pods."),
+    annotations: maxProperties(stringMapSchema, 64)
+      .optional()
+      .describe("Extra annotations for the inference pods."),
     resources: resourceRequirementsSchema
       .optional()
       .describe("Resources of the model server container; override the ModelVersion's runtime.resources."),
@@ -170,7 +179,9 @@ export const podTemplateOverridesSchema = z
       .describe("Node labels the inference pods must be scheduled on."),
     env: envListSchema
       .optional()
-      .describe("Extra environment variables of the model server container; override the runtime's on a name clash."),
+      .describe(
+        "Extra environment variables of the model server container; override the runtime's on a name clash.",
+      ),
   })
   .describe("Overrides for the inference pods. Changing them rolls out a new revision.");
 
@@ -185,7 +196,9 @@ export const modelDeploymentSpecSchema = z
       .min(0)
       .max(10000)
       .default(1)
-      .describe("Number of inference pods of the serving revision. Default 1. Scalable by HPA/KEDA (scale subresource)."),
+      .describe(
+        "Number of inference pods of the serving revision. Default 1. Scalable by HPA/KEDA (scale subresource).",
+      ),
     paused: z
       .boolean()
       .default(false)
@@ -196,7 +209,9 @@ export const modelDeploymentSpecSchema = z
       .min(1)
       .max(86400)
       .default(600)
-      .describe("Seconds a new revision may take to become ready before the rollout fails and rolls back. Default 600."),
+      .describe(
+        "Seconds a new revision may take to become ready before the rollout fails and rolls back. Default 600.",
+      ),
     template: podTemplateOverridesSchema.optional(),
     strategy: strategySchema.optional(),
     trafficRouting: trafficRoutingSchema.optional(),

@@ -29,27 +29,34 @@ const NEW_VERSION = "create a new ModelVersion for a new model version";
 export const ARTIFACT_SCHEMES = ["s3", "gs", "https", "http", "pvc", "oci", "file", "hf"] as const;
 const ARTIFACT_URI_REGEX = `^(${ARTIFACT_SCHEMES.join("|")})://.+$`;
 const ARTIFACT_URI_PATTERN = new RegExp(ARTIFACT_URI_REGEX);
-const URI_HELP =
-  `must be scheme://location with scheme one of ${ARTIFACT_SCHEMES.join(", ")}, e.g. pvc://models/iris/v1 or s3://bucket/model`;
+const URI_HELP = `must be scheme://location with scheme one of ${ARTIFACT_SCHEMES.join(", ")}, e.g. pvc://models/iris/v1 or s3://bucket/model`;
 
 export const artifactSchema = withCel(
   z
     .object({
-      uri: withCel(z.string().max(2048).refine((u) => ARTIFACT_URI_PATTERN.test(u), { message: URI_HELP }), [
-        {
-          rule: `self.matches(r'${ARTIFACT_URI_REGEX}')`,
-          message: URI_HELP,
-          messageExpression: `'"' + self + '" ${URI_HELP}'`,
-        },
-      ]).describe(
-          "Where the model artifact is, as scheme://location. Schemes: s3, gs, https, http, pvc " +
-            "(pvc://<claim>/<path>, mounted read-only), oci, file (file:///<path> baked into the image), " +
-            "hf (Hugging Face). Whether the chosen runtime can load the scheme is checked by the " +
-            "operator and reported in the Ready condition.",
-        ),
+      uri: withCel(
+        z
+          .string()
+          .max(2048)
+          .refine((u) => ARTIFACT_URI_PATTERN.test(u), { message: URI_HELP }),
+        [
+          {
+            rule: `self.matches(r'${ARTIFACT_URI_REGEX}')`,
+            message: URI_HELP,
+            messageExpression: `'"' + self + '" ${URI_HELP}'`,
+          },
+        ],
+      ).describe(
+        "Where the model artifact is, as scheme://location. Schemes: s3, gs, https, http, pvc " +
+          "(pvc://<claim>/<path>, mounted read-only), oci, file (file:///<path> baked into the image), " +
+          "hf (Hugging Face). Whether the chosen runtime can load the scheme is checked by the " +
+          "operator and reported in the Ready condition.",
+      ),
       format: z
         .enum(["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "mlflow", "custom"])
-        .describe("Serialization format of the model; selects the runtime's loader (e.g. MLServer implementation)."),
+        .describe(
+          "Serialization format of the model; selects the runtime's loader (e.g. MLServer implementation).",
+        ),
       sha256: z
         .string()
         .regex(/^[a-f0-9]{64}$/)
@@ -66,13 +73,29 @@ export const runtimeSchema = withCel(
       name: z
         .enum(["mlserver", "triton", "torchserve", "tfserving", "custom"])
         .describe("Model server. custom: your own image, which receives the artifact URI in MODEL_URI."),
-      image: z.string().min(1).max(512).describe("Container image of the model server, e.g. seldonio/mlserver:1.7.1."),
+      image: z
+        .string()
+        .min(1)
+        .max(512)
+        .describe("Container image of the model server, e.g. seldonio/mlserver:1.7.1."),
       protocol: z
         .enum(["v2", "v1"])
         .default("v2")
-        .describe("Inference protocol the server speaks: v2 (Open Inference Protocol) or v1 (KServe V1 JSON). Default v2."),
-      port: z.number().int().min(1).max(65535).default(8080).describe("HTTP port the server listens on. Default 8080."),
-      args: z.array(z.string().max(4096)).max(64).optional().describe("Extra arguments for the server container."),
+        .describe(
+          "Inference protocol the server speaks: v2 (Open Inference Protocol) or v1 (KServe V1 JSON). Default v2.",
+        ),
+      port: z
+        .number()
+        .int()
+        .min(1)
+        .max(65535)
+        .default(8080)
+        .describe("HTTP port the server listens on. Default 8080."),
+      args: z
+        .array(z.string().max(4096))
+        .max(64)
+        .optional()
+        .describe("Extra arguments for the server container."),
       env: envListSchema.optional(),
       resources: resourceRequirementsSchema.optional(),
     })
@@ -82,14 +105,34 @@ export const runtimeSchema = withCel(
 
 const featureTypeSchema = z
   .enum(["numeric", "categorical"])
-  .describe("numeric: a number, compared with histograms; categorical: a label, compared by category shares.");
+  .describe(
+    "numeric: a number, compared with histograms; categorical: a label, compared by category shares.",
+  );
 
 const signatureFieldSchema = z
   .object({
-    name: z.string().min(1).max(128).describe("Name of the input or output, as sent to / returned by the server."),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .describe("Name of the input or output, as sent to / returned by the server."),
     type: featureTypeSchema,
     datatype: z
-      .enum(["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"])
+      .enum([
+        "BOOL",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "FP16",
+        "FP32",
+        "FP64",
+        "BYTES",
+      ])
       .optional()
       .describe("Open Inference Protocol tensor datatype, e.g. FP32. Optional."),
   })
@@ -103,7 +146,9 @@ export const signatureSchema = z
     inputs: signatureListSchema("Inputs (features) of the model, in order.").optional(),
     outputs: signatureListSchema("Outputs (predictions) of the model.").optional(),
   })
-  .describe("The model's inputs and outputs; the proxy uses it to read features and predictions from requests.");
+  .describe(
+    "The model's inputs and outputs; the proxy uses it to read features and predictions from requests.",
+  );
 
 const optionalText = (what: string) => z.string().max(1024).optional().describe(what);
 
@@ -121,7 +166,11 @@ export const lineageSchema = z
 export const featureReferenceSchema = withCel(
   z
     .object({
-      name: z.string().min(1).max(128).describe("Feature or prediction name; matches a signature input/output."),
+      name: z
+        .string()
+        .min(1)
+        .max(128)
+        .describe("Feature or prediction name; matches a signature input/output."),
       type: featureTypeSchema,
       edges: z
         .array(z.number())
@@ -138,7 +187,9 @@ export const featureReferenceSchema = withCel(
         .min(1)
         .max(64)
         .optional()
-        .describe("numeric only: share of training values in each bucket, one per bucket (edges.size() - 1); sums to 1."),
+        .describe(
+          "numeric only: share of training values in each bucket, one per bucket (edges.size() - 1); sums to 1.",
+        ),
       categories: maxProperties(z.record(z.string().max(256), z.number().min(0).max(1)), 256)
         .optional()
         .describe("categorical only: share of training values per category (at most 256); sums to 1."),
@@ -177,7 +228,12 @@ const referenceListSchema = (what: string) =>
 
 export const referenceSchema = z
   .object({
-    sampleSize: z.number().int().min(1).optional().describe("Number of training rows the distributions were computed from."),
+    sampleSize: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Number of training rows the distributions were computed from."),
     features: referenceListSchema("Reference distribution of each input feature (at most 256).").optional(),
     predictions: referenceListSchema("Reference distribution of each model output (at most 256).").optional(),
     configMapRef: keyRefSchema("ConfigMap")
@@ -223,12 +279,14 @@ export const modelVersionSpecSchema = withCel(
       lineage: lineageSchema.optional(),
       metrics: maxProperties(z.record(z.string().max(128), z.number()), 64)
         .optional()
-        .describe('Offline evaluation metrics, name -> value, e.g. {accuracy: 0.97, f1: 0.96}. At most 64.'),
+        .describe("Offline evaluation metrics, name -> value, e.g. {accuracy: 0.97, f1: 0.96}. At most 64."),
       reference: referenceSchema.optional(),
       stage: z
         .enum(["None", "Staging", "Production", "Archived"])
         .default("None")
-        .describe("Lifecycle stage: None, Staging, Production or Archived. Default None. The only field that may change."),
+        .describe(
+          "Lifecycle stage: None, Staging, Production or Archived. Default None. The only field that may change.",
+        ),
     })
     .describe("Desired state of the ModelVersion. Immutable except stage."),
   ["signature", "lineage", "metrics", "reference"].map(optionalImmutable),
@@ -241,7 +299,12 @@ export const modelVersionStatusSchema = z
       .enum(["Ready", "Invalid"])
       .optional()
       .describe("Ready: can be deployed. Invalid: see message and the Ready condition for what to fix."),
-    observedGeneration: z.number().int().min(0).optional().describe("metadata.generation last processed by the operator."),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("metadata.generation last processed by the operator."),
     conditions: conditionsSchema.optional(),
     message: z.string().max(32768).optional().describe("Human-readable summary of the phase."),
   })
