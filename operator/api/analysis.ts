@@ -65,6 +65,12 @@ export const analysisMetricSchema = withCel(
         .describe("Result of a measurement when the query returns no data. Default Inconclusive."),
     })
     .refine((m) => exactlyOne(m, ["builtin", "query"]), { message: "set exactly one of builtin or query" })
+    .refine((m) => m.min !== undefined || m.max !== undefined || m.maxRatioToStable !== undefined, {
+      message: "an analysis metric needs a threshold: set min, max or maxRatioToStable",
+    })
+    .refine((m) => m.min === undefined || m.max === undefined || m.min <= m.max, {
+      message: "min must not be greater than max",
+    })
     .describe("One metric of an analysis and its pass/fail thresholds."),
   [
     {

@@ -28,6 +28,11 @@ export const DEFAULT_THRESHOLDS: Record<DriftMethod, { warning: number; critical
   chiSquare: { warning: 0.05, critical: 0.01 },
 };
 
+/** Methods that are hypothesis tests: thresholds are p-values. */
+export function isTest(method: DriftMethod): boolean {
+  return method === "ks" || method === "chiSquare";
+}
+
 export const DRIFT_VERDICTS = ["NoDrift", "Warning", "Critical", "InsufficientData", "Unknown"] as const;
 const verdictSchema = z.enum(DRIFT_VERDICTS);
 
@@ -64,6 +69,16 @@ export const driftFeatureSchema = withCel(
         .describe(
           `Threshold for Critical. ${THRESHOLD_HELP} Defaults: psi 0.25, jensenShannon 0.2, wasserstein 0.2, ks 0.01, chiSquare 0.01.`,
         ),
+    })
+    .refine(
+      (f) =>
+        f.warning === undefined ||
+        f.critical === undefined ||
+        (isTest(f.method) ? f.warning >= f.critical : f.warning <= f.critical),
+      { message: "critical must be stricter than warning" },
+    )
+    .refine((f) => !isTest(f.method) || ((f.warning ?? 0) <= 1 && (f.critical ?? 0) <= 1), {
+      message: "ks and chiSquare thresholds are p-values between 0 and 1",
     })
     .describe("Drift settings for one feature."),
   [

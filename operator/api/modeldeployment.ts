@@ -108,6 +108,9 @@ export const shadowStrategySchema = withCel(
         .optional()
         .describe("Analysis of the shadow revision while it receives mirrored traffic; a failure aborts."),
     })
+    .refine((s) => s.duration !== undefined || s.analysis?.count !== undefined, {
+      message: 'shadow needs an end: set duration (e.g. "30m") or analysis.count',
+    })
     .describe("Mirror live requests to the new revision, compare, then promote it."),
   [
     {

@@ -200,6 +200,12 @@ export const featureReferenceSchema = withCel(
     .refine((f) => f.type !== "categorical" || Object.keys(f.categories ?? {}).length > 0, {
       message: "a categorical reference needs categories",
     })
+    .refine((f) => (f.edges ?? []).every((e, i, all) => i === 0 || (all[i - 1] as number) <= e), {
+      message: "edges must be in ascending order",
+    })
+    .refine((f) => f.type !== "categorical" || (f.edges === undefined && f.fractions === undefined), {
+      message: "a categorical reference uses categories, not edges/fractions",
+    })
     .describe("Training-time distribution of one feature or prediction, the baseline for drift."),
   [
     {
