@@ -1,0 +1,30 @@
+// What every reconciler needs from the shell: the client, the informers'
+// caches, an event recorder, a logger and a clock.
+import type { Logger } from "pino";
+import type { KubeClient } from "../runtime/kube.ts";
+import type { Store } from "../runtime/store.ts";
+import type { KubeObject } from "../runtime/types.ts";
+
+export interface EventSink {
+  event(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> | void;
+}
+
+export interface ReconcileContext {
+  kube: KubeClient;
+  stores: {
+    modelVersions: Store<KubeObject>;
+    modelDeployments: Store<KubeObject>;
+    deployments: Store<KubeObject>;
+    services: Store<KubeObject>;
+  };
+  events: EventSink;
+  log: Logger;
+  now: () => Date;
+}
+
+export const FIELD_MANAGER = "modelops-operator";
+
+/** The API's zod types have no index signature; the generic client wants one. */
+export function asKubeObject(obj: object): KubeObject {
+  return obj as KubeObject;
+}

@@ -1,0 +1,66 @@
+// What a ModelVersion's schema cannot check: that its runtime can load the
+// artifact and that its reference distributions are distributions.
+import type { ModelVersion } from "../api/index.ts";
+import { parseArtifactUri, runtimeAcceptsArtifact } from "./artifact.ts";
+
+export type ValidationProblem = { reason: string; message: string };
+
+/** Fractions may be rounded when written by hand or by tools. */
+const SUM_TOLERANCE = 1e-3;
+
+export function validateModelVersion(mv: ModelVersion): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const location = parseArtifactUri(mv.spec.artifact.uri);
+  if ("error" in location) {
+    problems.push({ reason: "InvalidArtifactURI", message: location.error });
+  } else if (!runtimeAcceptsArtifact(mv.spec.runtime.name, location)) {
+    problems.push({
+      reason: "UnsupportedArtifactScheme",
+      message:
+        `runtime ${mv.spec.runtime.name} loads models from a local path, so spec.artifact.uri must be ` +
+        `pvc://<claim>/<path> or file:///<path> (got ${location.kind === "remote" ? `${location.scheme}://` : location.kind}); ` +
+        "use runtime.name custom to load other schemes yourself",
+    });
+  }
+  const reference = mv.spec.reference;
+  const groups = [
+    ["spec.reference.features", reference?.features ?? []],
+    ["spec.reference.predictions", reference?.predictions ?? []],
+  ] as const;
+  for (const [path, features] of groups) {
+    features.forEach((feature, i) => {
+      problems.push(...validateDistribution(`${path}[${i}] (${feature.name})`, feature));
+    });
+  }
+  return problems;
+}
+
+type Distribution = {
+  edges?: number[] | undefined;
+  fractions?: number[] | undefined;
+  categories?: Record<string, number> | undefined;
+};
+
+function validateDistribution(where: string, d: Distribution): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const edges = d.edges ?? [];
+  for (let i = 1; i < edges.length; i++) {
+    if (!((edges[i] as number) > (edges[i - 1] as number))) {
+      problems.push({ reason: "InvalidReference", message: `${where}: edges must be strictly ascending (edge ${i})` });
+      break;
+    }
+  }
+  const fractions = d.fractions ?? Object.values(d.categories ?? {});
+  if (fractions.length === 0) return problems;
+  if (fractions.some((f) => !(f >= 0 && f <= 1))) {
+    problems.push({ reason: "InvalidReference", message: `${where}: every fraction must be within [0, 1]` });
+  }
+  const sum = fractions.reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > SUM_TOLERANCE) {
+    problems.push({
+      reason: "InvalidReference",
+      message: `${where}: fractions sum to ${sum.toFixed(4)}, not 1; recompute the reference (hack/ tools do this)`,
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,135 @@
+// The objects a ModelDeployment owns for one revision of its model: a
+// Deployment per revision and the Service clients call. Pure: the reconciler
+// applies what this returns.
+import { createHash } from "node:crypto";
+import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
+import { wireRuntime } from "./runtime-container.ts";
+
+export const LABEL_DEPLOYMENT = "modelops.io/deployment";
+export const LABEL_REVISION = "modelops.io/revision";
+export const LABEL_VERSION = "modelops.io/version";
+export const FIELD_MANAGER = "modelops-operator";
+export const SERVICE_PORT = 80;
+
+type Obj = Record<string, unknown>;
+
+/**
+ * A revision is everything that changes what the pods run: the version's
+ * serving spec and the deployment's pod template. Replicas are not part of it,
+ * so scaling never creates a revision.
+ */
+export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
+  const input = JSON.stringify({
+    version: mv.metadata.name,
+    artifact: mv.spec.artifact,
+    runtime: mv.spec.runtime,
+    template: mdep.spec.template ?? {},
+  });
+  return createHash("sha256").update(input).digest("hex").slice(0, 10);
+}
+
+export function ownerReference(mdep: ModelDeployment): Obj {
+  return {
+    apiVersion: "modelops.io/v1alpha1",
+    kind: "ModelDeployment",
+    name: mdep.metadata.name,
+    uid: mdep.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function revisionLabels(mdep: ModelDeployment, mv: ModelVersion, revision: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": mv.spec.modelName,
+    "app.kubernetes.io/instance": mdep.metadata.name,
+    "app.kubernetes.io/version": mv.spec.version,
+    "app.kubernetes.io/component": "inference",
+    "app.kubernetes.io/managed-by": FIELD_MANAGER,
+    [LABEL_DEPLOYMENT]: mdep.metadata.name,
+    [LABEL_REVISION]: revision,
+    [LABEL_VERSION]: mv.metadata.name,
+  };
+}
+
+export function revisionDeploymentName(mdep: ModelDeployment, revision: string): string {
+  return `${mdep.metadata.name}-${revision}`;
+}
+
+export function desiredDeployment(mdep: ModelDeployment, mv: ModelVersion, revision: string, replicas: number): Obj {
+  const labels = revisionLabels(mdep, mv, revision);
+  const template = mdep.spec.template ?? {};
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: revisionDeploymentName(mdep, revision),
+      namespace: mdep.metadata.namespace,
+      labels,
+      ownerReferences: [ownerReference(mdep)],
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: revision } },
+      template: {
+        metadata: {
+          labels: { ...(template.labels ?? {}), ...labels },
+          ...(template.annotations ? { annotations: template.annotations } : {}),
+        },
+        spec: podSpec(mdep, mv),
+      },
+    },
+  };
+}
+
+function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
+  const parsed = parseArtifactUri(mv.spec.artifact.uri);
+  if ("error" in parsed) throw new Error(parsed.error); // ModelVersion validation rejects this first
+  const runtime = mv.spec.runtime;
+  const wiring = wireRuntime(runtime, { name: mv.spec.modelName, format: mv.spec.artifact.format, uri: mv.spec.artifact.uri }, parsed);
+  const template = mdep.spec.template ?? {};
+  const env = [...wiring.env, ...(template.env ?? [])];
+  const resources = template.resources ?? runtime.resources;
+  const container: Obj = {
+    name: "model",
+    image: runtime.image,
+    ports: [{ name: "http", containerPort: runtime.port, protocol: "TCP" }],
+    env,
+    readinessProbe: { httpGet: { path: wiring.readinessPath, port: "http" }, periodSeconds: 5 },
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+  };
+  if (wiring.args.length > 0) container.args = wiring.args;
+  if (resources && Object.keys(resources).length > 0) container.resources = resources;
+  const spec: Obj = { containers: [container], securityContext: { seccompProfile: { type: "RuntimeDefault" } } };
+  if (template.nodeSelector) spec.nodeSelector = template.nodeSelector;
+  if (parsed.kind === "pvc") {
+    container.volumeMounts = [
+      { name: "model", mountPath: MODEL_MOUNT_PATH, readOnly: true, ...(parsed.subPath ? { subPath: parsed.subPath } : {}) },
+    ];
+    spec.volumes = [{ name: "model", persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } }];
+  }
+  return spec;
+}
+
+/** The Service clients call; it selects the revision that currently serves. */
+export function desiredService(mdep: ModelDeployment, servingRevision: string): Obj {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: mdep.metadata.name,
+      namespace: mdep.metadata.namespace,
+      labels: {
+        "app.kubernetes.io/instance": mdep.metadata.name,
+        "app.kubernetes.io/managed-by": FIELD_MANAGER,
+        [LABEL_DEPLOYMENT]: mdep.metadata.name,
+      },
+      ownerReferences: [ownerReference(mdep)],
+    },
+    spec: {
+      selector: { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: servingRevision },
+      ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
