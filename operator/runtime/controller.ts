@@ -19,11 +19,11 @@ export interface ReconcileContext {
   reconcileID: string;
 }
 
-// biome-ignore lint/suspicious/noConfusingVoidType: lets `async () => {}` be a reconcile function that asks for nothing.
-export type ReconcileFn = (
-  key: ObjectKey,
-  ctx: ReconcileContext,
-) => Promise<ReconcileResult | undefined | void>;
+// `void` lets `async () => {}` be a reconcile function that asks for nothing.
+// biome-ignore lint/suspicious/noConfusingVoidType: see above
+type ReconcileReturn = ReconcileResult | undefined | void;
+
+export type ReconcileFn = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileReturn>;
 
 export interface ControllerOptions {
   /** Controller name: the `controller` label of metrics and logs. */
