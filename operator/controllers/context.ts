@@ -9,7 +9,7 @@ export interface EventSink {
   event(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> | void;
 }
 
-export interface ReconcileContext {
+export interface ReconcileDeps {
   kube: KubeClient;
   stores: {
     modelVersions: Store<KubeObject>;

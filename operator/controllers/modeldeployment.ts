@@ -8,9 +8,9 @@ import { LABEL_DEPLOYMENT, LABEL_REVISION, LABEL_VERSION } from "../core/workloa
 import { applyIfChanged, applyStatusIfChanged } from "../runtime/apply.ts";
 import { isNotFound } from "../runtime/kube.ts";
 import type { KubeObject, ObjectKey } from "../runtime/types.ts";
-import { asKubeObject, FIELD_MANAGER, type ReconcileContext } from "./context.ts";
+import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
 
-export async function reconcileModelDeployment(ctx: ReconcileContext, key: ObjectKey): Promise<void> {
+export async function reconcileModelDeployment(ctx: ReconcileDeps, key: ObjectKey): Promise<void> {
   const mdep = ctx.stores.modelDeployments.get(key.namespace, key.name) as ModelDeployment | undefined;
   if (!mdep || mdep.metadata.deletionTimestamp) return; // owned objects go with it through the garbage collector
   const lookup = lookupVersion(ctx, mdep);
@@ -39,7 +39,7 @@ export async function reconcileModelDeployment(ctx: ReconcileContext, key: Objec
  * Validates the version inline rather than waiting for its status, so a
  * deployment does not depend on which reconciler ran first.
  */
-function lookupVersion(ctx: ReconcileContext, mdep: ModelDeployment): VersionLookup {
+function lookupVersion(ctx: ReconcileDeps, mdep: ModelDeployment): VersionLookup {
   const name = mdep.spec.modelVersion;
   const mv = ctx.stores.modelVersions.get(mdep.metadata.namespace, name) as ModelVersion | undefined;
   if (!mv) return { state: "missing", name };
@@ -48,7 +48,7 @@ function lookupVersion(ctx: ReconcileContext, mdep: ModelDeployment): VersionLoo
   return { state: "ready", version: mv };
 }
 
-function observedRevisions(ctx: ReconcileContext, mdep: ModelDeployment): ObservedRevision[] {
+function observedRevisions(ctx: ReconcileDeps, mdep: ModelDeployment): ObservedRevision[] {
   const owned = ctx.stores.deployments
     .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
     .filter((d) => d.metadata?.ownerReferences?.some((o) => o.uid === mdep.metadata.uid && o.controller));

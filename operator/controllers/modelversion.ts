@@ -5,9 +5,9 @@ import { validateModelVersion } from "../core/version-validation.ts";
 import { applyStatusIfChanged } from "../runtime/apply.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import type { ObjectKey } from "../runtime/types.ts";
-import { asKubeObject, FIELD_MANAGER, type ReconcileContext } from "./context.ts";
+import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
 
-export async function reconcileModelVersion(ctx: ReconcileContext, key: ObjectKey): Promise<void> {
+export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey): Promise<void> {
   const mv = ctx.stores.modelVersions.get(key.namespace, key.name) as ModelVersion | undefined;
   if (!mv || mv.metadata.deletionTimestamp) return;
   const problems = validateModelVersion(mv);

@@ -1,0 +1,96 @@
+// The operator's entry point: flags, kubeconfig, logger, signals.
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { startManager } from "./manager.ts";
+import { createLogger } from "./runtime/logger.ts";
+
+const USAGE = `Usage: modelops-operator [flags]
+
+  --kubeconfig PATH               kubeconfig file (default: $KUBECONFIG, then in-cluster config)
+  --namespace NS                  watch only this namespace (default: all namespaces)
+  --metrics-bind-address ADDR     host:port for /metrics, /healthz, /readyz (default :8080; 0 disables)
+  --leader-elect                  elect a leader through a Lease before reconciling (default false)
+  --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE, then modelops-system)
+  --workers N                     concurrent reconciles per controller (default 2)
+  --log-level LEVEL               trace, debug, info, warn, error (default info)
+  --help                          show this help
+`;
+
+function parseFlags() {
+  const { values } = parseArgs({
+    options: {
+      kubeconfig: { type: "string" },
+      namespace: { type: "string" },
+      "metrics-bind-address": { type: "string", default: ":8080" },
+      "leader-elect": { type: "boolean", default: false },
+      "leader-election-namespace": { type: "string" },
+      workers: { type: "string", default: "2" },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  return values;
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  const file = path ?? process.env.KUBECONFIG;
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+async function main(): Promise<void> {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const workers = Number(flags.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    process.stderr.write(`--workers must be a positive integer, got "${flags.workers}"\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ level: flags["log-level"] });
+  const manager = await startManager({
+    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    logger: log,
+    namespace: flags.namespace,
+    metricsBindAddress: flags["metrics-bind-address"],
+    leaderElect: flags["leader-elect"],
+    leaderElectionNamespace: flags["leader-election-namespace"] ?? process.env.POD_NAMESPACE ?? "modelops-system",
+    identity: `${hostname()}_${process.pid}`,
+    workers,
+    onLostLeadership: () => {
+      // Another instance may already be reconciling: stop at once, like controller-runtime.
+      log.error("lost leadership; exiting");
+      process.exit(1);
+    },
+  });
+  log.info({ metrics: manager.metricsAddress, namespace: flags.namespace ?? "(all)" }, "operator started");
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    manager.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`modelops-operator: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,167 @@
+// Wires informers, controllers, leader election and the metrics/health server
+// into one running operator. main.ts parses flags; tests call startManager
+// directly to run the operator in-process.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { API_VERSION, GROUP } from "./api/index.ts";
+import type { ReconcileDeps } from "./controllers/context.ts";
+import { reconcileModelDeployment } from "./controllers/modeldeployment.ts";
+import { reconcileModelVersion } from "./controllers/modelversion.ts";
+import { LABEL_DEPLOYMENT } from "./core/workload.ts";
+import { Controller } from "./runtime/controller.ts";
+import { EventRecorder } from "./runtime/events.ts";
+import { startHealthServer } from "./runtime/health.ts";
+import { Informer, waitForCacheSync } from "./runtime/informer.ts";
+import { KubeClient } from "./runtime/kube.ts";
+import { LeaderElector } from "./runtime/leader-election.ts";
+import { createRegistry } from "./runtime/metrics.ts";
+import type { KubeObject } from "./runtime/types.ts";
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Watch one namespace; undefined watches all. */
+  namespace?: string | undefined;
+  /** host:port for /metrics, /healthz, /readyz; port 0 picks a free one; "0" disables. */
+  metricsBindAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId?: string;
+  identity?: string;
+  resyncMs?: number;
+  workers?: number;
+  registry?: Registry;
+  /** Called when leadership is lost without being asked to stop; main.ts exits. */
+  onLostLeadership?: () => void;
+}
+
+export interface RunningManager {
+  registry: Registry;
+  kube: KubeClient;
+  /** The bound address of the metrics server, e.g. 127.0.0.1:43121. */
+  metricsAddress: string | undefined;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
+  const registry = opts.registry ?? createRegistry();
+  const kube = new KubeClient(opts.kubeConfig, { registry });
+  const log = opts.logger;
+  const informers = createInformers(kube, opts, log);
+  const events = new EventRecorder({ kube, logger: log, component: "modelops-operator" });
+  const deps: ReconcileDeps = {
+    kube,
+    stores: {
+      modelVersions: informers.modelVersions.store,
+      modelDeployments: informers.modelDeployments.store,
+      deployments: informers.deployments.store,
+      services: informers.services.store,
+    },
+    events,
+    log,
+    now: () => new Date(),
+  };
+  const workers = opts.workers ?? 2;
+  const versions = new Controller({
+    name: "modelversion",
+    workers,
+    logger: log,
+    registry,
+    reconcile: (key) => reconcileModelVersion(deps, key),
+  });
+  const deployments = new Controller({
+    name: "modeldeployment",
+    workers,
+    logger: log,
+    registry,
+    reconcile: (key) => reconcileModelDeployment(deps, key),
+  });
+  wireHandlers(informers, versions, deployments);
+
+  const all = Object.values(informers) as Informer<KubeObject>[];
+  for (const inf of all) inf.start();
+  const health = await startHealthServer({
+    bindAddress: opts.metricsBindAddress,
+    registry,
+    ready: () => all.every((i) => i.hasSynced()),
+  });
+
+  const stopping = new AbortController();
+  let elector: LeaderElector | undefined;
+  const runControllers = async (signal: AbortSignal) => {
+    await waitForCacheSync(all, signal);
+    if (signal.aborted) return;
+    log.info("caches synced; starting controllers");
+    await Promise.all([versions.start(signal), deployments.start(signal)]);
+  };
+  let leading: Promise<void>;
+  if (opts.leaderElect) {
+    elector = new LeaderElector({
+      kube,
+      namespace: opts.leaderElectionNamespace,
+      name: opts.leaderElectionId ?? "modelops-operator-leader",
+      ...(opts.identity ? { identity: opts.identity } : {}),
+      logger: log,
+      registry,
+      onStartedLeading: (signal) => runControllers(signal),
+      onStoppedLeading: () => {
+        if (!stopping.signal.aborted) opts.onLostLeadership?.();
+      },
+    });
+    leading = elector.run(stopping.signal);
+  } else {
+    leading = runControllers(stopping.signal);
+  }
+
+  return {
+    registry,
+    kube,
+    metricsAddress: health?.address,
+    isLeader: () => (elector ? elector.isLeader() : true),
+    stop: async () => {
+      stopping.abort();
+      await Promise.all([versions.stop(), deployments.stop()]);
+      await leading;
+      await Promise.all(all.map((i) => i.stop()));
+      await health?.close();
+    },
+  };
+}
+
+type Informers = ReturnType<typeof createInformers>;
+
+function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
+  const common = { kube, logger: log, ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }) };
+  const ns = opts.namespace ? { namespace: opts.namespace } : {};
+  // Owned objects are cached only when they carry our label, so the operator
+  // does not hold every Deployment and Service of the cluster in memory.
+  const owned = { labelSelector: LABEL_DEPLOYMENT };
+  return {
+    modelVersions: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "ModelVersion", ...ns } }),
+    modelDeployments: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "ModelDeployment", ...ns } }),
+    deployments: new Informer({ ...common, ...owned, ref: { apiVersion: "apps/v1", kind: "Deployment", ...ns } }),
+    services: new Informer({ ...common, ...owned, ref: { apiVersion: "v1", kind: "Service", ...ns } }),
+  };
+}
+
+function wireHandlers(informers: Informers, versions: Controller, deployments: Controller): void {
+  informers.modelVersions.addEventHandler(versions.enqueueSelf());
+  // A version appearing, changing or going away wakes the deployments naming it.
+  const wakeDeploymentsOf = (mv: KubeObject) => {
+    const ns = mv.metadata?.namespace;
+    for (const mdep of informers.modelDeployments.store.list(ns)) {
+      const spec = mdep.spec as { modelVersion?: string } | undefined;
+      if (spec?.modelVersion === mv.metadata?.name) deployments.enqueue({ namespace: ns, name: mdep.metadata?.name ?? "" });
+    }
+  };
+  informers.modelVersions.addEventHandler({
+    onAdd: wakeDeploymentsOf,
+    onUpdate: (_old, mv) => wakeDeploymentsOf(mv),
+    onDelete: wakeDeploymentsOf,
+  });
+  informers.modelDeployments.addEventHandler(deployments.enqueueSelf());
+  informers.deployments.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
+  informers.services.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
+}
