@@ -66,8 +66,9 @@ async function main(): Promise<void> {
     namespace: flags.namespace,
     metricsBindAddress: flags["metrics-bind-address"],
     leaderElect: flags["leader-elect"],
-    leaderElectionNamespace: flags["leader-election-namespace"] ?? process.env.POD_NAMESPACE ?? "modelops-system",
-    identity: `${hostname()}_${process.pid}`,
+    leaderElectionNamespace:
+      flags["leader-election-namespace"] ?? process.env.POD_NAMESPACE ?? "modelops-system",
+    identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
     workers,
     onLostLeadership: () => {
       // Another instance may already be reconciling: stop at once, like controller-runtime.

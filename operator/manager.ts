@@ -140,8 +140,15 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
   const owned = { labelSelector: LABEL_DEPLOYMENT };
   return {
     modelVersions: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "ModelVersion", ...ns } }),
-    modelDeployments: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "ModelDeployment", ...ns } }),
-    deployments: new Informer({ ...common, ...owned, ref: { apiVersion: "apps/v1", kind: "Deployment", ...ns } }),
+    modelDeployments: new Informer({
+      ...common,
+      ref: { apiVersion: API_VERSION, kind: "ModelDeployment", ...ns },
+    }),
+    deployments: new Informer({
+      ...common,
+      ...owned,
+      ref: { apiVersion: "apps/v1", kind: "Deployment", ...ns },
+    }),
     services: new Informer({ ...common, ...owned, ref: { apiVersion: "v1", kind: "Service", ...ns } }),
   };
 }
@@ -153,7 +160,8 @@ function wireHandlers(informers: Informers, versions: Controller, deployments: C
     const ns = mv.metadata?.namespace;
     for (const mdep of informers.modelDeployments.store.list(ns)) {
       const spec = mdep.spec as { modelVersion?: string } | undefined;
-      if (spec?.modelVersion === mv.metadata?.name) deployments.enqueue({ namespace: ns, name: mdep.metadata?.name ?? "" });
+      if (spec?.modelVersion === mv.metadata?.name)
+        deployments.enqueue({ namespace: ns, name: mdep.metadata?.name ?? "" });
     }
   };
   informers.modelVersions.addEventHandler({

@@ -31,7 +31,9 @@ export async function reconcileModelDeployment(ctx: ReconcileDeps, key: ObjectKe
       if (!isNotFound(err)) throw err;
     }
   }
-  await applyStatusIfChanged(ctx.kube, asKubeObject(mdep), plan.status as Record<string, unknown>, { fieldManager: FIELD_MANAGER });
+  await applyStatusIfChanged(ctx.kube, asKubeObject(mdep), plan.status as Record<string, unknown>, {
+    fieldManager: FIELD_MANAGER,
+  });
   for (const e of plan.events) await ctx.events.event(asKubeObject(mdep), e.type, e.reason, e.message);
 }
 
@@ -44,7 +46,8 @@ function lookupVersion(ctx: ReconcileDeps, mdep: ModelDeployment): VersionLookup
   const mv = ctx.stores.modelVersions.get(mdep.metadata.namespace, name) as ModelVersion | undefined;
   if (!mv) return { state: "missing", name };
   const problems = validateModelVersion(mv);
-  if (problems.length > 0) return { state: "invalid", version: mv, message: problems.map((p) => p.message).join("; ") };
+  if (problems.length > 0)
+    return { state: "invalid", version: mv, message: problems.map((p) => p.message).join("; ") };
   return { state: "ready", version: mv };
 }
 
@@ -68,7 +71,8 @@ function observedRevisions(ctx: ReconcileDeps, mdep: ModelDeployment): ObservedR
       readyReplicas: status.readyReplicas ?? 0,
       updatedReplicas: status.updatedReplicas ?? 0,
       deadlineExceeded:
-        status.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded") ?? false,
+        status.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded") ??
+        false,
     };
   });
 }

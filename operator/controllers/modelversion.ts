@@ -13,17 +13,31 @@ export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey):
   const problems = validateModelVersion(mv);
   const generation = mv.metadata.generation ?? 0;
   const valid = problems.length === 0;
-  const message = valid ? "The artifact, runtime and reference are usable" : problems.map((p) => p.message).join("; ");
+  const message = valid
+    ? "The artifact, runtime and reference are usable"
+    : problems.map((p) => p.message).join("; ");
   const conditions = setCondition(
     mv.status?.conditions,
-    { type: "Ready", status: valid ? "True" : "False", reason: valid ? "Validated" : (problems[0]?.reason ?? "Invalid"), message },
+    {
+      type: "Ready",
+      status: valid ? "True" : "False",
+      reason: valid ? "Validated" : (problems[0]?.reason ?? "Invalid"),
+      message,
+    },
     generation,
     ctx.now(),
   );
   const phase = valid ? "Ready" : "Invalid";
   const status = { phase, message, observedGeneration: generation, conditions };
-  const written = await applyStatusIfChanged(ctx.kube, asKubeObject(mv), status, { fieldManager: FIELD_MANAGER });
+  const written = await applyStatusIfChanged(ctx.kube, asKubeObject(mv), status, {
+    fieldManager: FIELD_MANAGER,
+  });
   if (written && mv.status?.phase !== phase) {
-    await ctx.events.event(asKubeObject(mv), valid ? "Normal" : "Warning", phase === "Ready" ? "Validated" : "Invalid", message);
+    await ctx.events.event(
+      asKubeObject(mv),
+      valid ? "Normal" : "Warning",
+      phase === "Ready" ? "Validated" : "Invalid",
+      message,
+    );
   }
 }

@@ -17,11 +17,13 @@ export function parseArtifactUri(uri: string): ArtifactLocation | { error: strin
   const rest = match[2] as string;
   if (scheme === "pvc") {
     const [claimName, ...path] = rest.split("/");
-    if (!claimName) return { error: `artifact uri "${uri}" names no PersistentVolumeClaim; use pvc://<claim>/<path>` };
+    if (!claimName)
+      return { error: `artifact uri "${uri}" names no PersistentVolumeClaim; use pvc://<claim>/<path>` };
     return { kind: "pvc", claimName, subPath: path.join("/") };
   }
   if (scheme === "file") {
-    if (!rest.startsWith("/")) return { error: `artifact uri "${uri}" must be an absolute path: file:///path/in/image` };
+    if (!rest.startsWith("/"))
+      return { error: `artifact uri "${uri}" must be an absolute path: file:///path/in/image` };
     return { kind: "file", path: rest };
   }
   return { kind: "remote", uri, scheme };

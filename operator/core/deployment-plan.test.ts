@@ -18,7 +18,9 @@ function observed(revision: string, versionName: string, ready: number, replicas
 }
 
 function serviceRevision(plan: ReturnType<typeof planModelDeployment>): string | undefined {
-  const svc = plan.apply.find((o) => o.kind === "Service") as { spec: { selector: Record<string, string> } } | undefined;
+  const svc = plan.apply.find((o) => o.kind === "Service") as
+    | { spec: { selector: Record<string, string> } }
+    | undefined;
   return svc?.spec.selector["modelops.io/revision"];
 }
 
@@ -39,7 +41,12 @@ describe("planModelDeployment", () => {
   it("is Available when the serving revision has all replicas ready", () => {
     const mdep = modelDeployment("iris-v1");
     const rev = revisionHash(mdep, v1);
-    const plan = planModelDeployment(mdep, { state: "ready", version: v1 }, [observed(rev, "iris-v1", 3)], now);
+    const plan = planModelDeployment(
+      mdep,
+      { state: "ready", version: v1 },
+      [observed(rev, "iris-v1", 3)],
+      now,
+    );
     expect(plan.status.phase).toBe("Available");
     expect(plan.status.readyReplicas).toBe(3);
     expect(plan.status.stableVersion).toBe("iris-v1");
@@ -50,7 +57,11 @@ describe("planModelDeployment", () => {
   it("keeps serving the old revision until the new one is fully ready", () => {
     const mdep1 = modelDeployment("iris-v1");
     const old = revisionHash(mdep1, v1);
-    const mdep = modelDeployment("iris-v2", { stableRevision: old, stableVersion: "iris-v1", phase: "Available" });
+    const mdep = modelDeployment("iris-v2", {
+      stableRevision: old,
+      stableVersion: "iris-v1",
+      phase: "Available",
+    });
     const next = revisionHash(mdep, v2);
     const halfway = planModelDeployment(
       mdep,
@@ -76,8 +87,17 @@ describe("planModelDeployment", () => {
   it("reports a missing ModelVersion and keeps what already serves", () => {
     const mdep1 = modelDeployment("iris-v1");
     const old = revisionHash(mdep1, v1);
-    const mdep = modelDeployment("iris-v9", { stableRevision: old, stableVersion: "iris-v1", phase: "Available" });
-    const plan = planModelDeployment(mdep, { state: "missing", name: "iris-v9" }, [observed(old, "iris-v1", 3)], now);
+    const mdep = modelDeployment("iris-v9", {
+      stableRevision: old,
+      stableVersion: "iris-v1",
+      phase: "Available",
+    });
+    const plan = planModelDeployment(
+      mdep,
+      { state: "missing", name: "iris-v9" },
+      [observed(old, "iris-v1", 3)],
+      now,
+    );
     expect(plan.deleteDeployments).toEqual([]);
     expect(serviceRevision(plan)).toBe(old);
     expect(plan.status.phase).toBe("Degraded");
@@ -96,7 +116,12 @@ describe("planModelDeployment", () => {
   it("does not repeat the missing-version warning once reported", () => {
     const mdep = modelDeployment("nope");
     const first = planModelDeployment(mdep, { state: "missing", name: "nope" }, [], now);
-    const second = planModelDeployment({ ...mdep, status: first.status }, { state: "missing", name: "nope" }, [], now);
+    const second = planModelDeployment(
+      { ...mdep, status: first.status },
+      { state: "missing", name: "nope" },
+      [],
+      now,
+    );
     expect(second.events).toEqual([]);
     expect(second.status).toEqual(first.status);
   });
@@ -107,7 +132,9 @@ describe("planModelDeployment", () => {
     const stuck = { ...observed(rev, "iris-v1", 0, 3), deadlineExceeded: true };
     const plan = planModelDeployment(mdep, { state: "ready", version: v1 }, [stuck], now);
     expect(plan.status.phase).toBe("Degraded");
-    expect(plan.status.conditions?.find((c) => c.type === "Progressing")?.reason).toBe("ProgressDeadlineExceeded");
+    expect(plan.status.conditions?.find((c) => c.type === "Progressing")?.reason).toBe(
+      "ProgressDeadlineExceeded",
+    );
   });
 
   it("gives the same revision for a replica change and a new one for a template change", () => {

@@ -8,12 +8,7 @@
 // version that serves is never scaled down before its successor is ready.
 import type { Condition, ModelDeployment, ModelVersion } from "../api/index.ts";
 import { setCondition } from "../runtime/conditions.ts";
-import {
-  LABEL_DEPLOYMENT,
-  desiredDeployment,
-  desiredService,
-  revisionHash,
-} from "./workload.ts";
+import { desiredDeployment, desiredService, LABEL_DEPLOYMENT, revisionHash } from "./workload.ts";
 
 export type ObservedRevision = {
   name: string;
@@ -88,10 +83,22 @@ export function planModelDeployment(
   const keep = new Set([serving?.revision, targetRevision].filter((r): r is string => r !== undefined));
   const deleteDeployments = observed.filter((r) => !keep.has(r.revision)).map((r) => r.name);
   for (const name of deleteDeployments) {
-    events.push({ type: "Normal", reason: "RevisionDeleted", message: `Deleted superseded Deployment ${name}` });
+    events.push({
+      type: "Normal",
+      reason: "RevisionDeleted",
+      message: `Deleted superseded Deployment ${name}`,
+    });
   }
 
-  const status = nextStatus(mdep, lookup, { target, targetRevision, serving, observed, desiredReplicas, generation, now });
+  const status = nextStatus(mdep, lookup, {
+    target,
+    targetRevision,
+    serving,
+    observed,
+    desiredReplicas,
+    generation,
+    now,
+  });
   if (status.phase !== previous.phase) {
     events.push({
       type: status.phase === "Degraded" ? "Warning" : "Normal",
@@ -99,7 +106,10 @@ export function planModelDeployment(
       message: status.message ?? `ModelDeployment is ${status.phase}`,
     });
   }
-  if (lookup.state !== "ready" && !conditionMatches(previous.conditions, "ModelVersionReady", "False", lookupReason(lookup))) {
+  if (
+    lookup.state !== "ready" &&
+    !conditionMatches(previous.conditions, "ModelVersionReady", "False", lookupReason(lookup))
+  ) {
     events.push({ type: "Warning", reason: lookupReason(lookup), message: lookupMessage(lookup) });
   }
   return { apply, deleteDeployments, status, events };
@@ -112,7 +122,15 @@ function withDeadline(deployment: Record<string, unknown>, mdep: ModelDeployment
 }
 
 function emptyRevision(revision: string, versionName: string): ObservedRevision {
-  return { name: "", revision, versionName, replicas: 0, readyReplicas: 0, updatedReplicas: 0, deadlineExceeded: false };
+  return {
+    name: "",
+    revision,
+    versionName,
+    replicas: 0,
+    readyReplicas: 0,
+    updatedReplicas: 0,
+    deadlineExceeded: false,
+  };
 }
 
 type StatusInputs = {
@@ -130,7 +148,8 @@ function nextStatus(mdep: ModelDeployment, lookup: VersionLookup, s: StatusInput
   const set = (type: string, status: "True" | "False", reason: string, message: string) => {
     conditions = setCondition(conditions, { type, status, reason, message }, s.generation, s.now);
   };
-  if (lookup.state === "ready") set("ModelVersionReady", "True", "ModelVersionReady", `${lookup.version.metadata.name} is Ready`);
+  if (lookup.state === "ready")
+    set("ModelVersionReady", "True", "ModelVersionReady", `${lookup.version.metadata.name} is Ready`);
   else set("ModelVersionReady", "False", lookupReason(lookup), lookupMessage(lookup));
 
   const servingReady = s.serving?.readyReplicas ?? 0;
@@ -146,7 +165,12 @@ function nextStatus(mdep: ModelDeployment, lookup: VersionLookup, s: StatusInput
   let phase: ModelDeploymentStatus["phase"];
   let message: string;
   if (s.target?.deadlineExceeded && !targetDone) {
-    set("Progressing", "False", "ProgressDeadlineExceeded", `Revision ${s.targetRevision} did not become ready within progressDeadlineSeconds`);
+    set(
+      "Progressing",
+      "False",
+      "ProgressDeadlineExceeded",
+      `Revision ${s.targetRevision} did not become ready within progressDeadlineSeconds`,
+    );
     phase = "Degraded";
     message = `Revision ${s.targetRevision} is not becoming ready; check its pods' events`;
   } else if (lookup.state !== "ready") {
@@ -154,11 +178,21 @@ function nextStatus(mdep: ModelDeployment, lookup: VersionLookup, s: StatusInput
     phase = available ? "Degraded" : "Pending";
     message = lookupMessage(lookup);
   } else if (targetDone) {
-    set("Progressing", "True", "RevisionAvailable", `Revision ${s.targetRevision} serves with all replicas ready`);
+    set(
+      "Progressing",
+      "True",
+      "RevisionAvailable",
+      `Revision ${s.targetRevision} serves with all replicas ready`,
+    );
     phase = "Available";
     message = `Serving ${lookup.version.metadata.name}`;
   } else {
-    set("Progressing", "True", "RevisionProgressing", `Waiting for revision ${s.targetRevision} to become ready`);
+    set(
+      "Progressing",
+      "True",
+      "RevisionProgressing",
+      `Waiting for revision ${s.targetRevision} to become ready`,
+    );
     phase = "Progressing";
     message = `Bringing up ${lookup.version.metadata.name}: ${s.target?.readyReplicas ?? 0}/${s.desiredReplicas} ready`;
   }
@@ -193,7 +227,12 @@ function lookupMessage(lookup: VersionLookup): string {
   return `ModelVersion ${lookup.version.metadata.name} is not usable: ${lookup.message}`;
 }
 
-function conditionMatches(conditions: Condition[] | undefined, type: string, status: string, reason: string): boolean {
+function conditionMatches(
+  conditions: Condition[] | undefined,
+  type: string,
+  status: string,
+  reason: string,
+): boolean {
   const c = conditions?.find((x) => x.type === type);
   return c !== undefined && c.status === status && c.reason === reason;
 }

@@ -54,7 +54,14 @@ export function wireRuntime(
       common.args.push("tritonserver", `--model-repository=${path}`, `--http-port=${port}`);
       break;
     case "torchserve":
-      common.args.push("torchserve", "--foreground", "--model-store", path, "--models", `${model.name}=${model.name}.mar`);
+      common.args.push(
+        "torchserve",
+        "--foreground",
+        "--model-store",
+        path,
+        "--models",
+        `${model.name}=${model.name}.mar`,
+      );
       break;
     case "tfserving":
       common.args.push(`--model_name=${model.name}`, `--model_base_path=${path}`, `--rest_api_port=${port}`);

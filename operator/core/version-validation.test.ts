@@ -47,7 +47,9 @@ describe("validateModelVersion", () => {
 
   it("rejects edges that are not ascending", () => {
     const mv = modelVersion("x", {
-      reference: { predictions: [{ name: "score", type: "numeric", edges: [0, 2, 1], fractions: [0.5, 0.5] }] },
+      reference: {
+        predictions: [{ name: "score", type: "numeric", edges: [0, 2, 1], fractions: [0.5, 0.5] }],
+      },
     } as never);
     expect(validateModelVersion(mv)[0]?.message).toMatch(/strictly ascending/);
   });

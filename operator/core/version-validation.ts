@@ -46,7 +46,10 @@ function validateDistribution(where: string, d: Distribution): ValidationProblem
   const edges = d.edges ?? [];
   for (let i = 1; i < edges.length; i++) {
     if (!((edges[i] as number) > (edges[i - 1] as number))) {
-      problems.push({ reason: "InvalidReference", message: `${where}: edges must be strictly ascending (edge ${i})` });
+      problems.push({
+        reason: "InvalidReference",
+        message: `${where}: edges must be strictly ascending (edge ${i})`,
+      });
       break;
     }
   }

@@ -40,7 +40,11 @@ export function ownerReference(mdep: ModelDeployment): Obj {
   };
 }
 
-export function revisionLabels(mdep: ModelDeployment, mv: ModelVersion, revision: string): Record<string, string> {
+export function revisionLabels(
+  mdep: ModelDeployment,
+  mv: ModelVersion,
+  revision: string,
+): Record<string, string> {
   return {
     "app.kubernetes.io/name": mv.spec.modelName,
     "app.kubernetes.io/instance": mdep.metadata.name,
@@ -57,7 +61,12 @@ export function revisionDeploymentName(mdep: ModelDeployment, revision: string):
   return `${mdep.metadata.name}-${revision}`;
 }
 
-export function desiredDeployment(mdep: ModelDeployment, mv: ModelVersion, revision: string, replicas: number): Obj {
+export function desiredDeployment(
+  mdep: ModelDeployment,
+  mv: ModelVersion,
+  revision: string,
+  replicas: number,
+): Obj {
   const labels = revisionLabels(mdep, mv, revision);
   const template = mdep.spec.template ?? {};
   return {
@@ -87,7 +96,11 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
   const parsed = parseArtifactUri(mv.spec.artifact.uri);
   if ("error" in parsed) throw new Error(parsed.error); // ModelVersion validation rejects this first
   const runtime = mv.spec.runtime;
-  const wiring = wireRuntime(runtime, { name: mv.spec.modelName, format: mv.spec.artifact.format, uri: mv.spec.artifact.uri }, parsed);
+  const wiring = wireRuntime(
+    runtime,
+    { name: mv.spec.modelName, format: mv.spec.artifact.format, uri: mv.spec.artifact.uri },
+    parsed,
+  );
   const template = mdep.spec.template ?? {};
   const env = [...wiring.env, ...(template.env ?? [])];
   const resources = template.resources ?? runtime.resources;
@@ -101,13 +114,23 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
   };
   if (wiring.args.length > 0) container.args = wiring.args;
   if (resources && Object.keys(resources).length > 0) container.resources = resources;
-  const spec: Obj = { containers: [container], securityContext: { seccompProfile: { type: "RuntimeDefault" } } };
+  const spec: Obj = {
+    containers: [container],
+    securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+  };
   if (template.nodeSelector) spec.nodeSelector = template.nodeSelector;
   if (parsed.kind === "pvc") {
     container.volumeMounts = [
-      { name: "model", mountPath: MODEL_MOUNT_PATH, readOnly: true, ...(parsed.subPath ? { subPath: parsed.subPath } : {}) },
+      {
+        name: "model",
+        mountPath: MODEL_MOUNT_PATH,
+        readOnly: true,
+        ...(parsed.subPath ? { subPath: parsed.subPath } : {}),
+      },
     ];
-    spec.volumes = [{ name: "model", persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } }];
+    spec.volumes = [
+      { name: "model", persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } },
+    ];
   }
   return spec;
 }

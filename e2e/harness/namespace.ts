@@ -1,0 +1,60 @@
+// Each test file works in its own namespace, with a PersistentVolume bound to
+// a `models` claim there, since the samples mount their artifact from it.
+import { randomBytes } from "node:crypto";
+import { kubectl, kubectlOk } from "./kubectl.ts";
+
+export interface TestNamespace {
+  name: string;
+  kubectl(args: string[], input?: string): ReturnType<typeof kubectl>;
+  kubectlOk(args: string[], input?: string): Promise<string>;
+  getJson<T>(kind: string, name: string): Promise<T | undefined>;
+  delete(): Promise<void>;
+}
+
+export async function createTestNamespace(
+  prefix: string,
+  kubeconfig: string,
+  binDir: string,
+): Promise<TestNamespace> {
+  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
+  const base = { kubeconfig, binDir };
+  const ns: TestNamespace = {
+    name,
+    kubectl: (args, input) => kubectl(["-n", name, ...args], { ...base, ...(input ? { input } : {}) }),
+    kubectlOk: (args, input) => kubectlOk(["-n", name, ...args], { ...base, ...(input ? { input } : {}) }),
+    getJson: async <T>(kind: string, objName: string) => {
+      const r = await kubectl(["-n", name, "get", kind, objName, "-o", "json"], base);
+      return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
+    },
+    delete: async () => {
+      await kubectl(["delete", "namespace", name, "--wait=false"], base);
+      await kubectl(["delete", "pv", `models-${name}`, "--wait=false"], base);
+    },
+  };
+  await kubectlOk(["create", "namespace", name], base);
+  await kubectlOk(["apply", "-f", "-"], { ...base, input: modelStore(name) });
+  return ns;
+}
+
+function modelStore(namespace: string): string {
+  return `
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: models-${namespace}}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadOnlyMany]
+  storageClassName: ""
+  hostPath: {path: /var/lib/models}
+  claimRef: {namespace: ${namespace}, name: models}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: models, namespace: ${namespace}}
+spec:
+  accessModes: [ReadOnlyMany]
+  storageClassName: ""
+  volumeName: models-${namespace}
+  resources: {requests: {storage: 1Gi}}
+`;
+}
