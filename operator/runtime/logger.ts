@@ -26,7 +26,9 @@ const REDACT_PATHS = [
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const options = {
     level: opts.level ?? "info",
-    base: opts.name ? { name: opts.name } : {},
+    // "name" is reserved for the reconciled object's name (DESIGN §6), so the
+    // process name goes under "component".
+    base: opts.name ? { component: opts.name } : {},
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
