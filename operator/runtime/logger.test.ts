@@ -16,11 +16,12 @@ function capture() {
 describe("createLogger", () => {
   it("writes one JSON line per event with level label, time and child fields", () => {
     const { lines, destination } = capture();
-    const log = createLogger({ level: "debug", component: "op", destination });
+    const log = createLogger({ level: "debug", name: "op", destination });
     log.child({ controller: "c", namespace: "n", name: "x", reconcileID: "r" }).debug("hello");
     expect(lines[0]).toMatchObject({
       level: "debug",
       component: "op",
+      name: "x",
       controller: "c",
       namespace: "n",
       reconcileID: "r",
