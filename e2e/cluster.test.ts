@@ -76,7 +76,9 @@ describe("local control plane", () => {
       ...opts,
       kubeconfig: inject("operatorKubeconfig"),
     });
-    const writes = auditEvents(inject("auditLogPath"), { since }).filter((e) => e.objectRef?.namespace === ns);
+    const writes = auditEvents(inject("auditLogPath"), { since }).filter(
+      (e) => e.objectRef?.namespace === ns,
+    );
     expect(writes.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`)).toEqual([
       "create configmaps/audit-probe",
     ]);

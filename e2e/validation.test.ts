@@ -42,7 +42,10 @@ describe("invalid manifests", () => {
     await ns.kubectlOk(["apply", "-f", "config/samples/modelversion.yaml"]);
     const sample = readFileSync("config/samples/modelversion.yaml", "utf8");
 
-    const newVersion = await ns.kubectl(["apply", "-f", "-"], sample.replace('version: "1"', 'version: "1b"'));
+    const newVersion = await ns.kubectl(
+      ["apply", "-f", "-"],
+      sample.replace('version: "1"', 'version: "1b"'),
+    );
     expect(newVersion.code).not.toBe(0);
     expect(newVersion.stderr).toContain("spec.version: Invalid value");
     expect(newVersion.stderr).toContain("version is immutable: create a new ModelVersion");
@@ -54,7 +57,10 @@ describe("invalid manifests", () => {
     expect(newArtifact.code).not.toBe(0);
     expect(newArtifact.stderr).toContain("artifact is immutable");
 
-    const promoted = await ns.kubectl(["apply", "-f", "-"], sample.replace("stage: Production", "stage: Archived"));
+    const promoted = await ns.kubectl(
+      ["apply", "-f", "-"],
+      sample.replace("stage: Production", "stage: Archived"),
+    );
     expect(promoted.stderr).toBe("");
     expect(promoted.code).toBe(0);
   });

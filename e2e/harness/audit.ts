@@ -5,7 +5,13 @@ import { readFileSync } from "node:fs";
 export interface AuditEvent {
   verb: string;
   user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  objectRef?: {
+    resource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+    subresource?: string;
+  };
   requestURI: string;
   responseStatus?: { code?: number };
   requestReceivedTimestamp: string;

@@ -6,19 +6,19 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ApiConnection, apiConnection, apiRequest } from "./api.ts";
 import {
-  type Layout,
   apiserverArgs,
   auditPolicy,
   controllerManagerArgs,
   etcdArgs,
   kwokArgs,
+  type Layout,
   schedulerArgs,
 } from "./components.ts";
 import { createNodes, defaultServiceAccountExists, nodesReady } from "./nodes.ts";
 import { createPki, kubeconfigFor } from "./pki.ts";
 import {
-  type Component,
   assertRunning,
+  type Component,
   detach,
   freePorts,
   pidRunsBinary,
@@ -90,7 +90,10 @@ export function liveComponents(state: ClusterState | undefined): Component[] {
 }
 
 /** Stops what a previous run in `dir` left running; true if there was anything. */
-export async function stopClusterInDir(dir: string, log: (line: string) => void = () => {}): Promise<boolean> {
+export async function stopClusterInDir(
+  dir: string,
+  log: (line: string) => void = () => {},
+): Promise<boolean> {
   const state = readState(dir);
   const live = liveComponents(state);
   if (state && state.components.length > 0) {
@@ -227,7 +230,12 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
   t = Date.now();
   launch("kube-apiserver", apiserverArgs(layout));
   const admin = layout.pki.clients.admin;
-  const conn = apiConnection(`https://127.0.0.1:${layout.ports.apiserver}`, layout.pki.caCert, admin.cert, admin.key);
+  const conn = apiConnection(
+    `https://127.0.0.1:${layout.ports.apiserver}`,
+    layout.pki.caCert,
+    admin.cert,
+    admin.key,
+  );
   await waitFor("kube-apiserver ready", () => apiserverReady(conn), t);
 
   t = Date.now();

@@ -78,7 +78,9 @@ export async function nodesReady(conn: ApiConnection, count: number): Promise<tr
     .map((n) => n.metadata.name);
   const readyCount = list.items.length - pending.length;
   if (readyCount >= count) return true;
-  throw new Error(`${readyCount}/${count} nodes ready${pending.length ? `; not yet: ${pending.join(", ")}` : ""}`);
+  throw new Error(
+    `${readyCount}/${count} nodes ready${pending.length ? `; not yet: ${pending.join(", ")}` : ""}`,
+  );
 }
 
 export async function defaultServiceAccountExists(conn: ApiConnection): Promise<true | undefined> {

@@ -52,9 +52,21 @@ async function makeCa(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, "ca.crt");
   const key = join(dir, "ca.key");
   await openssl([
-    "req", "-x509", "-new", ...ecKey, "-keyout", key, "-out", cert, "-subj", "/CN=modelops-local-ca", ...days,
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+    "req",
+    "-x509",
+    "-new",
+    ...ecKey,
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-subj",
+    "/CN=modelops-local-ca",
+    ...days,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
   ]);
   return { cert, key };
 }
@@ -68,10 +80,25 @@ async function signed(
   const pair = { cert: `${path}.crt`, key: `${path}.key` };
   const addext = extensions.flatMap((e) => ["-addext", e]);
   await openssl([
-    "req", "-x509", "-new", ...ecKey, "-keyout", pair.key, "-out", pair.cert, "-subj", subject,
-    "-CA", ca.cert, "-CAkey", ca.key, ...days,
-    "-addext", "basicConstraints=critical,CA:FALSE",
-    "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+    "req",
+    "-x509",
+    "-new",
+    ...ecKey,
+    "-keyout",
+    pair.key,
+    "-out",
+    pair.cert,
+    "-subj",
+    subject,
+    "-CA",
+    ca.cert,
+    "-CAkey",
+    ca.key,
+    ...days,
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-addext",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
     ...addext,
   ]);
   return pair;
@@ -101,7 +128,9 @@ export async function createPki(dir: string): Promise<Pki> {
     // SEC1 ("EC PRIVATE KEY"), not PKCS#8: --service-account-key-file reads
     // public keys out of private key files only in the RSA and SEC1 forms.
     openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", serviceAccountKey]),
-    ...names.map((n) => signed(ca, join(dir, `client-${n}`), clientSubjects[n], ["extendedKeyUsage=clientAuth"])),
+    ...names.map((n) =>
+      signed(ca, join(dir, `client-${n}`), clientSubjects[n], ["extendedKeyUsage=clientAuth"]),
+    ),
   ]);
   const clients = Object.fromEntries(names.map((n, i) => [n, clientPairs[i]])) as Record<ClientName, KeyPair>;
   return { dir, caCert: ca.cert, caKey: ca.key, apiserver: apiserver as KeyPair, serviceAccountKey, clients };

@@ -26,9 +26,7 @@ export function tailLog(path: string, n = 20): string {
 }
 
 export function componentFailure(c: Component, why: string): ComponentError {
-  return new ComponentError(
-    `[cluster] ${c.name} ${why}; last lines of ${c.logPath}:\n${tailLog(c.logPath)}`,
-  );
+  return new ComponentError(`[cluster] ${c.name} ${why}; last lines of ${c.logPath}:\n${tailLog(c.logPath)}`);
 }
 
 /**
@@ -63,7 +61,9 @@ export function isRunning(c: Component): boolean {
 /** Throws with the log's tail if the component has died. */
 export function assertRunning(c: Component): void {
   if (!isRunning(c)) {
-    const how = c.child ? `exited (code ${c.child.exitCode}, signal ${c.child.signalCode})` : "is not running";
+    const how = c.child
+      ? `exited (code ${c.child.exitCode}, signal ${c.child.signalCode})`
+      : "is not running";
     throw componentFailure(c, how);
   }
 }
@@ -183,10 +183,14 @@ export async function pollUntil<T>(
     }
     const now = Date.now();
     if (now - start > opts.timeoutMs) {
-      throw new ComponentError(`[cluster] timed out after ${opts.timeoutMs}ms waiting for ${what}; last error: ${lastError || "none"}`);
+      throw new ComponentError(
+        `[cluster] timed out after ${opts.timeoutMs}ms waiting for ${what}; last error: ${lastError || "none"}`,
+      );
     }
     if (now - lastReport >= 5000) {
-      opts.log(`[cluster] still waiting for ${what} (${((now - start) / 1000).toFixed(0)}s)${lastError ? `: ${lastError}` : ""}`);
+      opts.log(
+        `[cluster] still waiting for ${what} (${((now - start) / 1000).toFixed(0)}s)${lastError ? `: ${lastError}` : ""}`,
+      );
       lastReport = now;
     }
     await sleep(opts.intervalMs ?? 100);
