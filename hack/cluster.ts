@@ -73,9 +73,13 @@ function status(dir: string): void {
     return;
   }
   for (const c of state.components) {
-    console.log(`${c.name.padEnd(24)} pid ${String(c.pid).padEnd(8)} ${live.has(c.pid) ? "running" : "DEAD"}`);
+    console.log(
+      `${c.name.padEnd(24)} pid ${String(c.pid).padEnd(8)} ${live.has(c.pid) ? "running" : "DEAD"}`,
+    );
   }
-  console.log(`apiserver  ${state.apiserverUrl}\nkubeconfig ${state.kubeconfig}\naudit log  ${state.auditLogPath}`);
+  console.log(
+    `apiserver  ${state.apiserverUrl}\nkubeconfig ${state.kubeconfig}\naudit log  ${state.auditLogPath}`,
+  );
   if (live.size !== state.components.length) process.exitCode = 1;
 }
 

@@ -56,3 +56,38 @@ export async function getJson<T>(conn: ApiConnection, path: string): Promise<T |
   if (res.status !== 200) return undefined;
   return JSON.parse(res.body) as T;
 }
+
+/**
+ * Health of a component's own HTTPS endpoint (controller-manager, scheduler).
+ * They serve a self-signed certificate and allow /healthz and /readyz
+ * anonymously, so no client identity or CA is needed.
+ */
+export function componentHealthy(port: number, path: string): Promise<true | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "GET",
+        rejectUnauthorized: false,
+        timeout: 2000,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          if (res.statusCode === 200) resolve(true);
+          else
+            reject(
+              new Error(`${path} ${res.statusCode}: ${Buffer.concat(chunks).toString("utf8").slice(0, 300)}`),
+            );
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${path} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

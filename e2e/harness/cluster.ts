@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ApiConnection, apiConnection, apiRequest } from "./api.ts";
+import { type ApiConnection, apiConnection, apiRequest, componentHealthy } from "./api.ts";
 import {
   apiserverArgs,
   auditPolicy,
@@ -97,7 +97,7 @@ export async function stopClusterInDir(
   const state = readState(dir);
   const live = liveComponents(state);
   if (state && state.components.length > 0) {
-    log(`[cluster] stopping ${live.map((c) => `${c.name}(${c.pid})`).join(", ") || "nothing (all exited)"}`);
+    if (live.length > 0) log(`[cluster] stopping ${live.map((c) => `${c.name}(${c.pid})`).join(", ")}`);
     await stopComponents(live);
     writeFileSync(statePath(dir), `${JSON.stringify({ ...state, components: [], ready: false }, null, 2)}\n`);
   }
@@ -111,10 +111,8 @@ function seconds(since: number): string {
 async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   for (const sub of ["etcd", "logs", "pki"]) rmSync(join(dir, sub), { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
-  const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0]] = await Promise.all([
-    createPki(join(dir, "pki")),
-    freePorts(3),
-  ]);
+  const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0, scheduler = 0]] =
+    await Promise.all([createPki(join(dir, "pki")), freePorts(5)]);
   const auditPolicyPath = join(dir, "audit-policy.yaml");
   writeFileSync(auditPolicyPath, auditPolicy);
   const auditLogPath = join(dir, "audit.log");
@@ -130,7 +128,7 @@ async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   writeFileSync(kubeconfigs.kwok, kubeconfigFor(pki, "kwok", server));
   writeFileSync(join(dir, "kubeconfig"), kubeconfigFor(pki, "admin", server));
   writeFileSync(join(dir, "operator.kubeconfig"), kubeconfigFor(pki, "operator", server));
-  const ports = { etcdClient, etcdPeer, apiserver };
+  const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
   return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs };
 }
 
@@ -245,6 +243,12 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
   const nodes = opts.nodes ?? 3;
   await createNodes(conn, nodes);
   const waits = [
+    waitFor(
+      "kube-controller-manager healthy",
+      () => componentHealthy(layout.ports.controllerManager, "/healthz"),
+      t,
+    ),
+    waitFor("kube-scheduler ready", () => componentHealthy(layout.ports.scheduler, "/readyz"), t),
     waitFor(`${nodes} nodes ready`, () => nodesReady(conn, nodes), t),
     waitFor("default ServiceAccount created", () => defaultServiceAccountExists(conn), t),
   ];

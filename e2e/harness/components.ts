@@ -8,6 +8,8 @@ export interface Ports {
   etcdClient: number;
   etcdPeer: number;
   apiserver: number;
+  controllerManager: number;
+  scheduler: number;
 }
 
 export interface Layout {
@@ -91,9 +93,7 @@ export function controllerManagerArgs(l: Layout): string[] {
     `--root-ca-file=${l.pki.caCert}`,
     "--cluster-name=modelops-local",
     "--leader-elect=false",
-    "--bind-address=127.0.0.1",
-    // Port 0 turns off its HTTPS endpoint: nothing to collide with between clusters.
-    "--secure-port=0",
+    ...healthServing(l, "kube-controller-manager", l.ports.controllerManager),
   ];
 }
 
@@ -101,9 +101,17 @@ export function schedulerArgs(l: Layout): string[] {
   return [
     `--kubeconfig=${l.kubeconfigs.scheduler}`,
     "--leader-elect=false",
-    "--bind-address=127.0.0.1",
-    "--secure-port=0",
+    ...healthServing(l, "kube-scheduler", l.ports.scheduler),
   ];
+}
+
+/**
+ * Their HTTPS endpoint exists so the harness can wait for /healthz (scheduler:
+ * /readyz) and report a component that runs but cannot work, e.g. one that
+ * never reaches the apiserver; its self-signed certificate goes in `cert-dir`.
+ */
+function healthServing(l: Layout, name: string, port: number): string[] {
+  return ["--bind-address=127.0.0.1", `--secure-port=${port}`, `--cert-dir=${join(l.pki.dir, name)}`];
 }
 
 export const kwokNodeAnnotation = "kwok.x-k8s.io/node";

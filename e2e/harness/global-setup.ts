@@ -6,7 +6,6 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { startCluster } from "./cluster.ts";
 import { kubectlOk } from "./kubectl.ts";
