@@ -1,6 +1,6 @@
 // Local control plane for development:
-//   node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR]
-// `start` leaves the components running after it exits; `stop` finds them
+//   node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR]
+// `start` installs the CRDs in --crds (default crds/) and leaves the components running after it exits; `stop` finds them
 // through DIR/state.json. The bin dir defaults to $MODELOPS_BIN_DIR, else the
 // pinned versions' cache directory that hack/build-binaries.sh fills.
 import { existsSync, readFileSync } from "node:fs";
@@ -26,7 +26,9 @@ function defaultBinDir(): string {
 }
 
 function usage(): never {
-  console.error("usage: node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR]");
+  console.error(
+    "usage: node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR]",
+  );
   process.exit(2);
 }
 
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
       dir: { type: "string", default: join(root, ".cluster") },
       nodes: { type: "string", default: "3" },
       "bin-dir": { type: "string" },
+      crds: { type: "string", default: join(root, "crds") },
     },
   });
   const dir = resolve(values.dir);
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
       }
       const nodes = Number.parseInt(values.nodes, 10);
       if (!(nodes >= 1)) usage();
-      const cluster = await startCluster({ dir, nodes, binDir, detach: true });
+      const cluster = await startCluster({ dir, nodes, binDir, detach: true, crdsDir: resolve(values.crds) });
       console.log(`export KUBECONFIG=${cluster.kubeconfig}`);
       return;
     }

@@ -14,6 +14,7 @@ import {
   type Layout,
   schedulerArgs,
 } from "./components.ts";
+import { installCrds } from "./crds.ts";
 import { createNodes, defaultServiceAccountExists, nodesReady } from "./nodes.ts";
 import { createPki, kubeconfigFor } from "./pki.ts";
 import {
@@ -40,6 +41,8 @@ export interface StartClusterOptions {
   /** Let the components outlive this process (the CLI); otherwise they die with it. */
   detach?: boolean;
   stagesPath?: string;
+  /** CRD manifests to install before the controllers start (see crds.ts for why). */
+  crdsDir?: string;
   /** Per wait (etcd, apiserver, nodes); a cold start on a loaded machine can be slow. */
   timeoutMs?: number;
 }
@@ -235,6 +238,12 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
     admin.key,
   );
   await waitFor("kube-apiserver ready", () => apiserverReady(conn), t);
+  if (opts.crdsDir) {
+    t = Date.now();
+    const kubeconfig = join(layout.dir, "kubeconfig");
+    const count = await installCrds(opts.crdsDir, kubeconfig, opts.binDir);
+    log(`[cluster] ${count} CRD file(s) from ${opts.crdsDir} established in ${seconds(t)}`);
+  }
 
   t = Date.now();
   launch("kube-controller-manager", controllerManagerArgs(layout));

@@ -1,14 +1,14 @@
 // vitest globalSetup of the integration tier: one real control plane for the
-// whole run, with the project's CRDs installed. Set MODELOPS_BIN_DIR to skip
-// the build script, MODELOPS_KEEP_CLUSTER=1 to keep the cluster's directory.
+// whole run, with the project's CRDs installed before its controllers start.
+// Set MODELOPS_BIN_DIR to skip the build script, MODELOPS_KEEP_CLUSTER=1 to
+// keep the cluster's directory (logs, audit log) after the run.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { startCluster } from "./cluster.ts";
-import { kubectlOk } from "./kubectl.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -27,30 +27,11 @@ export async function ensureBinaries(): Promise<string> {
   return last;
 }
 
-export async function installCrds(kubeconfig: string, binDir: string): Promise<void> {
-  const dir = join(root, "crds");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"));
-  if (files.length === 0) {
-    console.log("[cluster] crds/ is empty; no CRDs installed");
-    return;
-  }
-  const opts = { kubeconfig, binDir };
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", dir], opts);
-  await kubectlOk(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"], opts);
-  console.log(`[cluster] installed ${files.length} CRD file(s)`);
-}
-
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
   const binDir = await ensureBinaries();
   process.env.MODELOPS_BIN_DIR = binDir;
   const dir = mkdtempSync(join(tmpdir(), "modelops-it-"));
-  const cluster = await startCluster({ dir, binDir, nodes: 3 });
-  try {
-    await installCrds(cluster.kubeconfig, binDir);
-  } catch (err) {
-    await cluster.stop();
-    throw err;
-  }
+  const cluster = await startCluster({ dir, binDir, nodes: 3, crdsDir: join(root, "crds") });
   provide("kubeconfig", cluster.kubeconfig);
   provide("operatorKubeconfig", cluster.operatorKubeconfig);
   provide("auditLogPath", cluster.auditLogPath);
