@@ -1,7 +1,7 @@
 // A real local control plane for integration tests and development: etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler and kwok with fake
 // nodes, all on free loopback ports under one directory.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ApiConnection, apiConnection, apiRequest, componentHealthy } from "./api.ts";
@@ -68,6 +68,8 @@ export interface ClusterState {
   components: Array<Pick<Component, "name" | "binary" | "pid" | "logPath">>;
   startedAt: string;
   ready: boolean;
+  /** The process the components die with; absent when detached (CLI). */
+  ownerPid?: number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -107,6 +109,31 @@ export async function stopClusterInDir(
   return live.length > 0;
 }
 
+/**
+ * Stops and deletes clusters under `parent` named `prefix*` whose owner died
+ * without stopping them (a SIGKILLed test run: no exit hook runs). Clusters of
+ * live owners, e.g. a concurrent test run, are left alone.
+ */
+export async function reapOrphanedClusters(
+  parent: string,
+  prefix: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const dirs = readdirSync(parent).filter((d) => d.startsWith(prefix));
+  for (const name of dirs) {
+    const dir = join(parent, name);
+    const state = readState(dir);
+    if (!state?.ownerPid || isPidAlive(state.ownerPid)) continue;
+    log(`[cluster] removing orphaned cluster ${dir} (owner ${state.ownerPid} is gone)`);
+    await stopClusterInDir(dir, log);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isPidAlive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }
@@ -135,7 +162,7 @@ async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs };
 }
 
-function writeState(layout: Layout, components: Component[], ready: boolean): ClusterState {
+function writeState(layout: Layout, components: Component[], ready: boolean, owned = true): ClusterState {
   const state: ClusterState = {
     dir: layout.dir,
     apiserverUrl: `https://127.0.0.1:${layout.ports.apiserver}`,
@@ -146,6 +173,7 @@ function writeState(layout: Layout, components: Component[], ready: boolean): Cl
     components: components.map(({ name, binary, pid, logPath }) => ({ name, binary, pid, logPath })),
     startedAt: new Date().toISOString(),
     ready,
+    ...(owned ? { ownerPid: process.pid } : {}),
   };
   writeFileSync(statePath(layout.dir), `${JSON.stringify(state, null, 2)}\n`);
   return state;
@@ -187,7 +215,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
     writeState(layout, [], false);
     throw err;
   }
-  const state = writeState(layout, started, true);
+  const state = writeState(layout, started, true, !opts.detach);
   if (opts.detach) {
     for (const c of started) detach(c);
     untrack(started);

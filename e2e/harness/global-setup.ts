@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { startCluster } from "./cluster.ts";
+import { reapOrphanedClusters, startCluster } from "./cluster.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -30,6 +30,7 @@ export async function ensureBinaries(): Promise<string> {
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
   const binDir = await ensureBinaries();
   process.env.MODELOPS_BIN_DIR = binDir;
+  await reapOrphanedClusters(tmpdir(), "modelops-it-", console.log);
   const dir = mkdtempSync(join(tmpdir(), "modelops-it-"));
   const cluster = await startCluster({ dir, binDir, nodes: 3, crdsDir: join(root, "crds") });
   provide("kubeconfig", cluster.kubeconfig);
