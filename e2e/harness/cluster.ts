@@ -235,6 +235,17 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
   };
 }
 
+/** Like Promise.all, but on the first failure stops the sibling polls before rethrowing. */
+async function allOrAbort(abort: AbortController, waits: Promise<void>[]): Promise<void> {
+  try {
+    await Promise.all(waits);
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(waits);
+    throw err;
+  }
+}
+
 type UpOptions = StartClusterOptions & { log: (line: string) => void; timeoutMs: number };
 
 async function bringUp(layout: Layout, started: Component[], opts: UpOptions): Promise<void> {
@@ -258,13 +269,8 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
 
   t = Date.now();
   launch("kube-apiserver", apiserverArgs(layout));
-  const admin = layout.pki.clients.admin;
-  const conn = apiConnection(
-    `https://127.0.0.1:${layout.ports.apiserver}`,
-    layout.pki.caCert,
-    admin.cert,
-    admin.key,
-  );
+  const { cert, key } = layout.pki.clients.admin;
+  const conn = apiConnection(`https://127.0.0.1:${layout.ports.apiserver}`, layout.pki.caCert, cert, key);
   await waitFor("kube-apiserver ready", () => apiserverReady(conn), t);
   if (opts.crdsDir) {
     t = Date.now();
@@ -279,7 +285,7 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
   launch("kwok", kwokArgs(layout));
   const nodes = opts.nodes ?? 3;
   await createNodes(conn, nodes);
-  const waits = [
+  await allOrAbort(abort, [
     waitFor(
       "kube-controller-manager healthy",
       () => componentHealthy(layout.ports.controllerManager, "/healthz"),
@@ -288,14 +294,6 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
     waitFor("kube-scheduler ready", () => componentHealthy(layout.ports.scheduler, "/readyz"), t),
     waitFor(`${nodes} nodes ready`, () => nodesReady(conn, nodes), t),
     waitFor("default ServiceAccount created", () => defaultServiceAccountExists(conn), t),
-  ];
-  try {
-    await Promise.all(waits);
-  } catch (err) {
-    // Let the other wait finish before the components it polls are killed.
-    abort.abort();
-    await Promise.allSettled(waits);
-    throw err;
-  }
+  ]);
   for (const c of started) assertRunning(c);
 }
