@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import type { ModelDeployment, ModelVersion } from "../api/index.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
+import { canonicalResources } from "./quantity.ts";
 import { wireRuntime } from "./runtime-container.ts";
 
 export const LABEL_DEPLOYMENT = "modelops.io/deployment";
@@ -113,7 +114,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
   };
   if (wiring.args.length > 0) container.args = wiring.args;
-  if (resources && Object.keys(resources).length > 0) container.resources = resources;
+  if (resources && Object.keys(resources).length > 0) container.resources = canonicalResources(resources);
   const spec: Obj = {
     containers: [container],
     securityContext: { seccompProfile: { type: "RuntimeDefault" } },
