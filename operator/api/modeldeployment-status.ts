@@ -67,6 +67,7 @@ export const rolloutRecordSchema = z
       .describe(
         "Promoted: it serves; RolledBack: traffic went back to the stable version; Aborted: superseded.",
       ),
+    startTime: time("RFC 3339 time the rollout started."),
     time: time("RFC 3339 time the rollout ended."),
     message: text("Why the rollout ended this way."),
   })
@@ -121,6 +122,34 @@ export const modelDeploymentStatusSchema = z
       .max(20)
       .optional()
       .describe("The last finished rollouts, newest first (at most 20)."),
+    rolloutStartTime: time("RFC 3339 time the current rollout started."),
+    pauseReason: text("Why the rollout is paused: a pause step, an inconclusive analysis, or spec.paused."),
+    trafficMessage: text("How the router realised the weight, e.g. the replica ratio and its rounding."),
+    previousVersion: z
+      .string()
+      .optional()
+      .describe("ModelVersion that served before the last promotion; undo and guard rollbacks return to it."),
+    previousRevision: z.string().optional().describe("Revision hash of previousVersion."),
+    retiringRevisions: listMap(
+      z
+        .array(
+          z
+            .object({
+              revision: z.string().describe("Revision hash."),
+              version: z.string().optional().describe("Its ModelVersion."),
+              deleteAfter: time("RFC 3339 time after which its Deployment is deleted."),
+              reason: text("Why it is kept for now: warm for a rollback, or for debugging a failure."),
+            })
+            .describe("A revision that no longer serves and is deleted after a delay."),
+        )
+        .max(8)
+        .describe("Revisions kept running for a while after they stopped serving."),
+      ["revision"],
+    ).optional(),
+    lastHandledAction: z
+      .string()
+      .optional()
+      .describe("Value of the modelops.io/action annotation the operator last acted on."),
     conditions: conditionsSchema.optional(),
     message: text("Human-readable summary of the phase and what to do about it."),
   })

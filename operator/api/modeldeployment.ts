@@ -16,6 +16,23 @@ import {
 import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
 
 const STEP_FIELDS = ["setWeight", "pause", "analysis"];
+
+const delaySeconds = (defaultSeconds: number, what: string) =>
+  z.number().int().min(0).max(86400).default(defaultSeconds).describe(`${what} Default ${defaultSeconds}.`);
+
+/** Seconds a rolled-back revision keeps running, so its pods and logs can be inspected. */
+const abortScaleDownDelay = () =>
+  delaySeconds(
+    600,
+    "Seconds the new revision keeps running after a rollback (it serves no traffic), for debugging; then it is deleted.",
+  );
+/** Seconds the previous revision stays warm after promotion, so a rollback needs no cold start. */
+const scaleDownDelay = () =>
+  delaySeconds(
+    30,
+    "Seconds the previous revision keeps running after promotion (and after postPromotionAnalysis), for a " +
+      "fast switch back.",
+  );
 const STRATEGY_FIELDS = ["canary", "blueGreen", "shadow"];
 const ROUTER_FIELDS = ["replicas", "gatewayAPI", "istio"];
 
@@ -55,6 +72,13 @@ export const canaryStrategySchema = z
     analysis: analysisSchema
       .optional()
       .describe("Background analysis running from the first step until promotion; a failure rolls back."),
+    postPromotionAnalysis: analysisSchema
+      .optional()
+      .describe(
+        "Guard analysis after promotion, while the previous revision is still warm; a failure rolls back to it.",
+      ),
+    scaleDownDelaySeconds: scaleDownDelay(),
+    abortScaleDownDelaySeconds: abortScaleDownDelay(),
   })
   .describe("Shift traffic to the new revision step by step.");
 
@@ -68,7 +92,14 @@ export const blueGreenStrategySchema = z
       .optional()
       .describe(
         "Seconds to wait, once the preview revision is ready and prePromotionAnalysis passed, before switching " +
-          "traffic. Omitted: switch at once. To hold for a human, set spec.paused.",
+          "traffic. Omitted: switch at once (unless autoPromotionEnabled is false).",
+      ),
+    autoPromotionEnabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "false: hold the ready preview until an SRE promotes it (annotation modelops.io/action=promote). " +
+          "Default true.",
       ),
     prePromotionAnalysis: analysisSchema
       .optional()
@@ -76,16 +107,8 @@ export const blueGreenStrategySchema = z
     postPromotionAnalysis: analysisSchema
       .optional()
       .describe("Analysis after the switch; a failure switches traffic back to the previous revision."),
-    scaleDownDelaySeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(86400)
-      .default(30)
-      .describe(
-        "Seconds the previous revision keeps running after the switch (and after postPromotionAnalysis), " +
-          "for a fast switch back. Default 30.",
-      ),
+    scaleDownDelaySeconds: scaleDownDelay(),
+    abortScaleDownDelaySeconds: abortScaleDownDelay(),
   })
   .describe("Start the new revision beside the old one and switch all traffic at once.");
 
@@ -107,6 +130,8 @@ export const shadowStrategySchema = withCel(
       analysis: analysisSchema
         .optional()
         .describe("Analysis of the shadow revision while it receives mirrored traffic; a failure aborts."),
+      scaleDownDelaySeconds: scaleDownDelay(),
+      abortScaleDownDelaySeconds: abortScaleDownDelay(),
     })
     .refine((s) => s.duration !== undefined || s.analysis?.count !== undefined, {
       message: 'shadow needs an end: set duration (e.g. "30m") or analysis.count',
