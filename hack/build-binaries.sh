@@ -85,14 +85,43 @@ build_kwok() {
   CGO_ENABLED=0 GOBIN="$out" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 }
 
+# Prometheus 3.x publishes its Go module as v0.3MM.P for release 3.MM.P.
+# Tag remove_all_sd leaves out the cloud service discoveries: tests only use
+# static targets, it halves the build, and one of those SDKs (nomad) pins a
+# pseudo-version the module proxy does not serve. No web UI assets either
+# (builtinassets is off); the API is all tests need.
+build_prometheus() {
+  local out=$cache/prometheus-$PROMETHEUS_VERSION
+  [ -x "$out/prometheus" ] && { log "prometheus $PROMETHEUS_VERSION: cached"; return; }
+  local mod=$cache/src/prometheus-$PROMETHEUS_VERSION
+  local v=${PROMETHEUS_VERSION#v} major minor patch
+  IFS=. read -r major minor patch <<<"$v"
+  local modver=v0.$((major * 100 + minor)).$patch   # 3.16.0 -> v0.316.0
+  mkdir -p "$mod" "$out"
+  if [ ! -f "$mod/go.mod" ]; then
+    printf 'module modelops.local/prometheus-build\ngo 1.24.0\nrequire github.com/prometheus/prometheus %s\n' "$modver" >"$mod/go.mod"
+    printf 'package main\nfunc main() {}\n' >"$mod/main.go"
+  fi
+  log "prometheus $PROMETHEUS_VERSION ($modver): building"
+  local x=github.com/prometheus/common/version
+  (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -tags remove_all_sd -trimpath \
+     -ldflags "-s -w -X $x.Version=$v -X $x.Branch=HEAD -X $x.Revision=$modver" \
+     -o "$out/prometheus.tmp" github.com/prometheus/prometheus/cmd/prometheus)
+  mv "$out/prometheus.tmp" "$out/prometheus"
+}
+
 build_etcd
 build_kwok
+build_prometheus
 build_kubernetes
 
 # One directory with links to every binary, so callers need one path.
+# The name stays keyed by the cluster's versions (hack/cluster.ts computes it);
+# links are rewritten on every run, so a new Prometheus version is picked up.
 bin=$cache/bin-$KUBERNETES_VERSION-$ETCD_VERSION-$KWOK_VERSION
 mkdir -p "$bin"
-for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" "$cache/kwok-$KWOK_VERSION/kwok"; do
+for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" "$cache/kwok-$KWOK_VERSION/kwok" \
+         "$cache/prometheus-$PROMETHEUS_VERSION/prometheus"; do
   ln -sf "$f" "$bin/$(basename "$f")"
 done
 log "binaries ready in $bin"
