@@ -146,11 +146,11 @@ function vectorResult(series: { metric: Record<string, string>; value: Sample }[
 function sampleResult(sample: Sample): MetricResult {
   const text = sample[1];
   if (text === "NaN")
-    return { kind: "noData", reason: "the query returned NaN (0/0: no requests in the window)" };
+    return { kind: "noData", reason: "the query returned NaN (0/0, e.g. no requests in the window)" };
   if (text === "+Inf" || text === "-Inf") {
     return {
       kind: "noData",
-      reason: `the query returned ${text} (a division by zero: no requests in the window)`,
+      reason: `the query returned ${text} (a division by zero, e.g. no requests in the window)`,
     };
   }
   const value = Number(text);
