@@ -1,0 +1,64 @@
+// Shadow: the new revision receives a copy of live traffic and serves nobody;
+// after its duration (or a successful analysis) it is promoted. Pure.
+import { type ModelDeployment, parseDurationMs } from "../api/index.ts";
+import { checkDeadline, pauseIfInconclusive } from "./canary.ts";
+import { abortRollout, promote, type StrategySettings } from "./moves.ts";
+import {
+  canary,
+  ensureRun,
+  isReady,
+  nextStage,
+  setPhase,
+  sinceMs,
+  type Tick,
+  totalReplicas,
+  wakeAt,
+} from "./tick.ts";
+
+type ShadowStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["shadow"]>;
+
+export const SHADOW_NEEDS_MESH =
+  "shadow needs a router that can mirror traffic: set spec.trafficRouting to gatewayAPI or istio " +
+  "(mirroring through the modelops-proxy sidecar for the replicas router is not available yet)";
+
+export function tickShadow(t: Tick, settings: StrategySettings, strategy: ShadowStrategy): void {
+  const target = canary(t);
+  if (!target) return;
+  if (t.input.router === "replicas") {
+    setPhase(t, "Paused", SHADOW_NEEDS_MESH, "ShadowUnsupported");
+    return;
+  }
+  const total = totalReplicas(t);
+  const mirror = strategy.mirrorPercent ?? 100;
+  const pods = Math.max(1, Math.ceil((total * mirror) / 100));
+  t.replicas.set(target.revision, pods);
+  if (t.st.stableRevision) t.replicas.set(t.st.stableRevision, total);
+  t.traffic.canaryRevision = target.revision;
+  t.st.canaryWeight = 0;
+  if ((t.st.currentStepIndex ?? 0) === 0) {
+    setPhase(t, "Progressing", `Starting ${target.version} as a shadow (${pods} pods)`);
+    if (!isReady(t, target.revision, pods)) {
+      checkDeadline(t, settings, target, 0);
+      return;
+    }
+    nextStage(t);
+  }
+  t.traffic.mirrorPercent = mirror;
+  t.st.trafficMessage = `${mirror}% of requests mirrored to ${target.version}; its answers are discarded`;
+  const run = strategy.analysis ? ensureRun(t, "shadow", target.revision) : undefined;
+  if (run?.phase === "Failed") {
+    abortRollout(t, settings, "AnalysisFailed", run.message ?? "shadow analysis failed");
+    return;
+  }
+  const remaining = strategy.duration
+    ? parseDurationMs(strategy.duration) - sinceMs(t, t.st.currentStepStartTime)
+    : 0;
+  const analysisDone = !strategy.analysis?.count || run?.phase === "Successful";
+  if (remaining <= 0 && analysisDone) {
+    promote(t, settings);
+    return;
+  }
+  setPhase(t, "Progressing", `Shadowing ${mirror}% of traffic to ${target.version}`);
+  pauseIfInconclusive(t, run);
+  if (remaining > 0) wakeAt(t, t.now.getTime() + remaining);
+}

@@ -1,0 +1,184 @@
+// The working state of one engine step: a copy of status that the strategy
+// machines change, plus what they ask the shell to do. Helpers here are the
+// moves every strategy shares: start, abort, promote, retire, pause.
+import { kubeTime } from "../runtime/conditions.ts";
+import type {
+  AnalysisRun,
+  EngineEvent,
+  ReplicaPlan,
+  Revision,
+  RevisionState,
+  RolloutInput,
+  Status,
+  Traffic,
+} from "./types.ts";
+
+const HISTORY_LIMIT = 20;
+
+export type Tick = {
+  input: RolloutInput;
+  st: Status;
+  now: Date;
+  events: EngineEvent[];
+  replicas: ReplicaPlan;
+  render: Revision[];
+  deleteRevisions: string[];
+  traffic: Traffic;
+  wakeAtMs: number | undefined;
+};
+
+export function beginTick(input: RolloutInput): Tick {
+  const st: Status = structuredClone(input.mdep.status ?? {});
+  return {
+    input,
+    st,
+    now: input.now,
+    events: [],
+    replicas: new Map(),
+    render: [],
+    deleteRevisions: [],
+    traffic: {
+      stableRevision: st.stableRevision,
+      canaryRevision: undefined,
+      canaryWeight: 0,
+      mirrorPercent: 0,
+      previewRevision: undefined,
+    },
+    wakeAtMs: undefined,
+  };
+}
+
+export function totalReplicas(t: Tick): number {
+  return t.input.mdep.spec.replicas ?? 1;
+}
+
+export function emit(t: Tick, type: EngineEvent["type"], reason: string, message: string): void {
+  t.events.push({ type, reason, message });
+}
+
+/** Ask to be reconciled again at `atMs` (the earliest request wins). */
+export function wakeAt(t: Tick, atMs: number): void {
+  const at = Math.max(atMs, t.now.getTime());
+  t.wakeAtMs = t.wakeAtMs === undefined ? at : Math.min(t.wakeAtMs, at);
+}
+
+export function sinceMs(t: Tick, time: string | undefined): number {
+  return time ? t.now.getTime() - Date.parse(time) : 0;
+}
+
+export function revisionState(t: Tick, revision: string | undefined): RevisionState | undefined {
+  return revision ? t.input.revisions.get(revision) : undefined;
+}
+
+export function isReady(t: Tick, revision: string | undefined, replicas: number): boolean {
+  const r = revisionState(t, revision);
+  return r !== undefined && r.readyReplicas >= replicas;
+}
+
+export function setPhase(
+  t: Tick,
+  phase: NonNullable<Status["phase"]>,
+  message: string,
+  pauseReason?: string,
+): void {
+  t.st.phase = phase;
+  t.st.message = message;
+  if (pauseReason) {
+    if (t.st.pauseReason !== pauseReason) t.st.pauseStartTime = kubeTime(t.now);
+    t.st.pauseReason = pauseReason;
+  } else {
+    delete t.st.pauseReason;
+    delete t.st.pauseStartTime;
+  }
+}
+
+/** Moves to the next stage (a canary step, or a blue-green/shadow stage). */
+export function nextStage(t: Tick): void {
+  t.st.currentStepIndex = (t.st.currentStepIndex ?? 0) + 1;
+  t.st.currentStepStartTime = kubeTime(t.now);
+}
+
+export function runOf(t: Tick, name: string): AnalysisRun | undefined {
+  return t.st.analysisRuns?.find((r) => r.name === name);
+}
+
+/** Starts the named analysis of `revision` unless it already runs. */
+export function ensureRun(t: Tick, name: string, revision: string): AnalysisRun {
+  const existing = runOf(t, name);
+  if (existing && existing.revision === revision) return existing;
+  const run: AnalysisRun = {
+    name,
+    revision,
+    phase: "Running",
+    startTime: kubeTime(t.now),
+    successful: 0,
+    failed: 0,
+    inconclusive: 0,
+  };
+  t.st.analysisRuns = [...(t.st.analysisRuns ?? []).filter((r) => r.name !== name), run];
+  return run;
+}
+
+export function record(
+  t: Tick,
+  result: "Promoted" | "RolledBack" | "Aborted",
+  version: string,
+  revision: string,
+  message: string,
+): void {
+  const entry = {
+    version,
+    revision,
+    result,
+    ...(t.st.rolloutStartTime ? { startTime: t.st.rolloutStartTime } : {}),
+    time: kubeTime(t.now),
+    message,
+  };
+  t.st.history = [entry, ...(t.st.history ?? [])].slice(0, HISTORY_LIMIT);
+}
+
+/** Keeps a revision running, without traffic, until the delay passes. */
+export function retire(t: Tick, rev: Revision, delaySeconds: number, reason: string): void {
+  const deleteAfter = kubeTime(new Date(t.now.getTime() + delaySeconds * 1000));
+  const others = (t.st.retiringRevisions ?? []).filter((r) => r.revision !== rev.revision);
+  t.st.retiringRevisions = [...others, { revision: rev.revision, version: rev.version, deleteAfter, reason }];
+}
+
+export function unretire(t: Tick, revision: string): void {
+  if (!t.st.retiringRevisions) return;
+  t.st.retiringRevisions = t.st.retiringRevisions.filter((r) => r.revision !== revision);
+  if (t.st.retiringRevisions.length === 0) delete t.st.retiringRevisions;
+}
+
+/** All traffic to stable: no canary weight, no preview, no mirror. */
+export function resetTraffic(t: Tick): void {
+  t.traffic.canaryRevision = undefined;
+  t.traffic.canaryWeight = 0;
+  t.traffic.mirrorPercent = 0;
+  t.traffic.previewRevision = undefined;
+}
+
+/** Clears what belongs to a rollout in progress, keeping history and retiring revisions. */
+export function clearRollout(t: Tick): void {
+  for (const key of [
+    "canaryVersion",
+    "canaryRevision",
+    "canaryWeight",
+    "currentStepIndex",
+    "currentStepStartTime",
+    "rolloutStartTime",
+    "trafficMessage",
+  ] as const) {
+    delete t.st[key];
+  }
+}
+
+export function stable(t: Tick): Revision | undefined {
+  const { stableRevision, stableVersion } = t.st;
+  return stableRevision && stableVersion ? { revision: stableRevision, version: stableVersion } : undefined;
+}
+
+export function canary(t: Tick): Revision | undefined {
+  const { canaryRevision, canaryVersion } = t.st;
+  return canaryRevision && canaryVersion ? { revision: canaryRevision, version: canaryVersion } : undefined;
+}

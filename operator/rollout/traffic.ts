@@ -1,0 +1,34 @@
+// Turning a canary weight into pods and routes. With the replicas router the
+// weight is a replica ratio (stable is never scaled down, so the canary is
+// added beside it); with an exact router the canary gets enough pods for its
+// share and the route carries the weight.
+import { replicaSplit } from "./routers/replicas.ts";
+import { type Tick, totalReplicas } from "./tick.ts";
+import type { Revision } from "./types.ts";
+
+export function exactRouterCanaryReplicas(total: number, weight: number): number {
+  return Math.max(1, Math.ceil((total * weight) / 100));
+}
+
+/** Sets pods, traffic and status for `weight` percent to `target`; returns the canary's pod count. */
+export function applyCanaryWeight(t: Tick, target: Revision, weight: number): number {
+  const total = totalReplicas(t);
+  const stableRevision = t.st.stableRevision;
+  t.traffic.canaryRevision = target.revision;
+  if (t.input.router === "replicas") {
+    const split = replicaSplit(total, weight);
+    if (stableRevision) t.replicas.set(stableRevision, split.stable);
+    t.replicas.set(target.revision, split.canary);
+    t.traffic.canaryWeight = split.realisedWeight;
+    t.st.canaryWeight = split.realisedWeight;
+    t.st.trafficMessage = split.message;
+    return split.canary;
+  }
+  const canaryPods = exactRouterCanaryReplicas(total, weight);
+  if (stableRevision) t.replicas.set(stableRevision, total);
+  t.replicas.set(target.revision, canaryPods);
+  t.traffic.canaryWeight = weight;
+  t.st.canaryWeight = weight;
+  t.st.trafficMessage = `${weight}% to ${target.version} through the ${t.input.router} router`;
+  return canaryPods;
+}
