@@ -23,50 +23,53 @@ export function pendingAction(
 
 export function handleAction(t: Tick, settings: StrategySettings, action: ManualAction): void {
   t.st.lastHandledAction = action.value;
+  const done = applyAction(t, settings, action.verb);
+  if (done) emit(t, "Normal", "ActionHandled", `${action.verb}: ${done}`);
+  else
+    emit(t, "Warning", "ActionIgnored", `${action.verb}: nothing to do in phase ${t.st.phase ?? "unknown"}`);
+}
+
+/** Performs the action; returns what it did, or undefined when it does not apply now. */
+function applyAction(t: Tick, settings: StrategySettings, verb: ActionVerb): string | undefined {
   const inRollout = canary(t) !== undefined && t.st.phase !== "RolledBack";
-  const guard = runOf(t, "postPromotion");
-  const done = (what: string) => emit(t, "Normal", "ActionHandled", `${action.verb}: ${what}`);
-  switch (action.verb) {
+  switch (verb) {
     case "promote":
-      if (inRollout && settings.kind === "canary") {
-        nextStage(t);
-        return done("skipped to the next step");
-      }
-      // Blue-green and shadow promote in one move, once the new pods are up.
-      if (inRollout && (t.st.currentStepIndex ?? 0) >= 1) {
-        promote(t, settings);
-        return done("promoted");
-      }
-      if (guard) {
-        guard.phase = "Successful";
-        return done("accepted the post-promotion analysis");
-      }
-      break;
+      return promoteOneStep(t, settings, inRollout);
     case "promote-full":
-      if (inRollout) {
-        promote(t, settings);
-        return done("promoted at once");
-      }
-      break;
+      if (!inRollout) return undefined;
+      promote(t, settings);
+      return "promoted at once";
     case "abort":
-      if (inRollout) {
-        abortRollout(t, settings, "Aborted", "aborted by an operator action");
-        return done("traffic back to the stable version");
-      }
-      break;
+      if (!inRollout) return undefined;
+      abortRollout(t, settings, "Aborted", "aborted by an operator action");
+      return "traffic back to the stable version";
     case "retry": {
       const target = t.input.target;
-      if (t.st.phase === "RolledBack" && target && target.revision === t.st.canaryRevision) {
-        startRollout(t, target);
-        return done(`restarted the rollout of ${target.version}`);
-      }
-      break;
+      if (t.st.phase !== "RolledBack" || !target || target.revision !== t.st.canaryRevision) return undefined;
+      startRollout(t, target);
+      return `restarted the rollout of ${target.version}`;
     }
     case "undo":
-      if (undo(t, settings)) return done(`serving ${t.st.stableVersion} again`);
-      break;
+      return undo(t, settings) ? `serving ${t.st.stableVersion} again` : undefined;
   }
-  emit(t, "Warning", "ActionIgnored", `${action.verb}: nothing to do in phase ${t.st.phase ?? "unknown"}`);
+}
+
+function promoteOneStep(t: Tick, settings: StrategySettings, inRollout: boolean): string | undefined {
+  if (inRollout && settings.kind === "canary") {
+    nextStage(t);
+    return "skipped to the next step";
+  }
+  // Blue-green and shadow promote in one move, once the new pods are up.
+  if (inRollout && (t.st.currentStepIndex ?? 0) >= 1) {
+    promote(t, settings);
+    return "promoted";
+  }
+  const guard = runOf(t, "postPromotion");
+  if (!inRollout && guard) {
+    guard.phase = "Successful";
+    return "accepted the post-promotion analysis";
+  }
+  return undefined;
 }
 
 /** Back to the version that served before: abort a rollout, or return to the previous revision. */
