@@ -20,8 +20,29 @@ export const MODEL_DEPLOYMENT_PHASES = [
 export type ModelDeploymentPhase = (typeof MODEL_DEPLOYMENT_PHASES)[number];
 
 export const measurementPhaseSchema = z
-  .enum(["Successful", "Failed", "Inconclusive"])
-  .describe("Result of one measurement: Successful, Failed or Inconclusive.");
+  .enum(["Successful", "Failed", "Inconclusive", "Error"])
+  .describe("Result of one measurement: Successful, Failed, Inconclusive (no data) or Error (query failed).");
+
+const measurementSchema = z
+  .object({
+    time: time("RFC 3339 time of the measurement."),
+    phase: measurementPhaseSchema,
+    metrics: z
+      .array(
+        z
+          .object({
+            name: z.string().describe("Name of the analysis metric."),
+            phase: measurementPhaseSchema,
+            value: z.number().optional().describe("Value for the new revision."),
+            stableValue: z.number().optional().describe("Value for the stable revision."),
+          })
+          .describe("One metric's result in this measurement."),
+      )
+      .max(16)
+      .optional()
+      .describe("Result per metric."),
+  })
+  .describe("One measurement of an analysis.");
 
 export const metricResultSchema = z
   .object({
@@ -50,6 +71,15 @@ export const analysisRunStatusSchema = z
     successful: count("Successful measurements so far."),
     failed: count("Failed measurements so far."),
     inconclusive: count("Inconclusive measurements so far."),
+    errors: count("Measurements that could not be taken (query errors) so far."),
+    consecutiveErrors: count(
+      "Query errors in a row; at the limit the analysis fails (Prometheus unreachable).",
+    ),
+    measurements: z
+      .array(measurementSchema)
+      .max(10)
+      .optional()
+      .describe("The last measurements, oldest first (at most 10)."),
     metrics: listMap(z.array(metricResultSchema).max(16).describe("Last result per metric."), [
       "name",
     ]).optional(),
