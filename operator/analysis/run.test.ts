@@ -124,12 +124,12 @@ describe("recordMeasurement", () => {
     expect(recordMeasurement(done, step, [judgement(F)], at(600))).toBe(done);
   });
 
-  it("keeps the last result per metric, errors shown as Inconclusive", () => {
+  it("keeps the last result per metric, query errors shown as Error", () => {
     let run = startRun("background", "abc", t0);
     run = recordMeasurement(run, step, [judgement(S, "a"), judgement(S, "b")], at(60));
     run = recordMeasurement(run, step, [judgement(E, "a"), { ...judgement(S, "b"), value: 0.02 }], at(120));
     expect(run.metrics).toEqual([
-      { name: "a", phase: "Inconclusive", message: expect.stringMatching(/^a: query failed/) },
+      { name: "a", phase: "Error", message: expect.stringMatching(/^a: query failed/) },
       { name: "b", phase: "Successful", value: 0.02, message: "b = 0.01 (max 0.05)" },
     ]);
     expect(run.measurements?.[1]).toEqual({

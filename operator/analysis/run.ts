@@ -225,14 +225,10 @@ function mergeMetricResults(
   return [...byName.values()];
 }
 
-/**
- * The status enum has no Error yet, so a query error is shown as
- * Inconclusive; its message starts with "<metric>: query failed".
- */
 function metricResultStatus(result: MetricJudgement): MetricResultStatus {
   const status: MetricResultStatus = {
     name: result.metric,
-    phase: result.phase === "Error" ? "Inconclusive" : result.phase,
+    phase: result.phase,
     message: result.message,
   };
   if (result.value !== undefined) status.value = result.value;
