@@ -1,0 +1,163 @@
+// A real Prometheus for integration tests: started per test file on a free
+// loopback port, scraping static targets (usually a FixtureExporter) every
+// second so rate() over 10-30 s windows has data within a few seconds.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  type Component,
+  freePorts,
+  pollUntil,
+  startComponent,
+  stopComponents,
+  tailLog,
+  track,
+  untrack,
+} from "./procs.ts";
+
+export interface StartPrometheusOptions {
+  /** Holds prometheus.yml, the TSDB (data/) and prometheus.log. */
+  dir: string;
+  /** Directory with the `prometheus` binary (hack/build-binaries.sh links it there). */
+  binDir: string;
+  scrapeIntervalMs?: number;
+  /** host:port of /metrics endpoints to scrape. */
+  targets: string[];
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningPrometheus {
+  /** Base URL, e.g. http://127.0.0.1:41234; the query API is under /api/v1. */
+  url: string;
+  logPath: string;
+  /** Replaces the scrape targets (config rewrite and /-/reload). */
+  reloadTargets(targets: string[]): Promise<void>;
+  /** Kills the process and waits until it is gone. */
+  stop(): Promise<void>;
+}
+
+function configYaml(targets: string[], intervalMs: number): string {
+  const interval = `${intervalMs}ms`;
+  // scrape_timeout defaults to 10s, which Prometheus refuses above the interval.
+  return `global:
+  scrape_interval: ${interval}
+  scrape_timeout: ${interval}
+  evaluation_interval: ${interval}
+scrape_configs:
+  - job_name: fixture
+    # The exporter sets namespace/deployment/... itself, as the proxy does.
+    honor_labels: true
+    static_configs:
+      - targets: ${JSON.stringify(targets)}
+`;
+}
+
+function prometheusArgs(configPath: string, dataDir: string, port: number): string[] {
+  return [
+    `--config.file=${configPath}`,
+    `--storage.tsdb.path=${dataDir}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    // /-/reload, for reloadTargets.
+    "--web.enable-lifecycle",
+    // The scrape manager applies target changes every 5 s by default, which
+    // would delay the first scrape (and every reloadTargets) by up to 5 s.
+    "--scrape.discovery-reload-interval=100ms",
+    "--log.level=warn",
+    // A test's data is worthless after it; keep the head small.
+    "--storage.tsdb.retention.time=1h",
+  ];
+}
+
+async function ready(url: string): Promise<true | undefined> {
+  const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
+  if (res.ok) return true;
+  throw new Error(`/-/ready ${res.status}`);
+}
+
+/**
+ * Starts Prometheus and waits until it is ready. The process is tracked like
+ * the cluster's components, so it dies with this process even if a test never
+ * calls stop(); on a failed start it is killed before the error is thrown.
+ */
+export async function startPrometheus(opts: StartPrometheusOptions): Promise<RunningPrometheus> {
+  const dir = resolve(opts.dir);
+  const intervalMs = opts.scrapeIntervalMs ?? 1000;
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, "prometheus.yml");
+  writeFileSync(configPath, configYaml(opts.targets, intervalMs));
+  const [port] = await freePorts(1);
+  const url = `http://127.0.0.1:${port}`;
+  const logPath = join(dir, "prometheus.log");
+  const c: Component = startComponent(
+    "prometheus",
+    join(opts.binDir, "prometheus"),
+    prometheusArgs(configPath, join(dir, "data"), port ?? 0),
+    logPath,
+  );
+  track([c]);
+  const stop = async () => {
+    await stopComponents([c], 2000);
+    untrack([c]);
+  };
+  try {
+    await pollUntil("prometheus ready", () => ready(url), {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      watch: [c],
+      log: opts.log ?? (() => {}),
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url,
+    logPath,
+    stop,
+    reloadTargets: async (targets) => {
+      writeFileSync(configPath, configYaml(targets, intervalMs));
+      const res = await fetch(`${url}/-/reload`, { method: "POST" });
+      if (!res.ok) throw new Error(`reload: ${res.status} ${await res.text()}\n${tailLog(logPath)}`);
+    },
+  };
+}
+
+export interface PromSample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+/**
+ * Runs an instant query. A vector result gives one sample per series, a scalar
+ * one sample without labels; an empty vector (no data yet) gives [].
+ */
+export async function queryPrometheus(url: string, promql: string): Promise<PromSample[]> {
+  const res = await fetch(`${url}/api/v1/query`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ query: promql }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: unknown };
+  };
+  if (body.status !== "success" || !body.data) {
+    throw new Error(`query ${promql}: ${res.status} ${body.error ?? JSON.stringify(body)}`);
+  }
+  const { resultType, result } = body.data;
+  if (resultType === "scalar") return [{ metric: {}, value: Number((result as [number, string])[1]) }];
+  if (resultType !== "vector") throw new Error(`query ${promql}: unexpected result type ${resultType}`);
+  return (result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((s) => ({
+    metric: s.metric,
+    value: Number(s.value[1]),
+  }));
+}
+
+/** The single value of a query, or undefined when it has no data (or NaN, e.g. 0/0). */
+export async function queryValue(url: string, promql: string): Promise<number | undefined> {
+  const samples = await queryPrometheus(url, promql);
+  if (samples.length > 1) throw new Error(`query ${promql}: ${samples.length} series, expected one`);
+  const v = samples[0]?.value;
+  return v === undefined || Number.isNaN(v) ? undefined : v;
+}
