@@ -13,8 +13,13 @@
 # (safe-upgrades), not a CRD; apply the directory only if you want it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# A version set in the environment wins over the pin, so tests can fetch an older release too.
+env_gateway=${GATEWAY_API_VERSION:-}
+env_istio=${ISTIO_API_VERSION:-}
 # shellcheck source=versions.env
 source "$here/versions.env"
+GATEWAY_API_VERSION=${env_gateway:-$GATEWAY_API_VERSION}
+ISTIO_API_VERSION=${env_istio:-$ISTIO_API_VERSION}
 
 command -v go >/dev/null || { echo "router-crds: go is not on PATH; it is needed to fetch the CRD modules" >&2; exit 1; }
 
