@@ -15,7 +15,38 @@ const kube = adminClient(kubeconfig);
 let ns: TestNamespace;
 const running: OperatorProcess[] = [];
 
-type Status = { phase?: string; stableVersion?: string; readyReplicas?: number; stableRevision?: string };
+type Status = {
+  phase?: string;
+  stableVersion?: string;
+  stableRevision?: string;
+  canaryVersion?: string;
+  currentStepIndex?: number;
+  history?: { result: string }[];
+};
+
+/** A canary without analysis: two weights and two short pauses. */
+function canaryManifest(version: string): string {
+  return `
+apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: canary}
+spec:
+  modelVersion: ${version}
+  replicas: 2
+  strategy:
+    canary:
+      scaleDownDelaySeconds: 1
+      steps:
+        - setWeight: 25
+        - pause: {duration: 3s}
+        - setWeight: 50
+        - pause: {duration: 3s}
+`;
+}
+
+async function promotions(mdep: string): Promise<number> {
+  return (await status(mdep))?.history?.filter((h) => h.result === "Promoted").length ?? 0;
+}
 
 async function start(identity: string, leaderElect = false): Promise<OperatorProcess> {
   const op = await spawnOperator({
@@ -74,50 +105,37 @@ describe("operator restarts and leader election", () => {
     await ns?.delete();
   });
 
-  it("converges after being killed in the middle of a version switch", async () => {
-    const first = await start("first");
-    await ns.kubectlOk(["apply", "-f", "config/samples/modeldeployment.yaml"]);
-    const before = await waitServing("iris-classifier", "iris-classifier-v1");
+  it.each([0, 1, 2, 3])("finishes a canary the same way when killed at step %i", async (killAt) => {
+    let operator = await start(`before-${killAt}`);
+    const from = killAt % 2 === 0 ? "iris-classifier-v1" : "iris-classifier-v2";
+    const to = killAt % 2 === 0 ? "iris-classifier-v2" : "iris-classifier-v1";
+    await ns.kubectlOk(["apply", "-f", "-"], canaryManifest(from));
+    await waitServing("canary", from);
+    const promotedBefore = await promotions("canary");
 
-    await ns.kubectlOk([
-      "patch",
-      "mdep",
-      "iris-classifier",
-      "--type=merge",
-      "-p",
-      '{"spec":{"modelVersion":"iris-classifier-v2"}}',
-    ]);
-    // Kill as soon as the new revision exists: the old one still serves and
-    // the switch is half done.
-    await waitFor(
-      async () => ((await revisionDeployments("iris-classifier")).length === 2 ? true : undefined),
-      {
-        timeoutMs: 30_000,
-        intervalMs: 20,
-        description: "the v2 revision's Deployment beside v1's",
-      },
-    );
-    await first.kill();
-    // Proof that the kill landed mid-switch: the v1 revision still serves.
-    expect((await status("iris-classifier"))?.stableVersion).toBe("iris-classifier-v1");
+    await ns.kubectlOk(["apply", "-f", "-"], canaryManifest(to));
+    await waitFor(async () => ((await status("canary"))?.currentStepIndex === killAt ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      description: `step ${killAt} of the canary to ${to}`,
+    });
+    await operator.kill();
+    const killed = await status("canary");
+    expect(killed?.stableVersion).toBe(from); // the kill landed mid-rollout
+    expect(killed?.canaryVersion).toBe(to);
 
-    await start("second");
-    const after = await waitServing("iris-classifier", "iris-classifier-v2");
-    expect(after.stableRevision).not.toBe(before.stableRevision);
+    operator = await start(`after-${killAt}`);
+    const after = await waitServing("canary", to);
+    expect(await promotions("canary")).toBe(promotedBefore + 1); // promoted once, not twice
     const left = await waitFor(
       async () => {
-        const d = await revisionDeployments("iris-classifier");
+        const d = await revisionDeployments("canary");
         return d.length === 1 ? d : undefined;
       },
-      { timeoutMs: 30_000, description: "only the v2 revision's Deployment left" },
+      { timeoutMs: 30_000, description: "only the promoted revision's Deployment left" },
     );
-    expect(left[0]?.metadata?.labels?.["modelops.io/version"]).toBe("iris-classifier-v2");
-    const svc = await kube.get({
-      apiVersion: "v1",
-      kind: "Service",
-      namespace: ns.name,
-      name: "iris-classifier",
-    });
+    expect(left[0]?.metadata?.labels?.["modelops.io/version"]).toBe(to);
+    const svc = await kube.get({ apiVersion: "v1", kind: "Service", namespace: ns.name, name: "canary" });
     const selector = (svc.spec as { selector: Record<string, string> }).selector;
     expect(selector["modelops.io/revision"]).toBe(after.stableRevision);
   });

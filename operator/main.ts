@@ -3,6 +3,8 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { startManager } from "./manager.ts";
+import { prometheusFromFlags } from "./prometheus-config.ts";
+import { KubeClient } from "./runtime/kube.ts";
 import { createLogger } from "./runtime/logger.ts";
 
 const USAGE = `Usage: modelops-operator [flags]
@@ -13,6 +15,9 @@ const USAGE = `Usage: modelops-operator [flags]
   --leader-elect                  elect a leader through a Lease before reconciling (default false)
   --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE, then modelops-system)
   --workers N                     concurrent reconciles per controller (default 2)
+  --prometheus-address URL        Prometheus that rollout analyses query, e.g. http://prometheus:9090
+  --prometheus-auth-secret NS/NAME  Secret with "token" (bearer) or "username" and "password" (basic)
+  --prometheus-timeout-seconds N  timeout of one query (default 10)
   --log-level LEVEL               trace, debug, info, warn, error (default info)
   --help                          show this help
 `;
@@ -26,6 +31,9 @@ function parseFlags() {
       "leader-elect": { type: "boolean", default: false },
       "leader-election-namespace": { type: "string" },
       workers: { type: "string", default: "2" },
+      "prometheus-address": { type: "string" },
+      "prometheus-auth-secret": { type: "string" },
+      "prometheus-timeout-seconds": { type: "string", default: "10" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", default: false },
     },
@@ -60,8 +68,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger({ level: flags["log-level"] });
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  const prometheus = await prometheusFromFlags(new KubeClient(kubeConfig), {
+    address: flags["prometheus-address"],
+    authSecret: flags["prometheus-auth-secret"],
+    timeoutMs: Number(flags["prometheus-timeout-seconds"]) * 1000,
+  });
+  if (!prometheus) log.warn("no --prometheus-address: rollouts with analysis will fail their measurements");
   const manager = await startManager({
-    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    prometheus,
+    kubeConfig,
     logger: log,
     namespace: flags.namespace,
     metricsBindAddress: flags["metrics-bind-address"],

@@ -4,11 +4,13 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { MetricProvider } from "./analysis/provider.ts";
 import { API_VERSION, GROUP } from "./api/index.ts";
 import type { ReconcileDeps } from "./controllers/context.ts";
 import { reconcileModelDeployment } from "./controllers/modeldeployment.ts";
 import { reconcileModelVersion } from "./controllers/modelversion.ts";
 import { LABEL_DEPLOYMENT } from "./core/workload.ts";
+import { createRouters } from "./rollout/routers/index.ts";
 import { Controller } from "./runtime/controller.ts";
 import { EventRecorder } from "./runtime/events.ts";
 import { startHealthServer } from "./runtime/health.ts";
@@ -37,6 +39,8 @@ export interface ManagerOptions {
   identity?: string;
   resyncMs?: number;
   workers?: number;
+  /** Prometheus that analyses query; without it every analysis measurement is an error. */
+  prometheus?: MetricProvider | undefined;
   registry?: Registry;
   /** Called when leadership is lost without being asked to stop; main.ts exits. */
   onLostLeadership?: () => void;
@@ -68,6 +72,9 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     events,
     log,
     now: () => new Date(),
+    registry,
+    prometheus: opts.prometheus,
+    routers: createRouters(kube),
   };
   const workers = opts.workers ?? 2;
   const versions = new Controller({
@@ -82,7 +89,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     workers,
     logger: log,
     registry,
-    reconcile: (key) => reconcileModelDeployment(deps, key),
+    reconcile: (key, ctx) => reconcileModelDeployment({ ...deps, log: ctx.log }, key),
   });
   wireHandlers(informers, versions, deployments);
 

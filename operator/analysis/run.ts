@@ -21,28 +21,9 @@ export interface MeasuredMetric {
   stableValue?: number;
 }
 
-export interface MeasurementRecord {
-  /** RFC 3339 time of the measurement. */
-  time: string;
-  phase: JudgementPhase;
-  metrics: MeasuredMetric[];
-}
+export type MeasurementRecord = NonNullable<AnalysisRunStatus["measurements"]>[number];
 
-/**
- * Fields this module needs that analysisRunStatusSchema does not declare
- * yet. Until it does, the apiserver prunes them, and consecutive errors are
- * not remembered across status writes.
- */
-export interface AnalysisRunExtension {
-  /** Measurements in a row that could not be taken (query errors); reset by any real measurement. */
-  consecutiveErrors?: number;
-  /** Measurements that could not be taken, in total. */
-  errors?: number;
-  /** The last MAX_MEASUREMENTS_KEPT measurements, oldest first. */
-  measurements?: MeasurementRecord[];
-}
-
-export type AnalysisRun = AnalysisRunStatus & AnalysisRunExtension;
+export type AnalysisRun = AnalysisRunStatus;
 
 /** The parts of an analysis spec the progression reads (an Analysis fits). */
 export interface RunLimits {

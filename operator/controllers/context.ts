@@ -1,6 +1,9 @@
 // What every reconciler needs from the shell: the client, the informers'
 // caches, an event recorder, a logger and a clock.
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { MetricProvider } from "../analysis/provider.ts";
+import type { Routers } from "../rollout/routers/index.ts";
 import type { KubeClient } from "../runtime/kube.ts";
 import type { Store } from "../runtime/store.ts";
 import type { KubeObject } from "../runtime/types.ts";
@@ -20,6 +23,10 @@ export interface ReconcileDeps {
   events: EventSink;
   log: Logger;
   now: () => Date;
+  registry: Registry;
+  /** Where analyses are measured; undefined when no --prometheus-address was given. */
+  prometheus: MetricProvider | undefined;
+  routers: Routers;
 }
 
 export const FIELD_MANAGER = "modelops-operator";

@@ -1,49 +1,101 @@
-// ModelDeployment reconciler: the thin shell around planModelDeployment. It
-// reads the caches, applies what the plan says (only what would change), and
-// records the plan's events.
+// ModelDeployment reconciler: the thin shell around the rollout engine. It
+// reads the caches, measures due analyses, steps the engine, and applies its
+// decision in the order that keeps serving safe: Services and routes first
+// (so an abort moves traffic before anything else), then Deployments, then
+// deletions, then status.
 import type { ModelDeployment, ModelVersion } from "../api/index.ts";
-import { type ObservedRevision, planModelDeployment, type VersionLookup } from "../core/deployment-plan.ts";
+import {
+  composeStatus,
+  conditionIs,
+  lookupMessage,
+  lookupReason,
+  type VersionLookup,
+} from "../core/deployment-status.ts";
+import { desiredServices } from "../core/services.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
-import { LABEL_DEPLOYMENT, LABEL_REVISION, LABEL_VERSION } from "../core/workload.ts";
+import {
+  desiredDeployment,
+  LABEL_DEPLOYMENT,
+  LABEL_REVISION,
+  LABEL_VERSION,
+  revisionHash,
+} from "../core/workload.ts";
+import { pendingAction } from "../rollout/actions.ts";
+import { stepRollout } from "../rollout/engine.ts";
+import { routeOf } from "../rollout/routers/index.ts";
+import type { EngineEvent, RevisionState, RolloutDecision, RouterKind } from "../rollout/types.ts";
 import { applyIfChanged, applyStatusIfChanged } from "../runtime/apply.ts";
+import type { ReconcileResult } from "../runtime/controller.ts";
 import { isNotFound } from "../runtime/kube.ts";
 import type { KubeObject, ObjectKey } from "../runtime/types.ts";
+import { measureDueAnalyses } from "./analysis.ts";
 import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+import { forgetRolloutMetrics, recordRolloutMetrics } from "./rollout-metrics.ts";
 
-export async function reconcileModelDeployment(ctx: ReconcileDeps, key: ObjectKey): Promise<void> {
-  const mdep = ctx.stores.modelDeployments.get(key.namespace, key.name) as ModelDeployment | undefined;
-  if (!mdep || mdep.metadata.deletionTimestamp) return; // owned objects go with it through the garbage collector
-  const lookup = lookupVersion(ctx, mdep);
-  const observed = observedRevisions(ctx, mdep);
-  const plan = planModelDeployment(mdep, lookup, observed, ctx.now());
+/** A failed route write is retried this soon: an abort must reach the route. */
+const ROUTER_RETRY_MS = 5_000;
 
-  for (const desired of plan.apply) {
-    const meta = desired.metadata as { name: string; namespace: string };
-    const store = desired.kind === "Service" ? ctx.stores.services : ctx.stores.deployments;
-    await applyIfChanged(ctx.kube, desired as KubeObject, store.get(meta.namespace, meta.name), {
-      fieldManager: FIELD_MANAGER,
-    });
+export async function reconcileModelDeployment(
+  deps: ReconcileDeps,
+  key: ObjectKey,
+): Promise<ReconcileResult> {
+  const mdep = deps.stores.modelDeployments.get(key.namespace, key.name) as ModelDeployment | undefined;
+  if (!mdep || mdep.metadata.deletionTimestamp) {
+    forgetRolloutMetrics(deps.registry, key.namespace ?? "", key.name);
+    return {}; // owned objects go with it through the garbage collector
   }
-  for (const name of plan.deleteDeployments) {
-    try {
-      await ctx.kube.delete({ apiVersion: "apps/v1", kind: "Deployment", namespace: key.namespace, name });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+  const now = deps.now();
+  const lookup = lookupVersion(deps, mdep, mdep.spec.modelVersion);
+  const revisions = observedRevisions(deps, mdep);
+  const measured = await measureDueAnalyses(deps, mdep, mdep.status ?? {}, now);
+  const action = pendingAction(mdep.metadata.annotations, mdep.status?.lastHandledAction);
+  const router = routerKind(mdep);
+  const previous = mdep.status?.previousVersion
+    ? lookupVersion(deps, mdep, mdep.status.previousVersion)
+    : undefined;
+  const decision = stepRollout({
+    mdep: { ...mdep, status: measured.status },
+    target: lookup.state === "ready" ? revisionOf(mdep, lookup.version) : undefined,
+    previousTarget: previous?.state === "ready" ? revisionOf(mdep, previous.version) : undefined,
+    revisions,
+    action: action && "verb" in action ? action : undefined,
+    router,
+    routerError: routerProblemOf(mdep)?.message,
+    now,
+  });
+  const events = [...decision.events, ...lookupEvents(mdep, lookup)];
+  if (action && "invalid" in action) {
+    decision.status.lastHandledAction = action.invalid;
+    events.push(invalidAction(action.invalid));
   }
-  await applyStatusIfChanged(ctx.kube, asKubeObject(mdep), plan.status as Record<string, unknown>, {
+
+  await applyServices(deps, mdep, decision, router);
+  const routerProblem = await routeTraffic(deps, mdep, decision);
+  await applyRevisions(deps, mdep, decision, lookup);
+  await deleteRevisions(deps, mdep, decision.deleteRevisions);
+  const status = composeStatus({ mdep, lookup, decision, revisions, routerProblem, now });
+  await applyStatusIfChanged(deps.kube, asKubeObject(mdep), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
-  for (const e of plan.events) await ctx.events.event(asKubeObject(mdep), e.type, e.reason, e.message);
+  for (const e of events) await deps.events.event(asKubeObject(mdep), e.type, e.reason, e.message);
+  recordRolloutMetrics(deps.registry, mdep, status, decision.events);
+  const waits = [decision.requeueAfterMs, measured.nextDueMs, routerProblem ? ROUTER_RETRY_MS : undefined];
+  const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
+  return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 100) } : {};
 }
 
-/**
- * Validates the version inline rather than waiting for its status, so a
- * deployment does not depend on which reconciler ran first.
- */
-function lookupVersion(ctx: ReconcileDeps, mdep: ModelDeployment): VersionLookup {
-  const name = mdep.spec.modelVersion;
-  const mv = ctx.stores.modelVersions.get(mdep.metadata.namespace, name) as ModelVersion | undefined;
+function routerKind(mdep: ModelDeployment): RouterKind {
+  const routing = mdep.spec.trafficRouting;
+  return routing?.gatewayAPI ? "gatewayAPI" : routing?.istio ? "istio" : "replicas";
+}
+
+function revisionOf(mdep: ModelDeployment, mv: ModelVersion) {
+  return { revision: revisionHash(mdep, mv), version: mv.metadata.name };
+}
+
+/** Validates the version inline rather than waiting for its status, so nothing depends on which reconciler ran first. */
+function lookupVersion(deps: ReconcileDeps, mdep: ModelDeployment, name: string): VersionLookup {
+  const mv = deps.stores.modelVersions.get(mdep.metadata.namespace, name) as ModelVersion | undefined;
   if (!mv) return { state: "missing", name };
   const problems = validateModelVersion(mv);
   if (problems.length > 0)
@@ -51,28 +103,156 @@ function lookupVersion(ctx: ReconcileDeps, mdep: ModelDeployment): VersionLookup
   return { state: "ready", version: mv };
 }
 
-function observedRevisions(ctx: ReconcileDeps, mdep: ModelDeployment): ObservedRevision[] {
-  const owned = ctx.stores.deployments
+function lookupEvents(mdep: ModelDeployment, lookup: VersionLookup): EngineEvent[] {
+  if (lookup.state === "ready") return [];
+  const reason = lookupReason(lookup);
+  if (conditionIs(mdep.status, "ModelVersionReady", "False", reason)) return []; // already said
+  return [{ type: "Warning", reason, message: lookupMessage(lookup) }];
+}
+
+function invalidAction(value: string): EngineEvent {
+  return {
+    type: "Warning",
+    reason: "InvalidAction",
+    message: `modelops.io/action "${value}" is not an action; use promote, promote-full, abort, retry or undo (optionally followed by @<anything>)`,
+  };
+}
+
+function routerProblemOf(mdep: ModelDeployment): { reason: string; message: string } | undefined {
+  const c = mdep.status?.conditions?.find((x) => x.type === "TrafficRouted");
+  return c && c.status === "False" ? { reason: c.reason, message: c.message } : undefined;
+}
+
+function ownedBy(mdep: ModelDeployment, obj: KubeObject): boolean {
+  return obj.metadata?.ownerReferences?.some((o) => o.uid === mdep.metadata.uid && o.controller) ?? false;
+}
+
+function observedRevisions(deps: ReconcileDeps, mdep: ModelDeployment): Map<string, RevisionState> {
+  const owned = deps.stores.deployments
     .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
-    .filter((d) => d.metadata?.ownerReferences?.some((o) => o.uid === mdep.metadata.uid && o.controller));
-  return owned.map((d) => {
+    .filter((d) => ownedBy(mdep, d) && !d.metadata?.deletionTimestamp);
+  const revisions = new Map<string, RevisionState>();
+  for (const d of owned) {
     const labels = d.metadata?.labels ?? {};
+    const spec = (d.spec ?? {}) as { replicas?: number };
     const status = (d.status ?? {}) as {
-      replicas?: number;
       readyReplicas?: number;
-      updatedReplicas?: number;
-      conditions?: { type: string; status: string; reason?: string }[];
+      conditions?: { type: string; reason?: string }[];
     };
-    return {
-      name: d.metadata?.name ?? "",
-      revision: labels[LABEL_REVISION] ?? "",
-      versionName: labels[LABEL_VERSION] ?? "",
-      replicas: status.replicas ?? 0,
+    const revision = labels[LABEL_REVISION] ?? "";
+    revisions.set(revision, {
+      revision,
+      version: labels[LABEL_VERSION] ?? "",
+      replicas: spec.replicas ?? 0,
       readyReplicas: status.readyReplicas ?? 0,
-      updatedReplicas: status.updatedReplicas ?? 0,
       deadlineExceeded:
         status.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded") ??
         false,
-    };
-  });
+    });
+  }
+  return revisions;
+}
+
+async function applyServices(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  decision: RolloutDecision,
+  router: RouterKind,
+): Promise<void> {
+  const desired = desiredServices(mdep, decision.traffic, router);
+  const names = new Set<string>();
+  for (const svc of desired) {
+    const name = (svc.metadata as { name: string }).name;
+    names.add(name);
+    const live = deps.stores.services.get(mdep.metadata.namespace, name);
+    await applyIfChanged(deps.kube, svc as KubeObject, live, { fieldManager: FIELD_MANAGER });
+  }
+  const stale = deps.stores.services
+    .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
+    .filter((s) => ownedBy(mdep, s) && !names.has(s.metadata?.name ?? "") && desired.length > 0);
+  for (const s of stale) await deleteIgnoringMissing(deps, "v1", "Service", mdep, s.metadata?.name ?? "");
+}
+
+async function routeTraffic(deps: ReconcileDeps, mdep: ModelDeployment, decision: RolloutDecision) {
+  const route = routeOf(mdep, deps.routers);
+  if (!route) return undefined;
+  const { canaryWeight, mirrorPercent } = decision.traffic;
+  const result = await route.router.setTraffic(route.target, { canaryWeight, mirrorPercent });
+  return result.ok ? undefined : { reason: result.reason, message: result.message };
+}
+
+/** Renders the revisions the engine names in full; others only get their replica count. */
+async function applyRevisions(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  decision: RolloutDecision,
+  lookup: VersionLookup,
+): Promise<void> {
+  const rendered = new Set<string>();
+  for (const rev of decision.render) {
+    const mv =
+      lookup.state === "ready" && lookup.version.metadata.name === rev.version
+        ? lookup.version
+        : (deps.stores.modelVersions.get(mdep.metadata.namespace, rev.version) as ModelVersion | undefined);
+    if (!mv) continue;
+    const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
+    const desired = withDeadline(desiredDeployment(mdep, mv, rev.revision, replicas), mdep);
+    const live = deps.stores.deployments.get(
+      mdep.metadata.namespace,
+      (desired.metadata as { name: string }).name,
+    );
+    await applyIfChanged(deps.kube, desired as KubeObject, live, { fieldManager: FIELD_MANAGER });
+    rendered.add(rev.revision);
+  }
+  for (const [revision, replicas] of decision.replicas) {
+    if (rendered.has(revision)) continue;
+    const live = deps.stores.deployments
+      .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: revision })
+      .find((d) => ownedBy(mdep, d));
+    if (!live || (live.spec as { replicas?: number }).replicas === replicas) continue;
+    await deps.kube.mergePatch(
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        namespace: mdep.metadata.namespace,
+        name: live.metadata?.name ?? "",
+      },
+      { spec: { replicas } },
+      { fieldManager: FIELD_MANAGER },
+    );
+  }
+}
+
+function withDeadline(deployment: Record<string, unknown>, mdep: ModelDeployment): Record<string, unknown> {
+  (deployment.spec as Record<string, unknown>).progressDeadlineSeconds =
+    mdep.spec.progressDeadlineSeconds ?? 600;
+  return deployment;
+}
+
+async function deleteRevisions(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  revisions: string[],
+): Promise<void> {
+  for (const revision of revisions) {
+    const owned = deps.stores.deployments
+      .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: revision })
+      .filter((d) => ownedBy(mdep, d));
+    for (const d of owned)
+      await deleteIgnoringMissing(deps, "apps/v1", "Deployment", mdep, d.metadata?.name ?? "");
+  }
+}
+
+async function deleteIgnoringMissing(
+  deps: ReconcileDeps,
+  apiVersion: string,
+  kind: string,
+  mdep: ModelDeployment,
+  name: string,
+): Promise<void> {
+  try {
+    await deps.kube.delete({ apiVersion, kind, namespace: mdep.metadata.namespace, name });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
 }

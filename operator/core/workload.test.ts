@@ -82,7 +82,9 @@ describe("desiredDeployment", () => {
 
 describe("desiredService", () => {
   it("routes port 80 to the serving revision's http port", () => {
-    const svc = desiredService(modelDeployment(), "abc") as { spec: { selector: unknown; ports: unknown } };
+    const svc = desiredService(modelDeployment(), "iris", "abc") as {
+      spec: { selector: unknown; ports: unknown };
+    };
     expect(svc.spec.selector).toEqual({ "modelops.io/deployment": "iris", "modelops.io/revision": "abc" });
     expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
   });

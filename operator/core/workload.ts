@@ -136,13 +136,20 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
   return spec;
 }
 
-/** The Service clients call; it selects the revision that currently serves. */
-export function desiredService(mdep: ModelDeployment, servingRevision: string): Obj {
+/**
+ * A Service of the ModelDeployment: `<mdep>` is what clients call; others
+ * are `<mdep>-preview`, `<mdep>-stable` and `<mdep>-canary`. It selects one
+ * revision, or every revision of the ModelDeployment when `revision` is
+ * undefined (the replicas router during a canary).
+ */
+export function desiredService(mdep: ModelDeployment, name: string, revision: string | undefined): Obj {
+  const selector: Record<string, string> = { [LABEL_DEPLOYMENT]: mdep.metadata.name };
+  if (revision) selector[LABEL_REVISION] = revision;
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
-      name: mdep.metadata.name,
+      name,
       namespace: mdep.metadata.namespace,
       labels: {
         "app.kubernetes.io/instance": mdep.metadata.name,
@@ -152,7 +159,7 @@ export function desiredService(mdep: ModelDeployment, servingRevision: string): 
       ownerReferences: [ownerReference(mdep)],
     },
     spec: {
-      selector: { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: servingRevision },
+      selector,
       ports: [{ name: "http", port: SERVICE_PORT, targetPort: "http", protocol: "TCP" }],
     },
   };

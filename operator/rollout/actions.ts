@@ -83,6 +83,7 @@ function undo(t: Tick, settings: StrategySettings): boolean {
     ? { revision: t.st.previousRevision as string, version: t.st.previousVersion as string }
     : t.input.previousTarget;
   if (!previous) return false;
+  if (!previousRunning) t.render.push(previous);
   rollBackTo(t, previous, settings, "undone by an operator action");
   return true;
 }

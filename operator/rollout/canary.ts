@@ -99,6 +99,12 @@ function runStep(
 
 function waitForPods(t: Tick, settings: StrategySettings, target: Revision, pods: number): StepOutcome {
   if (isReady(t, target.revision, pods) && !t.input.routerError) return "done";
+  if (t.input.router !== "replicas") {
+    // A route must not send the new weight to pods that are not ready yet.
+    const before = t.input.mdep.status?.canaryWeight ?? 0;
+    t.traffic.canaryWeight = before;
+    t.st.canaryWeight = before;
+  }
   return checkDeadline(t, settings, target, 0);
 }
 

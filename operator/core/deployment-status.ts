@@ -1,0 +1,103 @@
+// The ModelDeployment's status from the rollout engine's decision and what
+// is observed: replica counts for the scale subresource, and the conditions
+// an SRE and kubectl wait read. Pure.
+import type { Condition, ModelDeployment, ModelVersion } from "../api/index.ts";
+import type { RevisionState, RolloutDecision, Status } from "../rollout/types.ts";
+import { setCondition } from "../runtime/conditions.ts";
+import { LABEL_DEPLOYMENT } from "./workload.ts";
+
+export type VersionLookup =
+  | { state: "missing"; name: string }
+  | { state: "invalid"; version: ModelVersion; message: string }
+  | { state: "ready"; version: ModelVersion };
+
+export type StatusInputs = {
+  mdep: ModelDeployment;
+  lookup: VersionLookup;
+  decision: RolloutDecision;
+  revisions: Map<string, RevisionState>;
+  routerProblem: { reason: string; message: string } | undefined;
+  now: Date;
+};
+
+export function composeStatus(s: StatusInputs): Status {
+  const { mdep, lookup, decision } = s;
+  const generation = mdep.metadata.generation ?? 0;
+  const status: Status = { ...decision.status, observedGeneration: generation };
+  const stable = status.stableRevision ? s.revisions.get(status.stableRevision) : undefined;
+  const target = status.canaryRevision ? s.revisions.get(status.canaryRevision) : stable;
+  const desired = mdep.spec.replicas ?? 1;
+  status.replicas = stable?.replicas ?? 0;
+  status.readyReplicas = [...s.revisions.values()].reduce((sum, r) => sum + r.readyReplicas, 0);
+  status.updatedReplicas = target?.readyReplicas ?? 0;
+  status.selector = `${LABEL_DEPLOYMENT}=${mdep.metadata.name}`;
+
+  let conditions: Condition[] = status.conditions ?? [];
+  const set = (type: string, ok: boolean, reason: string, message: string) => {
+    conditions = setCondition(
+      conditions,
+      { type, status: ok ? "True" : "False", reason, message },
+      generation,
+      s.now,
+    );
+  };
+  set("ModelVersionReady", lookup.state === "ready", lookupReason(lookup), lookupMessage(lookup));
+  const available = stable !== undefined && stable.readyReplicas >= desired;
+  set(
+    "Available",
+    available,
+    available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+    `${stable?.readyReplicas ?? 0} of ${desired} pod(s) of the serving revision are ready`,
+  );
+  if (lookup.state !== "ready") {
+    status.phase = available ? "Degraded" : "Pending";
+    status.message = lookupMessage(lookup);
+  }
+  const [progressing, reason] = progressingCondition(status);
+  set("Progressing", progressing, reason, status.message ?? "");
+  if (s.routerProblem) set("TrafficRouted", false, s.routerProblem.reason, s.routerProblem.message);
+  else if (mdep.spec.trafficRouting && !mdep.spec.trafficRouting.replicas)
+    set("TrafficRouted", true, "RouteUpdated", "The route carries the weights");
+  status.conditions = conditions;
+  return status;
+}
+
+function progressingCondition(status: Status): [boolean, string] {
+  switch (status.phase) {
+    case "Progressing":
+      return [true, "RolloutInProgress"];
+    case "Paused":
+      return [true, status.pauseReason ?? "RolloutPaused"];
+    case "RolledBack":
+      return [false, "RolledBack"];
+    case "Available":
+      return [true, "RevisionAvailable"];
+    default:
+      return [false, status.phase ?? "Unknown"];
+  }
+}
+
+export function lookupReason(lookup: VersionLookup): string {
+  if (lookup.state === "missing") return "ModelVersionNotFound";
+  if (lookup.state === "invalid") return "ModelVersionInvalid";
+  return "ModelVersionReady";
+}
+
+export function lookupMessage(lookup: VersionLookup): string {
+  if (lookup.state === "missing") {
+    return `ModelVersion ${lookup.name} does not exist in this namespace; apply it, or fix spec.modelVersion`;
+  }
+  if (lookup.state === "ready") return `${lookup.version.metadata.name} is Ready`;
+  return `ModelVersion ${lookup.version.metadata.name} is not usable: ${lookup.message}`;
+}
+
+/** True when this condition already says so: the event for it was sent. */
+export function conditionIs(
+  status: Status | undefined,
+  type: string,
+  value: string,
+  reason: string,
+): boolean {
+  const c = status?.conditions?.find((x) => x.type === type);
+  return c !== undefined && c.status === value && c.reason === reason;
+}

@@ -1,0 +1,25 @@
+// Which Services a ModelDeployment owns for the traffic the engine decided,
+// and which revision each selects. Pure.
+import type { ModelDeployment } from "../api/index.ts";
+import { canaryServiceName, stableServiceName } from "../rollout/routers/types.ts";
+import type { RouterKind, Traffic } from "../rollout/types.ts";
+import { desiredService } from "./workload.ts";
+
+type Obj = Record<string, unknown>;
+
+export function desiredServices(mdep: ModelDeployment, traffic: Traffic, router: RouterKind): Obj[] {
+  const name = mdep.metadata.name;
+  const stable = traffic.stableRevision;
+  if (!stable) return [];
+  // Without a mesh the weight is the replica ratio behind one Service.
+  const splitByReplicas =
+    router === "replicas" && traffic.canaryRevision !== undefined && traffic.canaryWeight > 0;
+  const services = [desiredService(mdep, name, splitByReplicas ? undefined : stable)];
+  if (traffic.previewRevision)
+    services.push(desiredService(mdep, `${name}-preview`, traffic.previewRevision));
+  if (router !== "replicas") {
+    services.push(desiredService(mdep, stableServiceName(name), stable));
+    services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision ?? stable));
+  }
+  return services;
+}
