@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { reapOrphanedClusters, startCluster } from "./cluster.ts";
+import { reapOrphanedClusters, startCluster, stopClusterInDir } from "./cluster.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -40,6 +40,9 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   provide("apiserverUrl", cluster.apiserverUrl);
   provide("clusterDir", cluster.dir);
   return async () => {
+    // A test may have restarted a component (restart-component.ts) from its
+    // worker; only state.json knows that process, so stop by it first.
+    await stopClusterInDir(cluster.dir);
     await cluster.stop();
     if (process.env.MODELOPS_KEEP_CLUSTER === "1") {
       console.log(`[cluster] kept ${dir}`);
