@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
+import type { MetricProvider } from "../../operator/analysis/provider.ts";
 import { type RunningManager, startManager } from "../../operator/manager.ts";
 import { createLogger } from "../../operator/runtime/logger.ts";
 import { freePorts } from "./procs.ts";
@@ -18,6 +19,7 @@ export interface InProcessOptions {
   namespace?: string;
   resyncMs?: number;
   leaderElect?: boolean;
+  prometheus?: MetricProvider;
 }
 
 export async function startInProcess(opts: InProcessOptions): Promise<RunningManager> {
@@ -31,6 +33,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<RunningMan
     leaderElect: opts.leaderElect ?? false,
     leaderElectionNamespace: opts.namespace ?? "default",
     ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }),
+    prometheus: opts.prometheus,
   });
 }
 
