@@ -1,11 +1,4 @@
-// The Gateway API and Istio routers against the real CRDs (fetched by
-// hack/router-crds.sh) on the real apiserver: weights and mirror land where
-// the data plane reads them, the user's own fields survive, a resync writes
-// nothing, and a GitOps re-apply of the user's manifest is healed without a
-// conflict on our side.
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { GatewayApiRouter } from "../operator/rollout/routers/gateway-api.ts";
@@ -16,13 +9,13 @@ import { KubeClient } from "../operator/runtime/kube.ts";
 import type { ResourceRef } from "../operator/runtime/paths.ts";
 import type { KubeObject } from "../operator/runtime/types.ts";
 import { adminClient } from "./harness/client.ts";
-import { kubectl, kubectlOk, waitFor } from "./harness/kubectl.ts";
+import { kubectlOk, waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { installRouterCrds, routerCrdPaths } from "./harness/router-crds.ts";
 
 const kubeconfig = inject("kubeconfig");
 const binDir = inject("binDir");
 const admin = adminClient(kubeconfig);
-const ROUTER_CRDS = ["httproutes.gateway.networking.k8s.io", "virtualservices.networking.istio.io"];
 const ARGO = ["apply", "--server-side", "--field-manager=argocd-controller"];
 
 // biome-ignore lint/suspicious/noExplicitAny: route JSON is probed freely
@@ -113,45 +106,17 @@ const CASES: RouterCase[] = [
   },
 ];
 
-/** Runs hack/router-crds.sh; `env` may ask for other versions than the pinned ones. */
-async function routerCrdPaths(env: Record<string, string> = {}): Promise<Record<string, string>> {
-  const { stdout } = await promisify(execFile)("bash", ["hack/router-crds.sh"], {
-    env: { ...process.env, ...env },
-  });
-  return Object.fromEntries(
-    stdout
-      .trim()
-      .split("\n")
-      .map((l) => l.split("=", 2) as [string, string]),
-  );
-}
-
 let ns: TestNamespace;
-let installedHere: string[] = [];
+let removeRouterCrds: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
-  const opts = { kubeconfig, binDir };
-  const present = await Promise.all(
-    ROUTER_CRDS.map(async (c) => (await kubectl(["get", "crd", c], opts)).code === 0),
-  );
-  installedHere = ROUTER_CRDS.filter((_, i) => !present[i]);
-  const paths = await routerCrdPaths();
-  await kubectlOk(
-    ["apply", "--server-side", "-f", `${paths.HTTPROUTE_CRD}`, "-f", `${paths.ISTIO_CRDS}`],
-    opts,
-  );
-  await kubectlOk(
-    ["wait", "--for=condition=Established", "--timeout=60s", ...ROUTER_CRDS.map((c) => `crd/${c}`)],
-    opts,
-  );
+  removeRouterCrds = await installRouterCrds(kubeconfig, binDir);
   ns = await createTestNamespace("routers", kubeconfig, binDir);
 });
 
 afterAll(async () => {
   await ns?.delete();
-  // Leave the shared cluster as found: CRDs another file installed stay.
-  for (const crd of installedHere)
-    await kubectl(["delete", "crd", crd, "--wait=false"], { kubeconfig, binDir });
+  await removeRouterCrds();
 });
 
 describe.each(CASES)("$label router", (c) => {

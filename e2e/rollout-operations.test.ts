@@ -1,0 +1,191 @@
+// What SREs and platform teams do around rollouts: promote, abort, retry and
+// undo with kubectl annotate (no spec edits, so GitOps sees no drift); a
+// Prometheus that cannot be reached; and weights and mirroring carried by
+// the user's Gateway API HTTPRoute and Istio VirtualService.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
+import type { RunningManager } from "../operator/manager.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { startInProcess } from "./harness/operator.ts";
+import { mdepManifest, type RolloutStatus, serviceRevision, waitStatus } from "./harness/rollout.ts";
+import { installRouterCrds } from "./harness/router-crds.ts";
+
+const kubeconfig = inject("kubeconfig");
+const binDir = inject("binDir");
+const namespaces: TestNamespace[] = [];
+let operators: RunningManager[] = [];
+let removeRouterCrds: () => Promise<void> = async () => {};
+
+/** A namespace with both sample versions and an operator whose Prometheus does not answer. */
+async function setup(prefix: string): Promise<TestNamespace> {
+  const ns = await createTestNamespace(prefix, kubeconfig, binDir);
+  namespaces.push(ns);
+  await ns.kubectlOk([
+    "apply",
+    "-f",
+    "config/samples/modelversion.yaml",
+    "-f",
+    "config/samples/modelversion-v2.yaml",
+  ]);
+  const operator = await startInProcess({
+    kubeconfig: inject("operatorKubeconfig"),
+    namespace: ns.name,
+    prometheus: createPrometheusProvider({ address: "http://127.0.0.1:9", timeoutMs: 1000 }),
+  });
+  operators.push(operator);
+  return ns;
+}
+
+async function act(ns: TestNamespace, name: string, value: string): Promise<void> {
+  await ns.kubectlOk(["annotate", "mdep", name, `modelops.io/action=${value}`, "--overwrite"]);
+}
+
+const handled = (value: string) => (s: RolloutStatus) => s.lastHandledAction === value;
+
+beforeAll(async () => {
+  removeRouterCrds = await installRouterCrds(kubeconfig, binDir);
+});
+
+afterAll(async () => {
+  await Promise.all(operators.map((o) => o.stop()));
+  operators = [];
+  for (const ns of namespaces) await ns.delete();
+  await removeRouterCrds();
+});
+
+describe("SRE actions", () => {
+  it("promote, undo, retry and abort by annotation", async () => {
+    const ns = await setup("actions");
+    const strategy = "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}";
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("ops", "iris-classifier-v1", strategy));
+    const v1 = await waitStatus(ns, "ops", (s) => s.phase === "Available", "v1 Available");
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("ops", "iris-classifier-v2", strategy));
+    const paused = await waitStatus(ns, "ops", (s) => s.pauseReason === "PauseStep", "paused until promoted");
+    expect(paused.message).toContain("modelops.io/action=promote");
+
+    await act(ns, "ops", "promote@1");
+    const promoted = await waitStatus(ns, "ops", handled("promote@1"), "promote handled");
+    expect(promoted.stableVersion).toBe("iris-classifier-v2");
+
+    await act(ns, "ops", "undo@1");
+    const undone = await waitStatus(ns, "ops", handled("undo@1"), "undo handled");
+    expect(undone.stableVersion).toBe("iris-classifier-v1");
+    expect(undone.phase).toBe("RolledBack");
+    expect(await serviceRevision(ns, "ops")).toBe(v1.stableRevision);
+
+    await act(ns, "ops", "retry@1");
+    await waitStatus(
+      ns,
+      "ops",
+      (s) => handled("retry@1")(s) && s.pauseReason === "PauseStep",
+      "retried to the pause",
+    );
+
+    await act(ns, "ops", "abort@1");
+    const aborted = await waitStatus(ns, "ops", handled("abort@1"), "abort handled");
+    expect(aborted.phase).toBe("RolledBack");
+    expect(aborted.stableVersion).toBe("iris-classifier-v1");
+    expect(await serviceRevision(ns, "ops")).toBe(v1.stableRevision);
+
+    await act(ns, "ops", "rollback");
+    await waitStatus(ns, "ops", handled("rollback"), "invalid action recorded");
+    const warning = await ns.kubectlOk([
+      "get",
+      "events",
+      "--field-selector",
+      "reason=InvalidAction",
+      "-o",
+      "name",
+    ]);
+    expect(warning.trim()).not.toBe("");
+    const spec = await ns.kubectlOk(["get", "mdep", "ops", "-o", "jsonpath={.spec.modelVersion}"]);
+    expect(spec).toBe("iris-classifier-v2"); // the operator never edited the spec
+  });
+});
+
+describe("Prometheus unreachable", () => {
+  it("never promotes, and aborts the rollout", async () => {
+    const ns = await setup("noprom");
+    const strategy = `canary:
+  steps:
+    - setWeight: 30
+    - analysis: {interval: 2s, count: 2, metrics: [{name: error-rate, builtin: errorRate, max: 0.05}]}`;
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("blind", "iris-classifier-v1", strategy));
+    await waitStatus(ns, "blind", (s) => s.phase === "Available", "v1 Available");
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("blind", "iris-classifier-v2", strategy));
+    const s = await waitStatus(ns, "blind", (x) => x.phase === "RolledBack", "rolled back");
+    expect(s.stableVersion).toBe("iris-classifier-v1");
+    expect(s.history?.some((h) => h.result === "Promoted" && h.version === "iris-classifier-v2")).toBe(false);
+    expect(s.history?.[0]?.message).toMatch(/could not be taken/);
+  });
+});
+
+describe("routers", () => {
+  it("Gateway API: the user's HTTPRoute carries each step's weights and keeps the user's fields", async () => {
+    const ns = await setup("gateway");
+    await ns.kubectlOk(["apply", "-f", "e2e/fixtures/routers/httproute.yaml"]);
+    const strategy =
+      "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}\n    - setWeight: 70\n    - pause: {}";
+    const manifest = (v: string) =>
+      `${mdepManifest("iris", v, strategy)}  trafficRouting: {gatewayAPI: {httpRoute: iris}}\n`;
+    await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v1"));
+    await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
+    await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v2"));
+    const weights = async () =>
+      ns.kubectlOk(["get", "httproute", "iris", "-o", "jsonpath={.spec.rules[0].backendRefs[*].weight}"]);
+    await waitStatus(ns, "iris", (s) => s.pauseReason === "PauseStep" && s.currentStepIndex === 1, "step 1");
+    expect(await weights()).toBe("70 30");
+    await act(ns, "iris", "promote@1");
+    await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 3");
+    expect(await weights()).toBe("30 70");
+    await act(ns, "iris", "promote@2");
+    const done = await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted");
+    expect(await weights()).toBe("100 0");
+    expect(await serviceRevision(ns, "iris-stable")).toBe(done.stableRevision);
+    const route = await ns.kubectlOk(["get", "httproute", "iris", "-o", "json"]);
+    const parsed = JSON.parse(route) as {
+      spec: { hostnames: string[]; rules: { name?: string; timeouts?: unknown }[] };
+    };
+    expect(parsed.spec.hostnames).toEqual(["iris.example.test", "iris.internal.example.test"]);
+    expect(parsed.spec.rules[0]?.timeouts).toEqual({ request: "10s" });
+    expect(parsed.spec.rules.map((r) => r.name)).toEqual(["predict", "docs"]);
+  });
+
+  it("Istio: a shadow rollout mirrors a share of traffic in the VirtualService, then promotes", async () => {
+    const ns = await setup("istio");
+    const vs = readFileSync("e2e/fixtures/routers/virtualservice.yaml", "utf8").replaceAll(
+      "__NAMESPACE__",
+      ns.name,
+    );
+    await ns.kubectlOk(["apply", "-f", "-"], vs);
+    const strategy = "shadow:\n  mirrorPercent: 40\n  duration: 6s";
+    const manifest = (v: string) =>
+      `${mdepManifest("iris", v, strategy)}  trafficRouting: {istio: {virtualService: iris}}\n`;
+    await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v1"));
+    await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
+    await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v2"));
+    const mirror = () =>
+      ns.kubectlOk([
+        "get",
+        "virtualservice",
+        "iris",
+        "-o",
+        "jsonpath={.spec.http[0].mirrorPercentage.value}",
+      ]);
+    await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    await expect.poll(mirror, { timeout: 10_000 }).toBe("40");
+    const mirrored = await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    expect(mirrored.canaryWeight).toBe(0);
+    await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted after 6 s");
+    await expect.poll(mirror, { timeout: 10_000 }).toBe("");
+    const host = await ns.kubectlOk([
+      "get",
+      "virtualservice",
+      "iris",
+      "-o",
+      "jsonpath={.spec.http[1].route[0].destination.host}",
+    ]);
+    expect(host).toBe("docs");
+  });
+});
