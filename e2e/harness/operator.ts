@@ -52,6 +52,8 @@ export async function spawnOperator(opts: {
   namespace: string;
   identity: string;
   leaderElect?: boolean;
+  /** More flags, e.g. --prometheus-address=... */
+  args?: string[];
 }): Promise<OperatorProcess> {
   const [port] = await freePorts(1);
   const logPath = join(mkdtempSync(join(tmpdir(), "modelops-op-")), `${opts.identity}.log`);
@@ -64,6 +66,7 @@ export async function spawnOperator(opts: {
     "--log-level=debug",
   ];
   if (opts.leaderElect) args.push("--leader-elect");
+  args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, POD_NAME: opts.identity },
