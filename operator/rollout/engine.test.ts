@@ -143,6 +143,19 @@ describe("canary", () => {
     expect(w.now - Date.parse("2026-01-01T00:00:00Z")).toBeGreaterThan(600_000);
   });
 
+  it("never lets a failing router block an abort, nor advance a weight", () => {
+    const w = rollingOut(canaryStrategy, "gatewayAPI");
+    tick(w);
+    w.routerError = "HTTPRoute iris not found";
+    const stuck = tick(w, { advanceMs: 5000 });
+    expect(stepIndex(w)).toBe(0); // the weight is not in place, so the step does not complete
+    expect(stuck.traffic.canaryWeight).toBe(0);
+    w.analysis.background = "Failed";
+    const d = tick(w);
+    expect(d.status.phase).toBe("RolledBack");
+    expect(d.traffic.canaryWeight).toBe(0); // the shell keeps retrying this until the route takes it
+  });
+
   it("holds where it is while spec.paused", () => {
     const w = rollingOut(canaryStrategy);
     runUntil(w, () => stepIndex(w) === 1);

@@ -13,6 +13,8 @@ export type World = {
   /** Revisions whose pods never become ready. */
   stuck: Set<string>;
   router: RouterKind;
+  /** The router's last failure, as the shell passes it in. */
+  routerError?: string;
   now: number;
   last?: RolloutDecision;
 };
@@ -42,6 +44,7 @@ export function tick(w: World, opts: { advanceMs?: number; action?: ManualAction
     target: { revision: `rev-${mdep.spec.modelVersion}`, version: mdep.spec.modelVersion },
     revisions: w.revisions,
     router: w.router,
+    routerError: w.routerError,
     action: opts.action,
     now: new Date(w.now),
   };
