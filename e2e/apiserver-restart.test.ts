@@ -63,6 +63,13 @@ describe("the operator across a kube-apiserver restart", () => {
 
   beforeAll(async () => {
     ns = await createTestNamespace("apirestart", kubeconfig, binDir);
+    // Pods created before the models claim is bound fail scheduling and wait
+    // for the scheduler's retry (10+ s), which is not what this file measures.
+    await waitFor(
+      async () =>
+        (await ns.getJson<{ status?: { phase?: string } }>("pvc", "models"))?.status?.phase === "Bound",
+      { timeoutMs: 60_000, description: "PVC models Bound" },
+    );
     operator = await startInProcess({ kubeconfig: inject("operatorKubeconfig"), namespace: ns.name });
   });
   afterAll(async () => {
