@@ -90,13 +90,7 @@ async function waitServing(mdep: string, version: string, timeoutMs = 60_000): P
 describe("operator restarts and leader election", () => {
   beforeAll(async () => {
     ns = await createTestNamespace("restart", kubeconfig, inject("binDir"));
-    await ns.kubectlOk([
-      "apply",
-      "-f",
-      "config/samples/modelversion.yaml",
-      "-f",
-      "config/samples/modelversion-v2.yaml",
-    ]);
+    await ns.applySampleVersions();
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((op) => op.kill()));

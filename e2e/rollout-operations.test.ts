@@ -21,13 +21,7 @@ let removeRouterCrds: () => Promise<void> = async () => {};
 async function setup(prefix: string): Promise<TestNamespace> {
   const ns = await createTestNamespace(prefix, kubeconfig, binDir);
   namespaces.push(ns);
-  await ns.kubectlOk([
-    "apply",
-    "-f",
-    "config/samples/modelversion.yaml",
-    "-f",
-    "config/samples/modelversion-v2.yaml",
-  ]);
+  await ns.applySampleVersions();
   const operator = await startInProcess({
     kubeconfig: inject("operatorKubeconfig"),
     namespace: ns.name,

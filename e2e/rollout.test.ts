@@ -74,13 +74,7 @@ async function events(name: string, reason: string): Promise<string> {
 describe("rollouts analysed against Prometheus", () => {
   beforeAll(async () => {
     ns = await createTestNamespace("rollout", inject("kubeconfig"), inject("binDir"));
-    await ns.kubectlOk([
-      "apply",
-      "-f",
-      "config/samples/modelversion.yaml",
-      "-f",
-      "config/samples/modelversion-v2.yaml",
-    ]);
+    await ns.applySampleVersions();
     dir = mkdtempSync(join(tmpdir(), "modelops-rollout-"));
     exporter = await FixtureExporter.start();
     prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });

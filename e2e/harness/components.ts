@@ -93,6 +93,8 @@ export function controllerManagerArgs(l: Layout): string[] {
     `--root-ca-file=${l.pki.caCert}`,
     "--cluster-name=modelops-local",
     "--leader-elect=false",
+    // Bind pre-provisioned volumes in about a second rather than the default 15 s.
+    "--pvclaimbinder-sync-period=1s",
     ...healthServing(l, "kube-controller-manager", l.ports.controllerManager),
   ];
 }

@@ -8,6 +8,8 @@ export interface TestNamespace {
   kubectl(args: string[], input?: string): ReturnType<typeof kubectl>;
   kubectlOk(args: string[], input?: string): Promise<string>;
   getJson<T>(kind: string, name: string): Promise<T | undefined>;
+  /** Applies the sample ModelVersions iris-classifier-v1 and -v2. */
+  applySampleVersions(): Promise<void>;
   delete(): Promise<void>;
 }
 
@@ -26,6 +28,10 @@ export async function createTestNamespace(
       const r = await kubectl(["-n", name, "get", kind, objName, "-o", "json"], base);
       return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
     },
+    applySampleVersions: async () => {
+      const files = ["config/samples/modelversion.yaml", "config/samples/modelversion-v2.yaml"];
+      await kubectlOk(["-n", name, "apply", ...files.flatMap((f) => ["-f", f])], base);
+    },
     delete: async () => {
       await kubectl(["delete", "namespace", name, "--wait=false"], base);
       await kubectl(["delete", "pv", `models-${name}`, "--wait=false"], base);
@@ -33,6 +39,11 @@ export async function createTestNamespace(
   };
   await kubectlOk(["create", "namespace", name], base);
   await kubectlOk(["apply", "-f", "-"], { ...base, input: modelStore(name) });
+  // Pods mounting an unbound claim wait for a scheduler retry; bind it first.
+  await kubectlOk(
+    ["-n", name, "wait", "pvc/models", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s"],
+    base,
+  );
   return ns;
 }
 

@@ -37,6 +37,21 @@ export function maxProperties<T extends z.ZodType>(schema: T, max: number): T {
   return schema.meta({ maxProperties: max }) as T;
 }
 
+/** The schema of a whole object of one kind: apiVersion, kind, metadata, spec and status. */
+export function kindSchema<K extends string, S extends z.ZodType, T extends z.ZodType>(
+  kind: K,
+  spec: S,
+  status: T,
+) {
+  return z.object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(kind),
+    metadata: objectMetaSchema,
+    spec,
+    status: status.optional(),
+  });
+}
+
 export const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 
 // A CEL rule instead of `pattern`, so a rejection explains the syntax instead of quoting a regex.

@@ -2,12 +2,11 @@
 // distributions (from Prometheus) with its ModelVersion's reference.
 import { z } from "zod";
 import {
-  API_VERSION,
   conditionsSchema,
   durationSchema,
   keyRefSchema,
+  kindSchema,
   listMap,
-  objectMetaSchema,
   objectNameSchema,
   withCel,
 } from "./common.ts";
@@ -232,13 +231,11 @@ export const driftMonitorStatusSchema = z
   .describe("Observed state of the DriftMonitor, written by the operator.");
 export type DriftMonitorStatus = z.infer<typeof driftMonitorStatusSchema>;
 
-export const driftMonitorSchema = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal("DriftMonitor"),
-  metadata: objectMetaSchema,
-  spec: driftMonitorSpecSchema,
-  status: driftMonitorStatusSchema.optional(),
-});
+export const driftMonitorSchema = kindSchema(
+  "DriftMonitor",
+  driftMonitorSpecSchema,
+  driftMonitorStatusSchema,
+);
 export type DriftMonitor = z.infer<typeof driftMonitorSchema>;
 export type DriftMonitorInput = z.input<typeof driftMonitorSchema>;
 

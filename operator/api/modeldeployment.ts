@@ -3,11 +3,10 @@
 import { z } from "zod";
 import { analysisSchema, celExactlyOne, exactlyOne } from "./analysis.ts";
 import {
-  API_VERSION,
   durationSchema,
   envListSchema,
+  kindSchema,
   maxProperties,
-  objectMetaSchema,
   objectNameSchema,
   resourceRequirementsSchema,
   stringMapSchema,
@@ -250,13 +249,11 @@ export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;
 export { modelDeploymentStatusSchema };
 export type ModelDeploymentStatus = z.infer<typeof modelDeploymentStatusSchema>;
 
-export const modelDeploymentSchema = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal("ModelDeployment"),
-  metadata: objectMetaSchema,
-  spec: modelDeploymentSpecSchema,
-  status: modelDeploymentStatusSchema.optional(),
-});
+export const modelDeploymentSchema = kindSchema(
+  "ModelDeployment",
+  modelDeploymentSpecSchema,
+  modelDeploymentStatusSchema,
+);
 export type ModelDeployment = z.infer<typeof modelDeploymentSchema>;
 export type ModelDeploymentInput = z.input<typeof modelDeploymentSchema>;
 

@@ -9,14 +9,13 @@
 // a rule that it is neither added, removed nor changed.
 import { z } from "zod";
 import {
-  API_VERSION,
   conditionsSchema,
   envListSchema,
   keyRefSchema,
+  kindSchema,
   LABEL_VALUE_PATTERN,
   listMap,
   maxProperties,
-  objectMetaSchema,
   resourceRequirementsSchema,
   withCel,
 } from "./common.ts";
@@ -317,13 +316,11 @@ export const modelVersionStatusSchema = z
   .describe("Observed state of the ModelVersion, written by the operator.");
 export type ModelVersionStatus = z.infer<typeof modelVersionStatusSchema>;
 
-export const modelVersionSchema = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal("ModelVersion"),
-  metadata: objectMetaSchema,
-  spec: modelVersionSpecSchema,
-  status: modelVersionStatusSchema.optional(),
-});
+export const modelVersionSchema = kindSchema(
+  "ModelVersion",
+  modelVersionSpecSchema,
+  modelVersionStatusSchema,
+);
 export type ModelVersion = z.infer<typeof modelVersionSchema>;
 export type ModelVersionInput = z.input<typeof modelVersionSchema>;
 
