@@ -17,3 +17,34 @@ export const REQUEST_DURATION = "modelops_proxy_request_duration_seconds";
 export const INFLIGHT_REQUESTS = "modelops_proxy_inflight_requests";
 
 export const SERIES_LABELS = ["namespace", "deployment", "revision", "version"] as const;
+
+// Distributions for drift detection. Numeric features are Prometheus
+// histograms whose `le` bounds are the ModelVersion reference's inner edges
+// (edges[1] .. edges[n-1], then +Inf): reference bucket i is
+// (edges[i], edges[i+1]], and the outer buckets also take the values outside
+// the training range, so bucket counts come straight from the cumulative
+// series. Categorical features are counters per category; a category the
+// reference does not list is counted as "__other__", which bounds cardinality.
+
+/** Histogram of a numeric input feature; extra label `feature`. */
+export const FEATURE_VALUE = "modelops_proxy_feature_value";
+/** Counter per category of a categorical input feature; extra labels `feature`, `category`. */
+export const FEATURE_CATEGORY_TOTAL = "modelops_proxy_feature_category_total";
+/** Histogram of a numeric prediction; extra label `output`. */
+export const PREDICTION_VALUE = "modelops_proxy_prediction_value";
+/** Counter per predicted category (class label); extra labels `output`, `category`. */
+export const PREDICTION_CATEGORY_TOTAL = "modelops_proxy_prediction_category_total";
+/** Category label value for categories missing from the reference. */
+export const OTHER_CATEGORY = "__other__";
+/** Counter of requests or responses whose payload could not be parsed (they are still forwarded); label `part`: request|response. */
+export const UNPARSED_TOTAL = "modelops_proxy_unparsed_payloads_total";
+
+// Shadow traffic: a share of requests copied to the shadow revision.
+/** Counter of mirrored requests by outcome: `result` = sent|dropped (saturated)|error, and `code` class when sent. */
+export const SHADOW_REQUESTS_TOTAL = "modelops_proxy_shadow_requests_total";
+/** Histogram (seconds) of the shadow revision's latency. */
+export const SHADOW_REQUEST_DURATION = "modelops_proxy_shadow_request_duration_seconds";
+/** Counter of compared predictions: `result` = agree|disagree (classification: same label). */
+export const SHADOW_AGREEMENT_TOTAL = "modelops_proxy_shadow_agreement_total";
+/** Histogram of |primary - shadow| for numeric predictions (regression). */
+export const SHADOW_ABS_DIFF = "modelops_proxy_shadow_abs_difference";
