@@ -112,7 +112,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     let needList = true;
     while (!signal.aborted) {
       try {
-        if (needList) await this.relist();
+        if (needList) {
+          await this.relist();
+          failures = 0; // the apiserver answers again: later errors start a fresh backoff
+        }
         needList = false;
         const healthy = await this.watchOnce();
         failures = healthy ? 0 : failures + 1;
