@@ -92,6 +92,15 @@ describe("ModelDeployment on a real control plane", () => {
       true,
     );
 
+    const phaseEvents = await ns.kubectlOk([
+      "get",
+      "events",
+      "--field-selector",
+      "involvedObject.name=iris-classifier,reason=PhaseAvailable",
+      "-o",
+      "name",
+    ]);
+    expect(phaseEvents.trim()).not.toBe(""); // every phase change is an Event
     const mv = await ns.getJson<{ status?: { phase?: string } }>("mv", "iris-classifier-v1");
     expect(mv?.status?.phase).toBe("Ready");
   });

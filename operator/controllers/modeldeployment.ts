@@ -74,6 +74,7 @@ export async function reconcileModelDeployment(
   await applyRevisions(deps, mdep, decision, lookup);
   await deleteRevisions(deps, mdep, decision.deleteRevisions);
   const status = composeStatus({ mdep, lookup, decision, revisions, routerProblem, now });
+  if (status.phase && status.phase !== mdep.status?.phase) events.push(phaseEvent(status));
   await applyStatusIfChanged(deps.kube, asKubeObject(mdep), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
@@ -108,6 +109,16 @@ function lookupEvents(mdep: ModelDeployment, lookup: VersionLookup): EngineEvent
   const reason = lookupReason(lookup);
   if (conditionIs(mdep.status, "ModelVersionReady", "False", reason)) return []; // already said
   return [{ type: "Warning", reason, message: lookupMessage(lookup) }];
+}
+
+/** Every phase change is an Event, so `kubectl describe` tells the story. */
+function phaseEvent(status: { phase?: string; message?: string }): EngineEvent {
+  const bad = status.phase === "RolledBack" || status.phase === "Degraded" || status.phase === "Failed";
+  return {
+    type: bad ? "Warning" : "Normal",
+    reason: `Phase${status.phase}`,
+    message: status.message ?? `phase ${status.phase}`,
+  };
 }
 
 function invalidAction(value: string): EngineEvent {
