@@ -12,6 +12,7 @@ import {
   setPhase,
   sinceMs,
   type Tick,
+  totalReplicas,
   wakeAt,
 } from "./tick.ts";
 import { applyCanaryWeight } from "./traffic.ts";
@@ -41,7 +42,7 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
     }
     const index = t.st.currentStepIndex ?? 0;
     if (index >= strategy.steps.length) {
-      promote(t, settings);
+      promoteAtFullSize(t, settings, target, strategy.steps);
       return;
     }
     const pods = applyCanaryWeight(t, target, weightAt(strategy.steps, index));
@@ -54,6 +55,22 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
     }
     nextStage(t);
   }
+}
+
+/**
+ * The new revision takes all traffic only once it runs as many pods as the
+ * stable one: promotion never lands the whole load on a canary-sized revision.
+ */
+function promoteAtFullSize(t: Tick, settings: StrategySettings, target: Revision, steps: CanaryStep[]): void {
+  const total = totalReplicas(t);
+  applyCanaryWeight(t, target, weightAt(steps, steps.length - 1));
+  t.replicas.set(target.revision, Math.max(total, t.replicas.get(target.revision) ?? 0));
+  if (isReady(t, target.revision, total)) {
+    promote(t, settings);
+    return;
+  }
+  setPhase(t, "Progressing", `Scaling ${target.version} to ${total} pods before it takes all traffic`);
+  checkDeadline(t, settings, target, 0);
 }
 
 type StepOutcome = "done" | "waiting" | "aborted";

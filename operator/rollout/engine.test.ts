@@ -194,6 +194,19 @@ describe("canary", () => {
     expect(tick(w, { advanceMs: 1000 }).status.stableVersion).toBe("v1"); // spec still names v2: it stays rolled back
   });
 
+  it("scales a small canary to the full size before it takes all traffic", () => {
+    const w = rollingOut({
+      canary: { steps: [{ setWeight: 10 }], scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 600 },
+    });
+    const small = tick(w);
+    expect(small.replicas.get("rev-v2")).toBe(1);
+    const growing = runUntil(w, (d) => d.replicas.get("rev-v2") === 4);
+    expect(growing.status.stableVersion).toBe("v1"); // not yet: its pods are not ready
+    const promoted = runUntil(w, (d) => d.status.stableVersion === "v2");
+    expect(w.revisions.get("rev-v2")?.readyReplicas).toBe(4);
+    expect(promoted.traffic.stableRevision).toBe("rev-v2");
+  });
+
   it("acts once per annotation value, and says when an action does not apply", () => {
     const w = rollingOut(canaryStrategy);
     runUntil(w, () => stepIndex(w) === 1);
