@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { renderDrift, renderExplain } from "./explain.ts";
+import { type Mdep, renderList, renderStatus, table } from "./render.ts";
+
+const mdep = (status: Mdep["status"]): Mdep => ({
+  metadata: { name: "iris", namespace: "ml" },
+  spec: {
+    replicas: 2,
+    strategy: { canary: { steps: [{ setWeight: 20 }, { analysis: { metrics: [{ name: "errors" }] } }] } },
+  },
+  status,
+});
+
+describe("plugin renderings", () => {
+  it("aligns columns without trailing spaces", () => {
+    expect(
+      table([
+        ["A", "BB"],
+        ["CCC", "D"],
+      ]),
+    ).toBe("A     BB\nCCC   D");
+  });
+
+  it("marks the current step and shows analysis values against stable", () => {
+    const out = renderStatus(
+      mdep({
+        phase: "Progressing",
+        canaryVersion: "v2",
+        canaryRevision: "r2",
+        stableRevision: "r1",
+        canaryWeight: 20,
+        currentStepIndex: 1,
+        analysisRuns: [
+          {
+            name: "step-1",
+            phase: "Running",
+            successful: 2,
+            metrics: [{ name: "errors", phase: "Successful", value: 0.0123456, stableValue: 0.01 }],
+          },
+        ],
+      }),
+      new Map([
+        ["r1", { ready: 2, total: 2, version: "v1" }],
+        ["r2", { ready: 0, total: 1, version: "v2" }],
+      ]),
+    );
+    expect(out).toContain("1. [done   ] setWeight 20%");
+    expect(out).toContain("2. [current] analysis (errors)");
+    expect(out).toMatch(/errors\s+Successful\s+0\.01235\s+0\.01/);
+    expect(out).toMatch(/r2\s+canary\s+v2\s+0\/1/);
+  });
+
+  it("lists steps as done once no rollout is under way", () => {
+    expect(renderStatus(mdep({ phase: "Available" }), new Map())).toContain("2. [done   ] analysis");
+    expect(renderList([mdep({ phase: "Available", stableVersion: "v1", readyReplicas: 2 })])).toMatch(
+      /iris\s+Available\s+v1\s+-\s+-\s+-\s+2\/2/,
+    );
+  });
+
+  it("explains a rollback by its failing metric and the history's reason", () => {
+    const out = renderExplain(
+      mdep({
+        phase: "RolledBack",
+        stableVersion: "v1",
+        canaryVersion: "v2",
+        history: [{ version: "v2", result: "RolledBack", message: "analysis step-1 failed" }],
+        analysisRuns: [
+          { name: "step-1", phase: "Failed", metrics: [{ name: "errors", phase: "Failed", value: 0.2 }] },
+        ],
+      }),
+    );
+    expect(out).toContain("iris rolled back: v2 was rolled back; v1 serves.");
+    expect(out).toContain("- reason: analysis step-1 failed");
+    expect(out).toContain("errors: Failed (value 0.2)");
+    expect(out).toContain("kubectl modelops retry iris");
+  });
+
+  it("says when a monitor has not reported yet", () => {
+    expect(renderDrift({ metadata: { name: "d" } })).toContain("no drift report yet");
+  });
+});

@@ -1,0 +1,172 @@
+// Pure text renderings of ModelDeployment and DriftMonitor status for the
+// kubectl-modelops plugin. Kept free of I/O so unit tests pin the wording
+// SREs read during an incident.
+import type { AnalysisRunStatus, RolloutRecord } from "../api/modeldeployment-status.ts";
+
+export type Condition = { type: string; status: string; reason?: string; message?: string };
+
+export type MdepStatus = {
+  phase?: string;
+  message?: string;
+  pauseReason?: string;
+  stableVersion?: string;
+  stableRevision?: string;
+  canaryVersion?: string;
+  canaryRevision?: string;
+  canaryWeight?: number;
+  currentStepIndex?: number;
+  trafficMessage?: string;
+  previousVersion?: string;
+  lastHandledAction?: string;
+  readyReplicas?: number;
+  analysisRuns?: AnalysisRunStatus[];
+  history?: RolloutRecord[];
+  conditions?: Condition[];
+};
+
+export type Mdep = {
+  metadata: { name: string; namespace?: string };
+  spec: { modelVersion?: string; replicas?: number; strategy?: Record<string, unknown> };
+  status?: MdepStatus;
+};
+
+/** Pod counts by revision: ready / total. */
+export type PodsByRevision = Map<string, { ready: number; total: number; version?: string }>;
+
+/** Aligns rows into columns separated by three spaces, as kubectl does. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join("   ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function renderList(items: Mdep[]): string {
+  if (items.length === 0) return "No ModelDeployments found.";
+  const rows = [["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "READY"]];
+  for (const m of items) {
+    const s = m.status ?? {};
+    rows.push([
+      m.metadata.name,
+      s.phase ?? "-",
+      s.stableVersion ?? "-",
+      s.canaryVersion || "-",
+      s.canaryVersion ? `${s.canaryWeight ?? 0}%` : "-",
+      stepLabel(m),
+      `${s.readyReplicas ?? 0}/${m.spec.replicas ?? "-"}`,
+    ]);
+  }
+  return table(rows);
+}
+
+function canarySteps(m: Mdep): unknown[] | undefined {
+  const canary = m.spec.strategy?.canary as { steps?: unknown[] } | undefined;
+  return canary?.steps;
+}
+
+function strategyName(m: Mdep): string {
+  return Object.keys(m.spec.strategy ?? {})[0] ?? "none";
+}
+
+function stepLabel(m: Mdep): string {
+  const steps = canarySteps(m);
+  const index = m.status?.currentStepIndex;
+  if (!steps || index === undefined || !m.status?.canaryVersion) return "-";
+  return `${Math.min(index + 1, steps.length)}/${steps.length}`;
+}
+
+/** One line per canary step, marking done, current and pending ones. */
+function renderSteps(m: Mdep): string[] {
+  const steps = canarySteps(m);
+  if (!steps) return [];
+  const index = m.status?.canaryVersion ? (m.status.currentStepIndex ?? 0) : steps.length;
+  return steps.map((step, i) => {
+    const mark = i < index ? "done   " : i === index ? "current" : "pending";
+    return `  ${String(i + 1).padStart(2)}. [${mark}] ${describeStep(step)}`;
+  });
+}
+
+function describeStep(step: unknown): string {
+  const s = step as Record<string, unknown>;
+  if (typeof s.setWeight === "number") return `setWeight ${s.setWeight}%`;
+  if (s.pause !== undefined) {
+    const d = (s.pause as { duration?: string } | null)?.duration;
+    return d ? `pause ${d}` : "pause until promoted";
+  }
+  if (s.analysis !== undefined) {
+    const metrics = (s.analysis as { metrics?: { name: string }[] }).metrics ?? [];
+    return `analysis (${metrics.map((x) => x.name).join(", ") || "no metrics"})`;
+  }
+  return JSON.stringify(step);
+}
+
+const num = (v: number | undefined) => (v === undefined ? "-" : String(Number(v.toPrecision(4))));
+
+function renderAnalysis(runs: AnalysisRunStatus[] | undefined): string[] {
+  if (!runs?.length) return ["  (none)"];
+  const lines: string[] = [];
+  for (const run of runs) {
+    const counts = `ok ${run.successful ?? 0}, failed ${run.failed ?? 0}, inconclusive ${run.inconclusive ?? 0}, errors ${run.errors ?? 0}`;
+    lines.push(`  ${run.name}: ${run.phase} (${counts})`);
+    const rows = [["    METRIC", "PHASE", "VALUE", "STABLE", "MESSAGE"]];
+    for (const metric of run.metrics ?? []) {
+      rows.push([
+        `    ${metric.name}`,
+        metric.phase,
+        num(metric.value),
+        num(metric.stableValue),
+        metric.message ?? "",
+      ]);
+    }
+    if (rows.length > 1) lines.push(table(rows));
+  }
+  return lines;
+}
+
+function renderPods(pods: PodsByRevision, s: MdepStatus): string[] {
+  if (pods.size === 0) return ["  (no pods)"];
+  const role = (rev: string) =>
+    rev === s.stableRevision ? "stable" : rev === s.canaryRevision ? "canary" : "retiring";
+  const rows = [["  REVISION", "ROLE", "VERSION", "READY"]];
+  for (const [rev, p] of pods) rows.push([`  ${rev}`, role(rev), p.version ?? "-", `${p.ready}/${p.total}`]);
+  return [table(rows)];
+}
+
+export function renderStatus(m: Mdep, pods: PodsByRevision): string {
+  const s = m.status ?? {};
+  const lines = [
+    `Name:      ${m.metadata.name}`,
+    `Namespace: ${m.metadata.namespace ?? "-"}`,
+    `Strategy:  ${strategyName(m)}`,
+    `Phase:     ${s.phase ?? "-"}${s.pauseReason ? ` (${s.pauseReason})` : ""}`,
+    `Stable:    ${s.stableVersion ?? "-"}${s.stableRevision ? ` (${s.stableRevision})` : ""}`,
+    `Canary:    ${s.canaryVersion ? `${s.canaryVersion} (${s.canaryRevision ?? "-"})` : "-"}`,
+    `Weight:    ${s.canaryVersion ? `${s.canaryWeight ?? 0}%` : "-"}${s.trafficMessage ? ` — ${s.trafficMessage}` : ""}`,
+    `Message:   ${s.message ?? "-"}`,
+  ];
+  const steps = renderSteps(m);
+  if (steps.length) lines.push("Steps:", ...steps);
+  lines.push("Analysis:", ...renderAnalysis(s.analysisRuns));
+  lines.push("Pods:", ...renderPods(pods, s));
+  return lines.join("\n");
+}
+
+export function renderHistory(m: Mdep): string {
+  const history = m.status?.history ?? [];
+  if (history.length === 0) return `${m.metadata.name}: no finished rollouts yet.`;
+  const rows = [["VERSION", "REVISION", "RESULT", "STARTED", "ENDED", "MESSAGE"]];
+  for (const h of history) {
+    rows.push([h.version, h.revision ?? "-", h.result, h.startTime ?? "-", h.time ?? "-", h.message ?? ""]);
+  }
+  return table(rows);
+}
