@@ -9,12 +9,22 @@
 //   revision    the revision hash (modelops.io/revision label)
 //   version     the ModelVersion's name
 
-/** Counter of proxied requests; label `code` is the status class: 2xx, 3xx, 4xx, 5xx. */
+/** Counter of proxied inference requests (V2 infer, V1 predict); label `code` is the status class: 2xx, 3xx, 4xx, 5xx. */
 export const REQUESTS_TOTAL = "modelops_proxy_requests_total";
 /** Histogram (seconds) of request latency as seen by the proxy. */
 export const REQUEST_DURATION = "modelops_proxy_request_duration_seconds";
 /** Gauge of requests in flight, for concurrency autoscaling. */
 export const INFLIGHT_REQUESTS = "modelops_proxy_inflight_requests";
+
+/** Histograms (bytes) of inference request and response bodies. */
+export const REQUEST_SIZE = "modelops_proxy_request_size_bytes";
+export const RESPONSE_SIZE = "modelops_proxy_response_size_bytes";
+/**
+ * Counter of requests to other paths (health, metadata, ...), proxied
+ * untouched; label `code` as above. Kept apart so probes never dilute the
+ * inference error ratio and latency that analysis reads.
+ */
+export const PASSTHROUGH_REQUESTS_TOTAL = "modelops_proxy_passthrough_requests_total";
 
 export const SERIES_LABELS = ["namespace", "deployment", "revision", "version"] as const;
 

@@ -1,0 +1,85 @@
+// The proxy's configuration, written by the operator into one environment
+// variable, MODELOPS_PROXY_CONFIG, as JSON. One variable keeps the pod spec
+// self-describing (kubectl get pod -o yaml shows it), needs no ConfigMap
+// lifecycle, and a new ModelVersion (new reference) is a new revision anyway,
+// so the config never changes under a running pod.
+import { z } from "zod";
+
+const fieldSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(["numeric", "categorical"]),
+  datatype: z.string().optional(),
+});
+
+const referenceSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(["numeric", "categorical"]),
+  /** numeric: the reference's N+1 bucket boundaries. */
+  edges: z.array(z.number()).min(2).optional(),
+  /** categorical: the categories the reference knows; others count as "__other__". */
+  categories: z.array(z.string()).optional(),
+});
+
+export const proxyConfigSchema = z.object({
+  namespace: z.string().min(1),
+  deployment: z.string().min(1),
+  revision: z.string().min(1),
+  version: z.string().min(1),
+  /** Port clients (the Service's "http" target) call. */
+  listenPort: z.number().int().min(1).max(65535).default(8080),
+  /** Port of /metrics (and the proxy's own /healthz), never proxied. */
+  metricsPort: z.number().int().min(1).max(65535).default(9090),
+  /** The model server, on the pod's loopback. */
+  upstream: z.string().url().default("http://127.0.0.1:8081"),
+  signature: z
+    .object({ inputs: z.array(fieldSchema).default([]), outputs: z.array(fieldSchema).default([]) })
+    .default({ inputs: [], outputs: [] }),
+  reference: z
+    .object({
+      features: z.array(referenceSchema).default([]),
+      predictions: z.array(referenceSchema).default([]),
+    })
+    .default({ features: [], predictions: [] }),
+  shadow: z
+    .object({
+      /** Base URL of the shadow revision (e.g. http://iris-canary.ns.svc); the request path is appended. */
+      url: z.string().url(),
+      /** Share of inference requests mirrored, 0..100. */
+      percent: z.number().min(0).max(100),
+      /** Mirrored requests in flight at most; beyond that a copy is dropped and counted. */
+      maxConcurrent: z.number().int().min(1).default(32),
+      timeoutMs: z.number().int().min(1).default(5000),
+    })
+    .optional(),
+  /** Bodies larger than this are forwarded but not parsed (counted as unparsed). */
+  maxParseBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(4 << 20),
+});
+
+export type ProxyConfig = z.infer<typeof proxyConfigSchema>;
+export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
+export type SignatureField = z.infer<typeof fieldSchema>;
+export type ReferenceEntry = z.infer<typeof referenceSchema>;
+
+export const CONFIG_ENV = "MODELOPS_PROXY_CONFIG";
+
+/** Parses the JSON config; the error says which field is wrong. */
+export function parseProxyConfig(json: string | undefined): ProxyConfig {
+  if (!json)
+    throw new Error(`${CONFIG_ENV} is not set: the operator passes the proxy's config as JSON in it`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`${CONFIG_ENV} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = proxyConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`${CONFIG_ENV} is invalid: ${issues.join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,104 @@
+// Mirrors a share of inference requests to the shadow revision, off the
+// client's path: the copy is sent once the request body is in, the primary
+// response never waits for it, and at most `maxConcurrent` copies are in
+// flight; beyond that a copy is dropped and counted, so a slow shadow can
+// never pile up memory or sockets in the primary's pod.
+
+import type { IncomingHttpHeaders } from "node:http";
+import { Agent, request } from "node:http";
+import { comparePredictions } from "./agreement.ts";
+import type { ProxyConfig } from "./config.ts";
+import { codeClass, type ProxyMetrics } from "./metrics.ts";
+import { type Columns, type Parsed, type Protocol, parseResponse } from "./payload.ts";
+
+type ShadowConfig = NonNullable<ProxyConfig["shadow"]>;
+
+/** Headers worth copying: the body's type, and nothing that names the original connection. */
+function shadowHeaders(headers: IncomingHttpHeaders, length: number): Record<string, string> {
+  const out: Record<string, string> = { "content-length": String(length) };
+  const type = headers["content-type"];
+  if (type) out["content-type"] = type;
+  out["x-modelops-shadow"] = "1";
+  return out;
+}
+
+export class ShadowMirror {
+  private inflight = 0;
+  private readonly agent: Agent;
+  private readonly config: ShadowConfig;
+  private readonly metrics: ProxyMetrics["shadow"];
+  private readonly outputs: ProxyConfig["signature"]["outputs"];
+  private readonly random: () => number;
+
+  constructor(config: ShadowConfig, proxyConfig: ProxyConfig, metrics: ProxyMetrics, random = Math.random) {
+    this.config = config;
+    this.metrics = metrics.shadow;
+    this.outputs = proxyConfig.signature.outputs;
+    this.random = random;
+    this.agent = new Agent({ keepAlive: true, maxSockets: config.maxConcurrent });
+  }
+
+  /** Whether this request is one of the mirrored share; decided before reading its body. */
+  selects(): boolean {
+    return this.config.percent > 0 && this.random() * 100 < this.config.percent;
+  }
+
+  /**
+   * Sends the copy; resolves to the shadow's parsed predictions, or undefined
+   * when it was dropped or failed (both counted). Never rejects.
+   */
+  send(
+    path: string,
+    headers: IncomingHttpHeaders,
+    body: Buffer,
+    protocol: Protocol,
+  ): Promise<Parsed | undefined> {
+    if (this.inflight >= this.config.maxConcurrent) {
+      this.metrics.dropped.inc();
+      return Promise.resolve(undefined);
+    }
+    this.inflight++;
+    const start = performance.now();
+    return new Promise<Parsed | undefined>((resolve) => {
+      const fail = () => {
+        this.metrics.error.inc();
+        resolve(undefined);
+      };
+      const req = request(new URL(path, this.config.url), {
+        method: "POST",
+        agent: this.agent,
+        headers: shadowHeaders(headers, body.length),
+        timeout: this.config.timeoutMs,
+      });
+      req.on("timeout", () => req.destroy(new Error("shadow timeout")));
+      req.on("error", fail);
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", fail);
+        res.on("end", () => {
+          this.metrics.duration.observe((performance.now() - start) / 1000);
+          const status = res.statusCode ?? 0;
+          this.metrics.sent[codeClass(status)].inc();
+          if (status >= 300) return resolve(undefined);
+          resolve(parseResponse(protocol, Buffer.concat(chunks), this.outputs));
+        });
+      });
+      req.end(body);
+    }).finally(() => {
+      this.inflight--;
+    });
+  }
+
+  /** Records how the shadow's predictions compare with the primary's. */
+  record(primary: Columns, shadow: Columns): void {
+    const c = comparePredictions(primary, shadow, this.outputs);
+    if (c.agree) this.metrics.agree.inc(c.agree);
+    if (c.disagree) this.metrics.disagree.inc(c.disagree);
+    for (const d of c.absDifferences) this.metrics.absDifference.observe(d);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
