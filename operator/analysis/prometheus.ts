@@ -2,7 +2,7 @@
 // failure becomes a result with a message an SRE can act on, because an
 // exception here would crash or stall a rollout (a failure mode the peers'
 // users report).
-import type { MetricProvider, MetricResult, QueryOptions } from "./provider.ts";
+import type { MetricProvider, MetricResult, QueryOptions, VectorResult, VectorSample } from "./provider.ts";
 
 export type PrometheusAuth =
   | { kind: "bearer"; token: string }
@@ -42,24 +42,33 @@ export function createPrometheusProvider(config: PrometheusConfig): MetricProvid
   const authorization = authorizationHeader(config.auth);
   if (authorization) headers.authorization = authorization;
 
+  type Answer = { status: number; statusText: string; body: string } | { error: string };
+  const post = async (query: string, options: QueryOptions): Promise<Answer> => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers,
+        body: new URLSearchParams({ query }),
+        signal,
+      });
+      return { status: response.status, statusText: response.statusText, body: await response.text() };
+    } catch (err) {
+      return { error: transportErrorMessage(err, config.address, timeoutMs) };
+    }
+  };
+
   return {
     async query(query: string, options: QueryOptions = {}): Promise<MetricResult> {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-      let response: Response;
-      let body: string;
-      try {
-        response = await fetch(url, {
-          method: "POST",
-          headers,
-          body: new URLSearchParams({ query }),
-          signal,
-        });
-        body = await response.text();
-      } catch (err) {
-        return { kind: "error", message: transportErrorMessage(err, config.address, timeoutMs) };
-      }
-      return interpretResponse(response.status, response.statusText, body);
+      const answer = await post(query, options);
+      if ("error" in answer) return { kind: "error", message: answer.error };
+      return interpretResponse(answer.status, answer.statusText, answer.body);
+    },
+    async queryVector(query: string, options: QueryOptions = {}): Promise<VectorResult> {
+      const answer = await post(query, options);
+      if ("error" in answer) return { kind: "error", message: answer.error };
+      return interpretVectorResponse(answer.status, answer.statusText, answer.body);
     },
   };
 }
@@ -83,6 +92,31 @@ function transportErrorMessage(err: unknown, address: string, timeoutMs: number)
 
 /** Turns an HTTP status and body from /api/v1/query into a MetricResult. */
 export function interpretResponse(status: number, statusText: string, body: string): MetricResult {
+  const parsed = parseQueryResponse(status, statusText, body);
+  return "error" in parsed ? { kind: "error", message: parsed.error } : interpretData(parsed.data);
+}
+
+/** Turns an HTTP status and body from /api/v1/query into a VectorResult. */
+export function interpretVectorResponse(status: number, statusText: string, body: string): VectorResult {
+  const parsed = parseQueryResponse(status, statusText, body);
+  if ("error" in parsed) return { kind: "error", message: parsed.error };
+  if (parsed.data.resultType !== "vector") {
+    return { kind: "error", message: `query returned a ${parsed.data.resultType}, not an instant vector` };
+  }
+  const samples: VectorSample[] = [];
+  for (const s of parsed.data.result as { metric: Record<string, string>; value: Sample }[]) {
+    const text = s.value[1];
+    const value = text === "+Inf" ? Infinity : text === "-Inf" ? -Infinity : Number(text);
+    if (!Number.isNaN(value)) samples.push({ labels: s.metric, value });
+  }
+  return { kind: "vector", samples };
+}
+
+function parseQueryResponse(
+  status: number,
+  statusText: string,
+  body: string,
+): { data: QueryData } | { error: string } {
   let parsed: ApiResponse | undefined;
   try {
     parsed = JSON.parse(body) as ApiResponse;
@@ -92,21 +126,15 @@ export function interpretResponse(status: number, statusText: string, body: stri
   // Prometheus answers 400/422/503 with a JSON error whose text is the useful part.
   if (parsed?.status === "error") {
     const type = parsed.errorType ? `${parsed.errorType}: ` : "";
-    return {
-      kind: "error",
-      message: `Prometheus rejected the query (HTTP ${status}): ${type}${parsed.error}`,
-    };
+    return { error: `Prometheus rejected the query (HTTP ${status}): ${type}${parsed.error}` };
   }
   if (status < 200 || status >= 300) {
-    return { kind: "error", message: `Prometheus answered HTTP ${status} ${statusText}: ${excerpt(body)}` };
+    return { error: `Prometheus answered HTTP ${status} ${statusText}: ${excerpt(body)}` };
   }
   if (parsed?.status !== "success" || !parsed.data) {
-    return {
-      kind: "error",
-      message: `Prometheus answered something that is not a query result: ${excerpt(body)}`,
-    };
+    return { error: `Prometheus answered something that is not a query result: ${excerpt(body)}` };
   }
-  return interpretData(parsed.data);
+  return { data: parsed.data };
 }
 
 function interpretData(data: QueryData): MetricResult {
@@ -170,4 +198,4 @@ function excerpt(body: string): string {
   return flat.length > MAX_BODY_IN_MESSAGE ? `${flat.slice(0, MAX_BODY_IN_MESSAGE)}...` : flat;
 }
 
-export type { MetricProvider, MetricResult, QueryOptions } from "./provider.ts";
+export type { MetricProvider, MetricResult, QueryOptions, VectorResult, VectorSample } from "./provider.ts";

@@ -16,7 +16,15 @@ export interface QueryOptions {
   signal?: AbortSignal;
 }
 
+/** One series of an instant vector: its labels and value (+Inf/-Inf as Infinity; NaN samples dropped). */
+export type VectorSample = { labels: Record<string, string>; value: number };
+
+/** An instant vector, e.g. histogram buckets by `le`; an empty vector is not an error. */
+export type VectorResult = { kind: "vector"; samples: VectorSample[] } | { kind: "error"; message: string };
+
 export interface MetricProvider {
   /** Runs one query returning one number. Never throws: failures are `{kind: "error"}`. */
   query(query: string, options?: QueryOptions): Promise<MetricResult>;
+  /** Runs one query returning a vector (drift reads distributions this way). Never throws. */
+  queryVector?(query: string, options?: QueryOptions): Promise<VectorResult>;
 }

@@ -28,7 +28,7 @@ export const DEFAULT_THRESHOLDS: Record<DriftMethod, { warning: number; critical
 };
 
 /** Methods that are hypothesis tests: thresholds are p-values. */
-export function isTest(method: DriftMethod): boolean {
+export function isTest(method: DriftMethod | undefined): boolean {
   return method === "ks" || method === "chiSquare";
 }
 
@@ -50,9 +50,24 @@ export const driftFeatureSchema = withCel(
         .describe("Feature or prediction name, as in the ModelVersion's reference."),
       method: z
         .enum(DRIFT_METHODS)
-        .default("psi")
+        .optional()
         .describe(
-          "Drift measure: psi, jensenShannon, ks, wasserstein (numeric only) or chiSquare. Default psi.",
+          "Drift measure: psi, jensenShannon, ks, wasserstein (numeric only) or chiSquare. Omitted: chosen " +
+            "per evaluation by feature type and sample size, as Evidently does: up to 1000 values ks " +
+            "(numeric) or chiSquare (categorical), a test that tells noise from drift in small samples; " +
+            "above, wasserstein (numeric) or jensenShannon (categorical), a distance whose threshold says " +
+            "whether the difference matters, since with many values every difference is significant.",
+        ),
+      query: z
+        .string()
+        .max(4096)
+        .optional()
+        .describe(
+          "PromQL for the live distribution instead of the modelops-proxy's series: an instant vector by " +
+            "`le` (cumulative histogram buckets; every inner reference edge and +Inf must be a bound) for a " +
+            "numeric feature, or by `category` for a categorical one. {{namespace}}, {{name}} (the " +
+            "ModelDeployment), {{version}} and {{window}} are filled in, e.g. " +
+            "'sum by (le) (increase(my_feature_bucket{app=\"{{name}}\"}[{{window}}]))'.",
         ),
       warning: z
         .number()
@@ -79,20 +94,28 @@ export const driftFeatureSchema = withCel(
     .refine((f) => !isTest(f.method) || ((f.warning ?? 0) <= 1 && (f.critical ?? 0) <= 1), {
       message: "ks and chiSquare thresholds are p-values between 0 and 1",
     })
+    .refine((f) => f.method !== undefined || (f.warning === undefined && f.critical === undefined), {
+      message: "thresholds need a method: set method, since a p-value and a distance read differently",
+    })
     .describe("Drift settings for one feature."),
   [
     {
       rule:
         "!has(self.warning) || !has(self.critical) || " +
-        "(self.method in ['ks', 'chiSquare'] ? self.warning >= self.critical : self.warning <= self.critical)",
+        "(has(self.method) && self.method in ['ks', 'chiSquare'] ? self.warning >= self.critical : self.warning <= self.critical)",
       message:
         "critical must be stricter than warning: for psi, jensenShannon and wasserstein critical >= warning; " +
         "for ks and chiSquare (p-values) critical <= warning",
     },
     {
-      rule: "!(self.method in ['ks', 'chiSquare']) || ((!has(self.warning) || self.warning <= 1.0) && (!has(self.critical) || self.critical <= 1.0))",
+      rule: "!has(self.method) || !(self.method in ['ks', 'chiSquare']) || ((!has(self.warning) || self.warning <= 1.0) && (!has(self.critical) || self.critical <= 1.0))",
       message:
         "ks and chiSquare thresholds are p-values: use values between 0 and 1, e.g. warning 0.05, critical 0.01",
+    },
+    {
+      rule: "has(self.method) || (!has(self.warning) && !has(self.critical))",
+      message:
+        "warning and critical need a method: set method (e.g. psi), since the default method changes with the sample size",
     },
   ],
 );
@@ -103,32 +126,44 @@ export const driftActionsSchema = z
     rollback: z
       .boolean()
       .default(false)
-      .describe("On Critical, roll the ModelDeployment back to its previous version. Default false."),
+      .describe(
+        "On Critical, roll the ModelDeployment back to its previous version, once per drift episode, " +
+          "through the undo action (annotation modelops.io/action). Default false.",
+      ),
     retrainJob: z
       .object({
         template: z
           .object({})
           .loose()
           .meta({ "x-kubernetes-preserve-unknown-fields": true })
-          .describe("A batch/v1 JobTemplateSpec ({metadata, spec}); a Job is created from it on Critical."),
+          .describe(
+            "A batch/v1 JobTemplateSpec ({metadata, spec}); a Job is created from it on Critical. Every " +
+              "container gets the drift report as JSON in the environment variable DRIFT_REPORT.",
+          ),
       })
       .optional()
-      .describe("Start a retraining Job on Critical (at most one running at a time)."),
+      .describe("Start a retraining Job on Critical, once per drift episode, unless one is still running."),
     webhook: z
       .object({
         url: z
           .string()
           .max(2048)
           .regex(/^https?:\/\/.+$/)
-          .describe("http(s) URL that receives a JSON POST with the verdict and per-feature scores."),
+          .describe(
+            "http(s) URL that receives the drift report (verdict, per-feature scores) as a JSON POST.",
+          ),
         secretRef: keyRefSchema("Secret")
           .optional()
           .describe("Secret key whose value is sent as `Authorization: Bearer <value>`."),
       })
       .optional()
-      .describe("Notify an HTTP endpoint when the verdict becomes Warning or Critical."),
+      .describe("Notify an HTTP endpoint on Critical, once per drift episode."),
   })
-  .describe("What to do on drift. An Event is always recorded; these are extra.");
+  .describe(
+    "What to do on Critical drift. An Event and the modelops_drift_status metric always; these are extra. " +
+      "A drift episode starts when the verdict becomes Critical and ends when it is NoDrift again; actions " +
+      "run once per episode, never while Prometheus cannot be read.",
+  );
 
 export const driftMonitorSpecSchema = z
   .object({
@@ -158,7 +193,8 @@ export const driftMonitorSpecSchema = z
         .array(driftFeatureSchema)
         .max(256)
         .describe(
-          "Per-feature settings (at most 256). Omitted: every reference feature with psi and its defaults.",
+          "Per-feature settings (at most 256); only these are compared. Omitted: every reference feature " +
+            "(and prediction, see predictions) with the default method and thresholds.",
         ),
       ["name"],
     ).optional(),
@@ -192,7 +228,9 @@ export const featureDriftStatusSchema = z
     method: z.enum(DRIFT_METHODS).describe("Drift measure used."),
     score: z.number().describe("Distance or test statistic of live vs reference."),
     pValue: z.number().min(0).max(1).optional().describe("Corrected p-value (ks, chiSquare only)."),
+    sampleSize: z.number().int().min(0).optional().describe("Live values of this feature in the window."),
     status: verdictSchema.describe("Verdict for this feature."),
+    message: z.string().max(1024).optional().describe("Why the feature could not be evaluated (Unknown)."),
   })
   .describe("Drift of one feature at the last evaluation.");
 export type FeatureDriftStatus = z.infer<typeof featureDriftStatusSchema>;
@@ -219,6 +257,12 @@ export const driftMonitorStatusSchema = z
       .meta({ format: "date-time" })
       .optional()
       .describe("RFC 3339 time actions last ran; they run once per episode of Critical drift."),
+    criticalSince: z
+      .string()
+      .meta({ format: "date-time" })
+      .optional()
+      .describe("Start of the current drift episode (first Critical verdict); cleared at NoDrift."),
+    lastActionResult: z.string().max(4096).optional().describe("What the last actions did, one clause each."),
     observedGeneration: z
       .number()
       .int()

@@ -119,7 +119,7 @@ describe("defaults", () => {
       minSampleSize: 100,
       correction: "benjaminiHochberg",
       predictions: true,
-      features: [{ name: "x", method: "psi" }],
+      features: [{ name: "x" }], // method omitted: chosen by feature type and sample size
       actions: { rollback: false },
     });
   });
