@@ -12,6 +12,8 @@ step() { printf '\n=== %s\n' "$*"; }
 step "node $(node --version)"
 step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
+step "building or reusing the MLServer venv (proxy integration test)"
+bash hack/model-server/venv.sh >/dev/null
 step "lint";        biome check .
 step "type check";  tsc --noEmit -p tsconfig.json
 step "CRDs are what the generator writes"; node hack/generate-crds.ts --check

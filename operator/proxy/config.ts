@@ -25,10 +25,10 @@ export const proxyConfigSchema = z.object({
   deployment: z.string().min(1),
   revision: z.string().min(1),
   version: z.string().min(1),
-  /** Port clients (the Service's "http" target) call. */
-  listenPort: z.number().int().min(1).max(65535).default(8080),
+  /** Port clients (the Service's "http" target) call; 0 picks a free one (tests). */
+  listenPort: z.number().int().min(0).max(65535).default(8080),
   /** Port of /metrics (and the proxy's own /healthz), never proxied. */
-  metricsPort: z.number().int().min(1).max(65535).default(9090),
+  metricsPort: z.number().int().min(0).max(65535).default(9090),
   /** The model server, on the pod's loopback. */
   upstream: z.string().url().default("http://127.0.0.1:8081"),
   signature: z

@@ -1,0 +1,149 @@
+// The proxy's HTTP behaviour against loopback stand-in model servers:
+// forwarding, passthrough, unparsed bodies, upstream failure and shadow
+// mirroring. The real model server is in e2e/proxy.test.ts.
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { type ProxyConfigInput, proxyConfigSchema } from "./config.ts";
+import { type RunningProxy, startProxy } from "./main.ts";
+
+type Handler = (req: IncomingMessage, body: string) => { status: number; body: string; delayMs?: number };
+const closers: Array<() => Promise<void>> = [];
+
+async function upstream(handler: Handler): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      const out = handler(req, body);
+      setTimeout(() => {
+        res.writeHead(out.status, { "content-type": "application/json", "x-upstream": "yes" });
+        res.end(out.body);
+      }, out.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  closers.push(() => new Promise((r) => server.close(() => r())));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function proxy(config: Partial<ProxyConfigInput>): Promise<RunningProxy> {
+  const full = proxyConfigSchema.parse({
+    namespace: "ns",
+    deployment: "iris",
+    revision: "r1",
+    version: "iris-v1",
+    listenPort: 0,
+    metricsPort: 0,
+    signature: {
+      inputs: [{ name: "x", type: "numeric" }],
+      outputs: [{ name: "label", type: "categorical" }],
+    },
+    reference: {
+      features: [{ name: "x", type: "numeric", edges: [0, 1, 2] }],
+      predictions: [{ name: "label", type: "categorical", categories: ["a", "b"] }],
+    },
+    ...config,
+  });
+  const p = await startProxy(full, "127.0.0.1");
+  closers.push(p.close);
+  return p;
+}
+
+async function metricsOf(p: RunningProxy): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
+}
+
+const v2 = (xs: number[]) =>
+  JSON.stringify({ inputs: [{ name: "x", shape: [xs.length, 1], datatype: "FP64", data: xs }] });
+const labels = (ls: string[]) =>
+  JSON.stringify({ outputs: [{ name: "predict", shape: [ls.length], datatype: "BYTES", data: ls }] });
+const post = (p: RunningProxy, path: string, body: string) =>
+  fetch(`http://127.0.0.1:${p.port}${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+describe("modelops-proxy server", () => {
+  it("forwards an inference call unchanged and records features, predictions and the status class", async () => {
+    const up = await upstream((req, body) => ({
+      status: 200,
+      body: req.url?.endsWith("/infer") ? labels(["a", "z"]) : body,
+    }));
+    const p = await proxy({ upstream: up });
+    const res = await post(p, "/v2/models/iris/infer", v2([0.5, 1.5]));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-upstream")).toBe("yes");
+    expect(await res.text()).toBe(labels(["a", "z"]));
+    const m = await metricsOf(p);
+    expect(m).toMatch(
+      /modelops_proxy_requests_total\{code="2xx",namespace="ns",deployment="iris",revision="r1",version="iris-v1"\} 1/,
+    );
+    expect(m).toContain(
+      'modelops_proxy_feature_value_bucket{namespace="ns",deployment="iris",revision="r1",version="iris-v1",feature="x",le="1"} 1',
+    );
+    expect(m).toMatch(/modelops_proxy_prediction_category_total\{.*output="label",category="a"\} 1/);
+    expect(m).toMatch(/modelops_proxy_prediction_category_total\{.*output="label",category="__other__"\} 1/);
+  });
+
+  it("passes other paths through untouched and counts them apart", async () => {
+    const up = await upstream((req) => ({ status: req.url === "/v2/health/ready" ? 200 : 404, body: "" }));
+    const p = await proxy({ upstream: up });
+    expect((await fetch(`http://127.0.0.1:${p.port}/v2/health/ready`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${p.port}/nope`)).status).toBe(404);
+    const m = await metricsOf(p);
+    expect(m).toMatch(/modelops_proxy_passthrough_requests_total\{code="2xx".*\} 1/);
+    expect(m).toMatch(/modelops_proxy_passthrough_requests_total\{code="4xx".*\} 1/);
+    expect(m).toMatch(/modelops_proxy_requests_total\{code="2xx".*\} 0/);
+  });
+
+  it("forwards a body it cannot parse and counts it, never rejecting it", async () => {
+    const seen: string[] = [];
+    const up = await upstream((_req, body) => {
+      seen.push(body);
+      return { status: 400, body: "bad" };
+    });
+    const p = await proxy({ upstream: up });
+    const res = await post(p, "/v2/models/iris/infer", "{not json");
+    expect(res.status).toBe(400);
+    expect(seen).toEqual(["{not json"]);
+    const m = await metricsOf(p);
+    expect(m).toMatch(/modelops_proxy_unparsed_payloads_total\{part="request".*\} 1/);
+    expect(m).toMatch(/modelops_proxy_requests_total\{code="4xx".*\} 1/);
+  });
+
+  it("answers 502 and counts 5xx when the model server is down", async () => {
+    const p = await proxy({ upstream: "http://127.0.0.1:1" });
+    const res = await post(p, "/v2/models/iris/infer", v2([1]));
+    expect(res.status).toBe(502);
+    expect(await metricsOf(p)).toMatch(/modelops_proxy_requests_total\{code="5xx".*\} 1/);
+  });
+
+  it("mirrors to the shadow, compares labels, and never waits for it", async () => {
+    const primary = await upstream(() => ({ status: 200, body: labels(["a", "b", "a"]) }));
+    const shadow = await upstream(() => ({ status: 200, body: labels(["a", "a", "a"]), delayMs: 300 }));
+    const p = await proxy({ upstream: primary, shadow: { url: shadow, percent: 100, maxConcurrent: 1 } });
+    const t0 = performance.now();
+    const [first, second] = await Promise.all([
+      post(p, "/v2/models/iris/infer", v2([1, 2, 3])),
+      post(p, "/v2/models/iris/infer", v2([1, 2, 3])),
+    ]);
+    expect(performance.now() - t0).toBeLessThan(250);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 500));
+    const m = await metricsOf(p);
+    // maxConcurrent 1: the second copy found the first still in flight.
+    expect(m).toMatch(/modelops_proxy_shadow_requests_total\{result="dropped",code="".*\} 1/);
+    expect(m).toMatch(/modelops_proxy_shadow_requests_total\{result="sent",code="2xx".*\} 1/);
+    expect(m).toMatch(/modelops_proxy_shadow_agreement_total\{result="agree".*\} 2/);
+    expect(m).toMatch(/modelops_proxy_shadow_agreement_total\{result="disagree".*\} 1/);
+  });
+});
