@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   if (!prometheus) log.warn("no --prometheus-address: rollouts with analysis will fail their measurements");
   const manager = await startManager({
     prometheus,
+    prometheusAddress: flags["prometheus-address"],
     kubeConfig,
     logger: log,
     namespace: flags.namespace,

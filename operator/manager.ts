@@ -41,6 +41,7 @@ export interface ManagerOptions {
   workers?: number;
   /** Prometheus that analyses query; without it every analysis measurement is an error. */
   prometheus?: MetricProvider | undefined;
+  prometheusAddress?: string | undefined;
   registry?: Registry;
   /** Called when leadership is lost without being asked to stop; main.ts exits. */
   onLostLeadership?: () => void;
@@ -68,12 +69,14 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
       modelDeployments: informers.modelDeployments.store,
       deployments: informers.deployments.store,
       services: informers.services.store,
+      hpas: informers.hpas.store,
     },
     events,
     log,
     now: () => new Date(),
     registry,
     prometheus: opts.prometheus,
+    prometheusAddress: opts.prometheusAddress,
     routers: createRouters(kube),
   };
   const workers = opts.workers ?? 2;
@@ -164,6 +167,11 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
       ref: { apiVersion: "apps/v1", kind: "Deployment", ...ns },
     }),
     services: new Informer({ ...common, ...owned, ref: { apiVersion: "v1", kind: "Service", ...ns } }),
+    hpas: new Informer({
+      ...common,
+      ...owned,
+      ref: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", ...ns },
+    }),
   };
 }
 
@@ -186,4 +194,5 @@ function wireHandlers(informers: Informers, versions: Controller, deployments: C
   informers.modelDeployments.addEventHandler(deployments.enqueueSelf());
   informers.deployments.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
   informers.services.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
+  informers.hpas.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
 }

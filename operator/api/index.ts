@@ -18,6 +18,7 @@ import {
 } from "./modelversion.ts";
 
 export * from "./analysis.ts";
+export * from "./autoscaling.ts";
 export * from "./common.ts";
 export * from "./crd.ts";
 export * from "./driftmonitor.ts";

@@ -2,6 +2,7 @@
 // restart (step, weight, pause start, analysis counters, history) lives here,
 // so a killed operator resumes exactly where it stopped.
 import { z } from "zod";
+import { autoscalingStatusSchema } from "./autoscaling.ts";
 import { conditionsSchema, listMap } from "./common.ts";
 
 const time = (what: string) => z.string().meta({ format: "date-time" }).optional().describe(what);
@@ -176,6 +177,7 @@ export const modelDeploymentStatusSchema = z
         .describe("Revisions kept running for a while after they stopped serving."),
       ["revision"],
     ).optional(),
+    autoscaling: autoscalingStatusSchema.optional(),
     lastHandledAction: z
       .string()
       .optional()

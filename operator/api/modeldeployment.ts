@@ -2,6 +2,7 @@
 // starts a progressive rollout (canary, blue-green or shadow).
 import { z } from "zod";
 import { analysisSchema, celExactlyOne, exactlyOne } from "./analysis.ts";
+import { autoscalingSchema } from "./autoscaling.ts";
 import {
   durationSchema,
   envListSchema,
@@ -212,6 +213,19 @@ export const podTemplateOverridesSchema = z
   })
   .describe("Overrides for the inference pods. Changing them rolls out a new revision.");
 
+export const proxySettingsSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Inject the modelops-proxy sidecar in front of the model server (default true). It exports the " +
+          "request, latency, feature and prediction metrics that built-in analysis and drift read, and mirrors " +
+          "shadow traffic on the replicas router. Without it those metrics must come from elsewhere.",
+      ),
+  })
+  .describe("The modelops-proxy data-plane sidecar of the inference pods.");
+
 export const modelDeploymentSpecSchema = z
   .object({
     modelVersion: objectNameSchema(
@@ -242,6 +256,8 @@ export const modelDeploymentSpecSchema = z
     template: podTemplateOverridesSchema.optional(),
     strategy: strategySchema.optional(),
     trafficRouting: trafficRoutingSchema.optional(),
+    autoscaling: autoscalingSchema.optional(),
+    proxy: proxySettingsSchema.optional(),
   })
   .describe("Desired state of the ModelDeployment.");
 export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;

@@ -19,6 +19,7 @@ export interface ReconcileDeps {
     modelDeployments: Store<KubeObject>;
     deployments: Store<KubeObject>;
     services: Store<KubeObject>;
+    hpas: Store<KubeObject>;
   };
   events: EventSink;
   log: Logger;
@@ -26,6 +27,8 @@ export interface ReconcileDeps {
   registry: Registry;
   /** Where analyses are measured; undefined when no --prometheus-address was given. */
   prometheus: MetricProvider | undefined;
+  /** Its address, for objects that query it themselves (KEDA triggers). */
+  prometheusAddress: string | undefined;
   routers: Routers;
 }
 

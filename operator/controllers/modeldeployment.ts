@@ -29,6 +29,7 @@ import type { ReconcileResult } from "../runtime/controller.ts";
 import { isNotFound } from "../runtime/kube.ts";
 import type { KubeObject, ObjectKey } from "../runtime/types.ts";
 import { measureDueAnalyses } from "./analysis.ts";
+import { reconcileAutoscaling } from "./autoscaling.ts";
 import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
 import { forgetRolloutMetrics, recordRolloutMetrics } from "./rollout-metrics.ts";
 
@@ -73,14 +74,21 @@ export async function reconcileModelDeployment(
   const routerProblem = await routeTraffic(deps, mdep, decision);
   await applyRevisions(deps, mdep, decision, lookup);
   await deleteRevisions(deps, mdep, decision.deleteRevisions);
-  const status = composeStatus({ mdep, lookup, decision, revisions, routerProblem, now });
+  const scaling = await reconcileAutoscaling(deps, mdep, now);
+  events.push(...scaling.events);
+  const status = composeStatus({ mdep, lookup, decision, revisions, routerProblem, scaling, now });
   if (status.phase && status.phase !== mdep.status?.phase) events.push(phaseEvent(status));
   await applyStatusIfChanged(deps.kube, asKubeObject(mdep), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
   for (const e of events) await deps.events.event(asKubeObject(mdep), e.type, e.reason, e.message);
   recordRolloutMetrics(deps.registry, mdep, status, decision.events);
-  const waits = [decision.requeueAfterMs, measured.nextDueMs, routerProblem ? ROUTER_RETRY_MS : undefined];
+  const waits = [
+    decision.requeueAfterMs,
+    measured.nextDueMs,
+    routerProblem ? ROUTER_RETRY_MS : undefined,
+    scaling.requeueAfterMs,
+  ];
   const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 100) } : {};
 }

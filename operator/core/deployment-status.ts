@@ -17,6 +17,7 @@ export type StatusInputs = {
   decision: RolloutDecision;
   revisions: Map<string, RevisionState>;
   routerProblem: { reason: string; message: string } | undefined;
+  scaling: { status: Status["autoscaling"]; problem: { reason: string; message: string } | undefined };
   now: Date;
 };
 
@@ -58,6 +59,19 @@ export function composeStatus(s: StatusInputs): Status {
   if (s.routerProblem) set("TrafficRouted", false, s.routerProblem.reason, s.routerProblem.message);
   else if (mdep.spec.trafficRouting && !mdep.spec.trafficRouting.replicas)
     set("TrafficRouted", true, "RouteUpdated", "The route carries the weights");
+  if (s.scaling.status) {
+    status.autoscaling = s.scaling.status;
+    const p = s.scaling.problem;
+    set(
+      "AutoscalerReady",
+      !p,
+      p?.reason ?? "AutoscalerConfigured",
+      p?.message ?? `${s.scaling.status.provider} scales this ModelDeployment`,
+    );
+  } else {
+    delete status.autoscaling;
+    conditions = conditions.filter((c) => c.type !== "AutoscalerReady");
+  }
   status.conditions = conditions;
   return status;
 }

@@ -1,0 +1,175 @@
+// Autoscaling that never fights a rollout: the HPA and the builtin
+// autoscaler both change the ModelDeployment's total through its scale
+// subresource, and the operator splits the total between revisions.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { INFLIGHT_REQUESTS } from "../operator/analysis/metric-names.ts";
+import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
+import type { RunningManager } from "../operator/manager.ts";
+import { FixtureExporter } from "./harness/exporter.ts";
+import { waitFor } from "./harness/kubectl.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { startInProcess } from "./harness/operator.ts";
+import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
+import { mdepManifest, type RolloutStatus, waitStatus } from "./harness/rollout.ts";
+
+let ns: TestNamespace;
+let dir: string;
+let exporter: FixtureExporter;
+let prom: RunningPrometheus;
+let operator: RunningManager;
+
+function withAutoscaling(manifest: string, autoscaling: string): string {
+  return `${manifest}  autoscaling:\n${autoscaling
+    .trim()
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n")}\n`;
+}
+
+/** The requests in flight the proxy of one revision would report. */
+function inflight(mdep: string, s: RolloutStatus, which: "stable" | "canary") {
+  const revision = (which === "stable" ? s.stableRevision : s.canaryRevision) as string;
+  const version = (which === "stable" ? s.stableVersion : s.canaryVersion) as string;
+  return exporter.gauge(INFLIGHT_REQUESTS, { namespace: ns.name, deployment: mdep, revision, version });
+}
+
+async function replicasOf(mdep: string, revision: string | undefined): Promise<number | undefined> {
+  const selector = `modelops.io/deployment=${mdep},modelops.io/revision=${revision}`;
+  const out = await ns.kubectlOk([
+    "get",
+    "deploy",
+    "-l",
+    selector,
+    "-o",
+    "jsonpath={.items[0].spec.replicas}",
+  ]);
+  return out === "" ? undefined : Number(out);
+}
+
+async function specReplicas(name: string): Promise<number> {
+  return Number(await ns.kubectlOk(["get", "mdep", name, "-o", "jsonpath={.spec.replicas}"]));
+}
+
+const builtin = `
+provider: builtin
+minReplicas: 1
+maxReplicas: 8
+stableWindow: 8s
+panicWindow: 3s
+targets: [{type: concurrency, averageValue: 2}]`;
+
+describe("autoscaling", () => {
+  beforeAll(async () => {
+    ns = await createTestNamespace("scale", inject("kubeconfig"), inject("binDir"));
+    await ns.applySampleVersions();
+    dir = mkdtempSync(join(tmpdir(), "modelops-scale-"));
+    exporter = await FixtureExporter.start();
+    prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
+    operator = await startInProcess({
+      kubeconfig: inject("operatorKubeconfig"),
+      namespace: ns.name,
+      prometheus: createPrometheusProvider({ address: prom.url }),
+    });
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await prom?.stop();
+    await exporter?.close();
+    await ns?.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("hpa: an HPA on the scale subresource that the real HPA controller acts on", async () => {
+    const manifest = withAutoscaling(
+      mdepManifest("withhpa", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+      "provider: hpa\nminReplicas: 3\nmaxReplicas: 6\ntargets: [{type: cpu, averageUtilization: 70}]\nscaleDown: {stabilizationWindowSeconds: 60}",
+    );
+    await ns.kubectlOk(["apply", "-f", "-"], manifest);
+    const hpa = await waitFor(
+      () => ns.getJson<{ spec: { scaleTargetRef: unknown; behavior?: unknown } }>("hpa", "withhpa"),
+      {
+        timeoutMs: 30_000,
+        description: "the HPA",
+      },
+    );
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: "modelops.io/v1alpha1",
+      kind: "ModelDeployment",
+      name: "withhpa",
+    });
+    // The controller-manager's HPA controller reads the ModelDeployment's scale
+    // subresource and raises it to minReplicas, with no metrics needed for that.
+    await expect.poll(() => specReplicas("withhpa"), { timeout: 60_000, interval: 500 }).toBe(3);
+    const s = await waitStatus(ns, "withhpa", (x) => x.phase === "Available", "3 pods ready");
+    expect(await replicasOf("withhpa", s.stableRevision)).toBe(3);
+    const able = await ns.kubectlOk([
+      "get",
+      "hpa",
+      "withhpa",
+      "-o",
+      'jsonpath={.status.conditions[?(@.type=="AbleToScale")].status}',
+    ]);
+    expect(able).toBe("True");
+  });
+
+  it("builtin: scales up on load and back down after its windows", async () => {
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(
+        mdepManifest("auto", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+        builtin,
+      ),
+    );
+    const s = await waitStatus(ns, "auto", (x) => x.phase === "Available", "Available");
+    const load = inflight("auto", s, "stable");
+    load.set(9); // 9 in flight at 2 per pod: 5 pods
+    await expect.poll(() => specReplicas("auto"), { timeout: 30_000, interval: 500 }).toBe(5);
+    await expect.poll(() => replicasOf("auto", s.stableRevision), { timeout: 10_000 }).toBe(5);
+    const events = await ns.kubectlOk([
+      "get",
+      "events",
+      "--field-selector",
+      "involvedObject.name=auto,reason=Scaled",
+      "-o",
+      "jsonpath={.items[*].message}",
+    ]);
+    expect(events).toContain("1 → 5");
+    load.set(2);
+    await expect.poll(() => specReplicas("auto"), { timeout: 60_000, interval: 1000 }).toBe(1);
+  });
+
+  it("during a canary, scaling moves both revisions and never shrinks stable; promotion keeps the load's size", async () => {
+    const strategy = "canary:\n  steps:\n    - setWeight: 50\n    - pause: {}";
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(mdepManifest("split", "iris-classifier-v1", strategy, 1), builtin),
+    );
+    const v1 = await waitStatus(ns, "split", (x) => x.phase === "Available", "v1 Available");
+    const stableLoad = inflight("split", v1, "stable");
+    stableLoad.set(5); // 3 pods
+    await expect.poll(() => specReplicas("split"), { timeout: 30_000, interval: 500 }).toBe(3);
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(mdepManifest("split", "iris-classifier-v2", strategy, 3), builtin),
+    );
+    const paused = await waitStatus(ns, "split", (x) => x.pauseReason === "PauseStep", "canary at 50%");
+    expect(await replicasOf("split", paused.stableRevision)).toBe(3);
+    expect(await replicasOf("split", paused.canaryRevision)).toBe(3);
+    stableLoad.set(6);
+    inflight("split", paused, "canary").set(5); // 11 in flight: 6 pods
+    await expect.poll(() => specReplicas("split"), { timeout: 30_000, interval: 500 }).toBe(6);
+    await expect.poll(() => replicasOf("split", paused.stableRevision), { timeout: 10_000 }).toBe(6);
+    expect(await replicasOf("split", paused.canaryRevision)).toBe(6);
+    await ns.kubectlOk(["annotate", "mdep", "split", "modelops.io/action=promote@1", "--overwrite"]);
+    const promoted = await waitStatus(
+      ns,
+      "split",
+      (x) => x.stableVersion === "iris-classifier-v2",
+      "promoted",
+    );
+    expect(await replicasOf("split", promoted.stableRevision)).toBe(6);
+  });
+});

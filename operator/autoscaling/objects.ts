@@ -1,0 +1,119 @@
+// The autoscaler objects the operator owns for a ModelDeployment: an
+// autoscaling/v2 HorizontalPodAutoscaler or a KEDA ScaledObject. Both target
+// the ModelDeployment's scale subresource, never a revision's Deployment, so
+// they change the total and the rollout engine splits it. Pure.
+import type { Autoscaling, AutoscalingTarget, ModelDeployment } from "../api/index.ts";
+import { canonicalQuantity } from "../core/quantity.ts";
+import { LABEL_DEPLOYMENT, ownerReference } from "../core/workload.ts";
+import { totalQuery } from "./queries.ts";
+
+type Obj = Record<string, unknown>;
+
+/** Pods metrics an adapter (e.g. prometheus-adapter) must serve from the proxy's series for hpa. */
+export const HPA_POD_METRICS = {
+  rps: "modelops_proxy_requests_per_second",
+  concurrency: "modelops_proxy_inflight_requests",
+} as const;
+/** External metric an adapter must serve for a query target, selected by the ModelDeployment's name. */
+export const HPA_EXTERNAL_QUERY_METRIC = "modelops_autoscaling_query";
+
+function metadata(mdep: ModelDeployment): Obj {
+  return {
+    name: mdep.metadata.name,
+    namespace: mdep.metadata.namespace,
+    labels: { [LABEL_DEPLOYMENT]: mdep.metadata.name, "app.kubernetes.io/managed-by": "modelops-operator" },
+    ownerReferences: [ownerReference(mdep)],
+  };
+}
+
+function scaleTarget(mdep: ModelDeployment): Obj {
+  return { apiVersion: "modelops.io/v1alpha1", kind: "ModelDeployment", name: mdep.metadata.name };
+}
+
+export function desiredHpa(mdep: ModelDeployment, a: Autoscaling): Obj {
+  const spec: Obj = {
+    scaleTargetRef: scaleTarget(mdep),
+    minReplicas: Math.max(1, a.minReplicas), // HPA needs 1 unless HPAScaleToZero is enabled
+    maxReplicas: a.maxReplicas,
+    metrics: a.targets.map((t, i) => hpaMetric(mdep, t, i)),
+  };
+  const behavior = hpaBehavior(a);
+  if (behavior) spec.behavior = behavior;
+  return { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: metadata(mdep), spec };
+}
+
+function hpaMetric(mdep: ModelDeployment, t: AutoscalingTarget, index: number): Obj {
+  if (t.type === "cpu" || t.type === "memory") {
+    return {
+      type: "Resource",
+      resource: { name: t.type, target: { type: "Utilization", averageUtilization: t.averageUtilization } },
+    };
+  }
+  const averageValue = canonicalQuantity(t.averageValue ?? 1);
+  if (t.type === "query") {
+    const selector = { matchLabels: { modelops_deployment: mdep.metadata.name, target: String(index) } };
+    return {
+      type: "External",
+      external: {
+        metric: { name: HPA_EXTERNAL_QUERY_METRIC, selector },
+        target: { type: "AverageValue", averageValue },
+      },
+    };
+  }
+  return {
+    type: "Pods",
+    pods: { metric: { name: HPA_POD_METRICS[t.type] }, target: { type: "AverageValue", averageValue } },
+  };
+}
+
+function hpaBehavior(a: Autoscaling): Obj | undefined {
+  const direction = (d: Autoscaling["scaleUp"]) => {
+    if (!d) return undefined;
+    const out: Obj = {};
+    if (d.stabilizationWindowSeconds !== undefined)
+      out.stabilizationWindowSeconds = d.stabilizationWindowSeconds;
+    if (d.maxPodsPerStep) out.policies = [{ type: "Pods", value: d.maxPodsPerStep, periodSeconds: 15 }];
+    return out;
+  };
+  const up = direction(a.scaleUp);
+  const down = direction(a.scaleDown);
+  if (!up && !down) return undefined;
+  return { ...(up ? { scaleUp: up } : {}), ...(down ? { scaleDown: down } : {}) };
+}
+
+export function desiredScaledObject(
+  mdep: ModelDeployment,
+  a: Autoscaling,
+  prometheusAddress: string | undefined,
+): Obj {
+  const triggers = a.targets.map((t) => kedaTrigger(mdep, t, prometheusAddress));
+  return {
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    metadata: metadata(mdep),
+    spec: {
+      scaleTargetRef: scaleTarget(mdep),
+      minReplicaCount: a.minReplicas,
+      maxReplicaCount: a.maxReplicas,
+      triggers,
+    },
+  };
+}
+
+function kedaTrigger(
+  mdep: ModelDeployment,
+  t: AutoscalingTarget,
+  prometheusAddress: string | undefined,
+): Obj {
+  if (t.type === "cpu" || t.type === "memory") {
+    return { type: t.type, metricType: "Utilization", metadata: { value: String(t.averageUtilization) } };
+  }
+  return {
+    type: "prometheus",
+    metadata: {
+      serverAddress: prometheusAddress ?? "",
+      query: totalQuery(mdep, t, "1m"),
+      threshold: String(t.averageValue),
+    },
+  };
+}

@@ -1,0 +1,254 @@
+// The autoscaling part of a ModelDeployment reconcile: owns the HPA or the
+// KEDA ScaledObject, or (builtin) measures load in Prometheus and changes the
+// ModelDeployment's total through its scale subresource, as an HPA would.
+import {
+  API_VERSION,
+  type Autoscaling,
+  type AutoscalingTarget,
+  type ModelDeployment,
+  parseDurationMs,
+} from "../api/index.ts";
+import { type BuiltinDecision, builtinDecision } from "../autoscaling/builtin.ts";
+import { desiredHpa, desiredScaledObject } from "../autoscaling/objects.ts";
+import { totalQuery } from "../autoscaling/queries.ts";
+import type { EngineEvent, Status } from "../rollout/types.ts";
+import { applyIfChanged } from "../runtime/apply.ts";
+import { kubeTime } from "../runtime/conditions.ts";
+import { isNotFound, KubeApiError } from "../runtime/kube.ts";
+import { gaugeOn } from "../runtime/metrics.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+
+/** How often the builtin autoscaler looks at the load (Knative ticks every 2 s). */
+export const BUILTIN_TICK_MS = 2_000;
+
+type AutoscalingStatus = NonNullable<Status["autoscaling"]>;
+
+export type AutoscalingOutcome = {
+  status: AutoscalingStatus | undefined;
+  problem: { reason: string; message: string } | undefined;
+  events: EngineEvent[];
+  requeueAfterMs: number | undefined;
+};
+
+const NOTHING: AutoscalingOutcome = {
+  status: undefined,
+  problem: undefined,
+  events: [],
+  requeueAfterMs: undefined,
+};
+
+export async function reconcileAutoscaling(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  now: Date,
+): Promise<AutoscalingOutcome> {
+  const a = mdep.spec.autoscaling;
+  if (!a) {
+    if (mdep.status?.autoscaling) await removeAutoscalers(deps, mdep);
+    return NOTHING;
+  }
+  if (a.provider !== "hpa") await deleteIfPresent(deps, mdep, "autoscaling/v2", "HorizontalPodAutoscaler");
+  if (a.provider === "hpa") return hpa(deps, mdep, a);
+  if (a.provider === "keda") return keda(deps, mdep, a);
+  return builtin(deps, mdep, a, now);
+}
+
+async function hpa(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling): Promise<AutoscalingOutcome> {
+  const live = deps.stores.hpas.get(mdep.metadata.namespace, mdep.metadata.name);
+  await applyIfChanged(deps.kube, desiredHpa(mdep, a) as KubeObject, live, { fieldManager: FIELD_MANAGER });
+  const st = (live?.status ?? {}) as {
+    desiredReplicas?: number;
+    currentReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+  const active = st.conditions?.find((c) => c.type === "ScalingActive");
+  const status: AutoscalingStatus = { provider: "hpa", ...counts(st.desiredReplicas, st.currentReplicas) };
+  if (active?.message) status.message = `${active.reason}: ${active.message}`;
+  return { ...NOTHING, status };
+}
+
+async function keda(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling): Promise<AutoscalingOutcome> {
+  const ref = {
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    namespace: mdep.metadata.namespace,
+    name: mdep.metadata.name,
+  };
+  try {
+    const live = await deps.kube.getOrUndefined(ref);
+    const desired = desiredScaledObject(mdep, a, deps.prometheusAddress) as KubeObject;
+    await applyIfChanged(deps.kube, desired, live, { fieldManager: FIELD_MANAGER });
+    return {
+      ...NOTHING,
+      status: { provider: "keda", message: "ScaledObject applied; KEDA scales the ModelDeployment" },
+    };
+  } catch (err) {
+    if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+    const message =
+      "KEDA is not installed (no keda.sh/v1alpha1 ScaledObject API): install KEDA, or use provider hpa or builtin";
+    return {
+      ...NOTHING,
+      status: { provider: "keda", message },
+      problem: { reason: "KEDANotInstalled", message },
+    };
+  }
+}
+
+async function builtin(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  a: Autoscaling,
+  now: Date,
+): Promise<AutoscalingOutcome> {
+  const unsupported = a.targets.find((t) => t.type === "cpu" || t.type === "memory");
+  if (unsupported || !deps.prometheus) {
+    const message = unsupported
+      ? `the builtin autoscaler reads Prometheus only: ${unsupported.type} targets need provider hpa or keda`
+      : "the builtin autoscaler needs Prometheus: start the operator with --prometheus-address";
+    return {
+      ...NOTHING,
+      status: { provider: "builtin", message },
+      problem: { reason: "AutoscalerMisconfigured", message },
+    };
+  }
+  const current = mdep.spec.replicas ?? 1;
+  const previous = mdep.status?.autoscaling;
+  const decisions = await Promise.all(a.targets.map((t) => decide(deps, mdep, a, t, current, previous, now)));
+  const winner = decisions.reduce((best, d) => (d.decision.desired > best.decision.desired ? d : best));
+  const desired = winner.decision.desired;
+  const status: AutoscalingStatus = {
+    provider: "builtin",
+    ...counts(desired, current),
+    metrics: decisions.map((d) => ({
+      type: d.target.type,
+      ...(d.value === undefined ? {} : { value: d.value }),
+      target: d.target.averageValue ?? 0,
+    })),
+    message: winner.decision.reason,
+  };
+  const panicUntil = decisions
+    .map((d) => d.decision.panicUntilMs)
+    .filter((p): p is number => p !== undefined);
+  if (panicUntil.length > 0) status.panicUntil = kubeTime(new Date(Math.max(...panicUntil)));
+  if (previous?.lastScaleTime) status.lastScaleTime = previous.lastScaleTime;
+  const events: EngineEvent[] = [];
+  if (desired !== current) {
+    await deps.kube.mergePatch(
+      {
+        apiVersion: API_VERSION,
+        kind: "ModelDeployment",
+        namespace: mdep.metadata.namespace,
+        name: mdep.metadata.name,
+        subresource: "scale",
+      },
+      { spec: { replicas: desired } },
+      { fieldManager: FIELD_MANAGER },
+    );
+    status.lastScaleTime = kubeTime(now);
+    events.push({
+      type: "Normal",
+      reason: "Scaled",
+      message: `${current} → ${desired} pod(s): ${winner.decision.reason}`,
+    });
+  }
+  recordAutoscalerMetrics(deps, mdep, desired, decisions);
+  return { status, problem: undefined, events, requeueAfterMs: BUILTIN_TICK_MS };
+}
+
+type TargetDecision = { target: AutoscalingTarget; value: number | undefined; decision: BuiltinDecision };
+
+async function decide(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  a: Autoscaling,
+  target: AutoscalingTarget,
+  current: number,
+  previous: AutoscalingStatus | undefined,
+  now: Date,
+): Promise<TargetDecision> {
+  const [stable, panic] = await Promise.all([
+    loadTotal(deps, totalQuery(mdep, target, a.stableWindow)),
+    loadTotal(deps, totalQuery(mdep, target, a.panicWindow)),
+  ]);
+  const decision = builtinDecision({
+    current,
+    min: a.minReplicas,
+    max: a.maxReplicas,
+    targetPerPod: target.averageValue ?? 1,
+    stableTotal: stable,
+    panicTotal: panic,
+    nowMs: now.getTime(),
+    stableWindowMs: parseDurationMs(a.stableWindow),
+    panicUntilMs: previous?.panicUntil ? Date.parse(previous.panicUntil) : undefined,
+    lastScaleMs: previous?.lastScaleTime ? Date.parse(previous.lastScaleTime) : undefined,
+    scaleDownDelayMs:
+      a.scaleDown?.stabilizationWindowSeconds === undefined
+        ? undefined
+        : a.scaleDown.stabilizationWindowSeconds * 1000,
+    maxUpStep: a.scaleUp?.maxPodsPerStep,
+    maxDownStep: a.scaleDown?.maxPodsPerStep,
+  });
+  return { target, value: stable, decision };
+}
+
+async function loadTotal(deps: ReconcileDeps, query: string): Promise<number | undefined> {
+  const result = await deps.prometheus?.query(query);
+  return result?.kind === "value" ? result.value : result?.kind === "noData" ? 0 : undefined;
+}
+
+function counts(desired: number | undefined, current: number | undefined) {
+  return {
+    ...(desired === undefined ? {} : { desiredReplicas: desired }),
+    ...(current === undefined ? {} : { currentReplicas: current }),
+  };
+}
+
+function recordAutoscalerMetrics(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  desired: number,
+  decisions: TargetDecision[],
+): void {
+  const series = { namespace: mdep.metadata.namespace ?? "", name: mdep.metadata.name };
+  gaugeOn(deps.registry, {
+    name: "modelops_autoscaler_desired_replicas",
+    help: "Pods the builtin autoscaler asked for.",
+    labelNames: ["namespace", "name"],
+  }).set(series, desired);
+  const value = gaugeOn(deps.registry, {
+    name: "modelops_autoscaler_metric_value",
+    help: "Total load the builtin autoscaler measured over its stable window, per target type.",
+    labelNames: ["namespace", "name", "type"],
+  });
+  for (const d of decisions)
+    if (d.value !== undefined) value.set({ ...series, type: d.target.type }, d.value);
+}
+
+async function removeAutoscalers(deps: ReconcileDeps, mdep: ModelDeployment): Promise<void> {
+  await deleteIfPresent(deps, mdep, "autoscaling/v2", "HorizontalPodAutoscaler");
+  await deleteIfPresent(deps, mdep, "keda.sh/v1alpha1", "ScaledObject");
+}
+
+async function deleteIfPresent(
+  deps: ReconcileDeps,
+  mdep: ModelDeployment,
+  apiVersion: string,
+  kind: string,
+): Promise<void> {
+  if (
+    kind === "HorizontalPodAutoscaler" &&
+    !deps.stores.hpas.get(mdep.metadata.namespace, mdep.metadata.name)
+  )
+    return;
+  try {
+    await deps.kube.delete({
+      apiVersion,
+      kind,
+      namespace: mdep.metadata.namespace,
+      name: mdep.metadata.name,
+    });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
