@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseProxyConfig } from "../proxy/config.ts";
 import { modelDeployment, modelVersion } from "./fixtures.ts";
 import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
 
@@ -87,5 +88,83 @@ describe("desiredService", () => {
     };
     expect(svc.spec.selector).toEqual({ "modelops.io/deployment": "iris", "modelops.io/revision": "abc" });
     expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+  });
+});
+
+type AnyContainer = Record<string, unknown> & {
+  name: string;
+  ports: { name: string; containerPort: number }[];
+  env?: { name: string; value: string }[];
+  readinessProbe?: { httpGet: { path: string; port: number | string } };
+  securityContext: Record<string, unknown>;
+};
+
+function podOf(mdep = modelDeployment("iris-v1"), overrides: Parameters<typeof modelVersion>[1] = {}) {
+  const mv = modelVersion("iris-v1", overrides);
+  const d = desiredDeployment(mdep, mv, "rev1", 1, { proxyImage: "op:1" }) as unknown as {
+    spec: {
+      template: { metadata: { annotations?: Record<string, string> }; spec: { containers: AnyContainer[] } };
+    };
+  };
+  return d.spec.template;
+}
+
+describe("modelops-proxy sidecar", () => {
+  it("takes the http port Services target; the model moves to 'model' and is probed through the proxy", () => {
+    const pod = podOf();
+    const [model, proxy] = pod.spec.containers as [AnyContainer, AnyContainer];
+    expect(proxy.name).toBe("modelops-proxy");
+    expect(proxy.image).toBe("op:1");
+    expect(proxy.ports).toEqual([
+      { name: "http", containerPort: 8000, protocol: "TCP" },
+      { name: "metrics", containerPort: 9090, protocol: "TCP" },
+    ]);
+    expect(model.ports).toEqual([{ name: "model", containerPort: 8080, protocol: "TCP" }]);
+    expect(model.readinessProbe?.httpGet).toEqual({ path: "/v2/health/ready", port: 8000 });
+    expect(proxy.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+    expect(pod.metadata.annotations).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "9090",
+    });
+  });
+
+  it("passes a config the proxy accepts, with the version's signature and reference", () => {
+    const [, proxy] = podOf(modelDeployment("iris-v1"), {
+      signature: { inputs: [{ name: "x", type: "numeric" }], outputs: [{ name: "y", type: "categorical" }] },
+      reference: {
+        features: [{ name: "x", type: "numeric", edges: [0, 1, 2], fractions: [0.5, 0.5] }],
+        predictions: [{ name: "y", type: "categorical", categories: { a: 0.7, b: 0.3 } }],
+      },
+    }).spec.containers as [AnyContainer, AnyContainer];
+    const config = parseProxyConfig(proxy.env?.find((e) => e.name === "MODELOPS_PROXY_CONFIG")?.value);
+    expect(config).toMatchObject({
+      namespace: "ml",
+      deployment: "iris",
+      revision: "rev1",
+      version: "iris-v1",
+      upstream: "http://127.0.0.1:8080",
+      listenPort: 8000,
+      reference: {
+        features: [{ name: "x", type: "numeric", edges: [0, 1, 2] }],
+        predictions: [{ name: "y", type: "categorical", categories: ["a", "b"] }],
+      },
+    });
+    expect(config.shadow).toBeUndefined();
+  });
+
+  it("never collides with the model server's port", () => {
+    const pod = podOf(modelDeployment("iris-v1"), {
+      runtime: { name: "triton", image: "t", protocol: "v2", port: 8000 },
+    } as never);
+    expect(pod.spec.containers[1]?.ports[0]?.containerPort).toBe(8001);
+  });
+
+  it("is left out when the ModelDeployment opts out", () => {
+    const mdep = modelDeployment("iris-v1");
+    mdep.spec.proxy = { enabled: false };
+    const pod = podOf(mdep);
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(["model"]);
+    expect(pod.spec.containers[0]?.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+    expect(pod.metadata.annotations).toBeUndefined();
   });
 });

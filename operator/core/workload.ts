@@ -3,7 +3,17 @@
 // applies what this returns.
 import { createHash } from "node:crypto";
 import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import type { ProxyConfigInput } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
+import {
+  DEFAULT_PROXY_IMAGE,
+  type ProxyShadow,
+  proxyConfig,
+  proxyContainer,
+  proxyEnabled,
+  proxyPorts,
+  scrapeAnnotations,
+} from "./proxy-sidecar.ts";
 import { canonicalResources } from "./quantity.ts";
 import { wireRuntime } from "./runtime-container.ts";
 
@@ -62,14 +72,32 @@ export function revisionDeploymentName(mdep: ModelDeployment, revision: string):
   return `${mdep.metadata.name}-${revision}`;
 }
 
+export interface WorkloadOptions {
+  /** Image of the modelops-proxy sidecar (the operator's own). */
+  proxyImage?: string;
+  /** Where this revision's proxies mirror a share of requests (shadow on the replicas router). */
+  shadow?: ProxyShadow;
+}
+
 export function desiredDeployment(
   mdep: ModelDeployment,
   mv: ModelVersion,
   revision: string,
   replicas: number,
+  options: WorkloadOptions = {},
 ): Obj {
   const labels = revisionLabels(mdep, mv, revision);
   const template = mdep.spec.template ?? {};
+  const withProxy = proxyEnabled(mdep);
+  const annotations = {
+    ...(template.annotations ?? {}),
+    ...(withProxy ? scrapeAnnotations(proxyPorts(mv.spec.runtime.port)) : {}),
+  };
+  const spec = podSpec(mdep, mv);
+  if (withProxy) {
+    const config = proxyConfig(mdep, mv, revision, options.shadow);
+    injectProxy(spec, config, mv.spec.runtime.port, options.proxyImage);
+  }
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -85,9 +113,9 @@ export function desiredDeployment(
       template: {
         metadata: {
           labels: { ...(template.labels ?? {}), ...labels },
-          ...(template.annotations ? { annotations: template.annotations } : {}),
+          ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
         },
-        spec: podSpec(mdep, mv),
+        spec,
       },
     },
   };
@@ -134,6 +162,28 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
     ];
   }
   return spec;
+}
+
+/**
+ * Puts the proxy in front of the model server: the proxy takes the "http"
+ * port name that Services target, the model's port becomes "model", and the
+ * model's readiness is probed through the proxy, so a pod is ready only when
+ * the whole path a client uses answers.
+ */
+function injectProxy(
+  spec: Obj,
+  config: ProxyConfigInput,
+  modelPort: number,
+  image = DEFAULT_PROXY_IMAGE,
+): void {
+  const containers = spec.containers as Obj[];
+  const model = containers[0] as Obj & { readinessProbe: { httpGet: Obj } };
+  model.ports = [{ name: "model", containerPort: modelPort, protocol: "TCP" }];
+  model.readinessProbe = {
+    ...model.readinessProbe,
+    httpGet: { ...model.readinessProbe.httpGet, port: config.listenPort },
+  };
+  containers.push(proxyContainer(config, image));
 }
 
 /**

@@ -1,0 +1,106 @@
+// The modelops-proxy sidecar in an inference pod. The proxy takes the port
+// named "http" (what every Service targets), so all traffic passes through
+// it; the model server keeps its runtime port, renamed "model", reachable
+// only on the pod's loopback by the proxy. The proxy's configuration travels
+// in one environment variable (operator/proxy/config.ts).
+//
+// Scraping: the pod carries the conventional prometheus.io/scrape, /port and
+// /path annotations for the metrics port (named "metrics"), which the common
+// "kubernetes-pods" scrape job and the Prometheus operator's PodMonitor
+// (port: metrics) both understand.
+import pkg from "../../package.json" with { type: "json" };
+import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
+
+export const PROXY_CONTAINER = "modelops-proxy";
+export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
+/** Entry point of the proxy in the operator's image (whose working directory is the project root). */
+export const PROXY_COMMAND = ["node", "operator/proxy/main.ts"];
+const PREFERRED_HTTP_PORT = 8000;
+const PREFERRED_METRICS_PORT = 9090;
+
+type Obj = Record<string, unknown>;
+
+export interface ProxyPorts {
+  http: number;
+  metrics: number;
+}
+
+/** Ports of the proxy that never collide with the model server's. */
+export function proxyPorts(modelPort: number): ProxyPorts {
+  const http = modelPort === PREFERRED_HTTP_PORT ? PREFERRED_HTTP_PORT + 1 : PREFERRED_HTTP_PORT;
+  const metrics = modelPort === PREFERRED_METRICS_PORT ? PREFERRED_METRICS_PORT + 1 : PREFERRED_METRICS_PORT;
+  return { http, metrics };
+}
+
+export function proxyEnabled(mdep: ModelDeployment): boolean {
+  return mdep.spec.proxy?.enabled ?? true;
+}
+
+export interface ProxyShadow {
+  url: string;
+  percent: number;
+}
+
+/** What the proxy of one revision's pods must know. Inline reference only (configMapRef is not read here). */
+export function proxyConfig(
+  mdep: ModelDeployment,
+  mv: ModelVersion,
+  revision: string,
+  shadow?: ProxyShadow,
+): ProxyConfigInput {
+  const ports = proxyPorts(mv.spec.runtime.port);
+  const reference = mv.spec.reference;
+  const entry = (r: NonNullable<NonNullable<typeof reference>["features"]>[number]) => ({
+    name: r.name,
+    type: r.type,
+    ...(r.edges ? { edges: r.edges } : {}),
+    ...(r.categories ? { categories: Object.keys(r.categories) } : {}),
+  });
+  return {
+    namespace: mdep.metadata.namespace ?? "default",
+    deployment: mdep.metadata.name,
+    revision,
+    version: mv.metadata.name,
+    listenPort: ports.http,
+    metricsPort: ports.metrics,
+    upstream: `http://127.0.0.1:${mv.spec.runtime.port}`,
+    signature: { inputs: mv.spec.signature?.inputs ?? [], outputs: mv.spec.signature?.outputs ?? [] },
+    reference: {
+      features: (reference?.features ?? []).map(entry),
+      predictions: (reference?.predictions ?? []).map(entry),
+    },
+    ...(shadow && shadow.percent > 0 ? { shadow: { url: shadow.url, percent: shadow.percent } } : {}),
+  };
+}
+
+/** The sidecar container; runs as non-root with a read-only root filesystem. */
+export function proxyContainer(config: ProxyConfigInput, image: string): Obj {
+  return {
+    name: PROXY_CONTAINER,
+    image,
+    command: PROXY_COMMAND,
+    ports: [
+      { name: "http", containerPort: config.listenPort, protocol: "TCP" },
+      { name: "metrics", containerPort: config.metricsPort, protocol: "TCP" },
+    ],
+    env: [{ name: CONFIG_ENV, value: JSON.stringify(config) }],
+    livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 10 },
+    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+    },
+  };
+}
+
+export function scrapeAnnotations(ports: ProxyPorts): Record<string, string> {
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(ports.metrics),
+    "prometheus.io/path": "/metrics",
+  };
+}
