@@ -18,6 +18,8 @@ const USAGE = `Usage: modelops-operator [flags]
   --prometheus-address URL        Prometheus that rollout analyses query, e.g. http://prometheus:9090
   --prometheus-auth-secret NS/NAME  Secret with "token" (bearer) or "username" and "password" (basic)
   --prometheus-timeout-seconds N  timeout of one query (default 10)
+  --proxy-image IMAGE             image of the modelops-proxy sidecar (default: $MODELOPS_PROXY_IMAGE,
+                                  then modelops-operator:<version>, the operator's own image)
   --log-level LEVEL               trace, debug, info, warn, error (default info)
   --help                          show this help
 `;
@@ -35,6 +37,7 @@ function parseFlags() {
       "prometheus-auth-secret": { type: "string" },
       "prometheus-timeout-seconds": { type: "string", default: "10" },
       "log-level": { type: "string", default: "info" },
+      "proxy-image": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
   const manager = await startManager({
     prometheus,
     prometheusAddress: flags["prometheus-address"],
+    proxyImage: flags["proxy-image"] ?? process.env.MODELOPS_PROXY_IMAGE,
     kubeConfig,
     logger: log,
     namespace: flags.namespace,

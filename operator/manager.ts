@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import type { MetricProvider } from "./analysis/provider.ts";
 import { API_VERSION, GROUP } from "./api/index.ts";
 import type { ReconcileDeps } from "./controllers/context.ts";
+import { reconcileDriftMonitor } from "./controllers/driftmonitor.ts";
 import { reconcileModelDeployment } from "./controllers/modeldeployment.ts";
 import { reconcileModelVersion } from "./controllers/modelversion.ts";
 import { LABEL_DEPLOYMENT } from "./core/workload.ts";
@@ -42,6 +43,8 @@ export interface ManagerOptions {
   /** Prometheus that analyses query; without it every analysis measurement is an error. */
   prometheus?: MetricProvider | undefined;
   prometheusAddress?: string | undefined;
+  /** Image of the modelops-proxy sidecar; default modelops-operator:<version>. */
+  proxyImage?: string | undefined;
   registry?: Registry;
   /** Called when leadership is lost without being asked to stop; main.ts exits. */
   onLostLeadership?: () => void;
@@ -70,6 +73,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
       deployments: informers.deployments.store,
       services: informers.services.store,
       hpas: informers.hpas.store,
+      driftMonitors: informers.driftMonitors.store,
     },
     events,
     log,
@@ -77,6 +81,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     registry,
     prometheus: opts.prometheus,
     prometheusAddress: opts.prometheusAddress,
+    proxyImage: opts.proxyImage,
     routers: createRouters(kube),
   };
   const workers = opts.workers ?? 2;
@@ -95,6 +100,14 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     reconcile: (key, ctx) => reconcileModelDeployment({ ...deps, log: ctx.log }, key),
   });
   wireHandlers(informers, versions, deployments);
+  const drifts = new Controller({
+    name: "driftmonitor",
+    workers,
+    logger: log,
+    registry,
+    reconcile: (key, ctx) => reconcileDriftMonitor({ ...deps, log: ctx.log }, key),
+  });
+  informers.driftMonitors.addEventHandler(drifts.enqueueSelf());
 
   const all = Object.values(informers) as Informer<KubeObject>[];
   for (const inf of all) inf.start();
@@ -110,7 +123,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     await waitForCacheSync(all, signal);
     if (signal.aborted) return;
     log.info("caches synced; starting controllers");
-    await Promise.all([versions.start(signal), deployments.start(signal)]);
+    await Promise.all([versions.start(signal), deployments.start(signal), drifts.start(signal)]);
   };
   let leading: Promise<void>;
   if (opts.leaderElect) {
@@ -139,7 +152,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     isLeader: () => (elector ? elector.isLeader() : true),
     stop: async () => {
       stopping.abort();
-      await Promise.all([versions.stop(), deployments.stop()]);
+      await Promise.all([versions.stop(), deployments.stop(), drifts.stop()]);
       await leading;
       await Promise.all(all.map((i) => i.stop()));
       await health?.close();
@@ -172,6 +185,7 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
       ...owned,
       ref: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", ...ns },
     }),
+    driftMonitors: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "DriftMonitor", ...ns } }),
   };
 }
 

@@ -20,6 +20,7 @@ export interface ReconcileDeps {
     deployments: Store<KubeObject>;
     services: Store<KubeObject>;
     hpas: Store<KubeObject>;
+    driftMonitors: Store<KubeObject>;
   };
   events: EventSink;
   log: Logger;
@@ -30,6 +31,8 @@ export interface ReconcileDeps {
   /** Its address, for objects that query it themselves (KEDA triggers). */
   prometheusAddress: string | undefined;
   routers: Routers;
+  /** Image of the modelops-proxy sidecar injected into inference pods (default: the operator's own). */
+  proxyImage?: string | undefined;
 }
 
 export const FIELD_MANAGER = "modelops-operator";

@@ -22,6 +22,8 @@ export interface FeatureInput extends Aligned {
   method?: DriftMethod | undefined;
   warning?: number | undefined;
   critical?: number | undefined;
+  /** Set when the live distribution could not be read (e.g. histogram buckets do not match the edges). */
+  problem?: string | undefined;
 }
 
 export interface EvaluationInput {
@@ -105,6 +107,7 @@ function scoreOne(f: FeatureInput, input: EvaluationInput): FeatureResult {
   const sampleSize = Math.round(total(f.live));
   const method = f.method ?? defaultMethod(f.type, sampleSize);
   const base = { name: f.name, kind: f.kind, method, sampleSize };
+  if (f.problem) return { ...base, score: 0, status: "Unknown", problem: f.problem };
   if (sampleSize < input.minSampleSize) return { ...base, score: 0, status: "InsufficientData" };
   const scored = scoreFeature(f, method, input.referenceSampleSize);
   if ("problem" in scored) return { ...base, score: 0, status: "Unknown", problem: scored.problem };

@@ -1,0 +1,183 @@
+// What a DriftMonitor does on Critical drift, once per episode: roll the
+// ModelDeployment back through the SRE's undo action, start a retraining Job
+// with the drift report, call a webhook. Each action reports what it did as
+// one clause; a failing action never stops the others.
+import { API_VERSION, type DriftMonitor, type ModelDeployment } from "../api/index.ts";
+import { ACTION_ANNOTATION } from "../rollout/actions.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+
+export const LABEL_DRIFT_MONITOR = "modelops.io/drift-monitor";
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+export type ActionOutcome = { action: "rollback" | "retrainJob" | "webhook"; ok: boolean; message: string };
+
+/** The report passed to the retraining Job (DRIFT_REPORT) and the webhook. */
+export type DriftReport = {
+  kind: "DriftReport";
+  apiVersion: typeof API_VERSION;
+  driftMonitor: { namespace: string; name: string };
+  modelDeployment: string;
+  modelVersion: string;
+  verdict: string;
+  evaluatedAt: string;
+  window: string;
+  sampleSize: number;
+  features: unknown[];
+};
+
+export async function runActions(
+  deps: ReconcileDeps,
+  dm: DriftMonitor,
+  mdep: ModelDeployment,
+  report: DriftReport,
+): Promise<ActionOutcome[]> {
+  const actions = dm.spec.actions;
+  const outcomes: ActionOutcome[] = [];
+  const attempt = async (action: ActionOutcome["action"], run: () => Promise<ActionOutcome>) => {
+    try {
+      outcomes.push(await run());
+    } catch (err) {
+      outcomes.push({ action, ok: false, message: `${action} failed: ${(err as Error).message}` });
+    }
+  };
+  if (actions?.rollback) await attempt("rollback", () => rollback(deps, dm, mdep, report));
+  if (actions?.retrainJob) await attempt("retrainJob", () => startRetraining(deps, dm, report));
+  if (actions?.webhook) await attempt("webhook", () => callWebhook(deps, dm, report));
+  return outcomes;
+}
+
+/** The SRE's undo: a fresh value of modelops.io/action, which the ModelDeployment controller acts on once. */
+async function rollback(
+  deps: ReconcileDeps,
+  dm: DriftMonitor,
+  mdep: ModelDeployment,
+  report: DriftReport,
+): Promise<ActionOutcome> {
+  const previous = mdep.status?.previousVersion;
+  if (!previous) {
+    return {
+      action: "rollback",
+      ok: false,
+      message: `rollback skipped: ModelDeployment ${mdep.metadata.name} has no previous version to return to`,
+    };
+  }
+  const token = `drift-${dm.metadata.name}-${Math.floor(Date.parse(report.evaluatedAt) / 1000)}`;
+  await deps.kube.mergePatch(
+    {
+      apiVersion: API_VERSION,
+      kind: "ModelDeployment",
+      namespace: dm.metadata.namespace,
+      name: mdep.metadata.name,
+    },
+    { metadata: { annotations: { [ACTION_ANNOTATION]: `undo@${token}` } } },
+    { fieldManager: FIELD_MANAGER },
+  );
+  return {
+    action: "rollback",
+    ok: true,
+    message: `rollback: asked ModelDeployment ${mdep.metadata.name} to undo from ${report.modelVersion} to ${previous}`,
+  };
+}
+
+type JobTemplate = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+};
+type Container = { env?: { name: string; value?: string }[] };
+
+async function startRetraining(
+  deps: ReconcileDeps,
+  dm: DriftMonitor,
+  report: DriftReport,
+): Promise<ActionOutcome> {
+  const namespace = dm.metadata.namespace ?? "";
+  const jobs = await deps.kube.list(
+    { apiVersion: "batch/v1", kind: "Job", namespace },
+    {
+      labelSelector: `${LABEL_DRIFT_MONITOR}=${dm.metadata.name}`,
+    },
+  );
+  const running = jobs.items.find((j) => !isFinished(j));
+  if (running) {
+    return {
+      action: "retrainJob",
+      ok: true,
+      message: `retraining Job ${running.metadata?.name} is still running; no new one started`,
+    };
+  }
+  const job = retrainingJob(dm, report, Date.parse(report.evaluatedAt));
+  await deps.kube.create(job as KubeObject, { fieldManager: FIELD_MANAGER });
+  return { action: "retrainJob", ok: true, message: `retraining Job ${job.metadata.name} created` };
+}
+
+function isFinished(job: KubeObject): boolean {
+  const conditions =
+    ((job.status ?? {}) as { conditions?: { type: string; status: string }[] }).conditions ?? [];
+  return conditions.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+/** The Job from the template, owned by the DriftMonitor, every container given DRIFT_REPORT. */
+export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: number) {
+  const template = (dm.spec.actions?.retrainJob?.template ?? {}) as JobTemplate;
+  const spec = structuredClone(template.spec ?? {}) as { template?: { spec?: Record<string, unknown> } };
+  const podSpec = (spec.template?.spec ?? {}) as { containers?: Container[]; initContainers?: Container[] };
+  const value = JSON.stringify(report);
+  for (const c of [...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])]) {
+    c.env = [...(c.env ?? []).filter((e) => e.name !== "DRIFT_REPORT"), { name: "DRIFT_REPORT", value }];
+  }
+  // Job names become a label value (job-name): at most 63 characters.
+  const name = `${dm.metadata.name.slice(0, 40).replace(/[-.]+$/, "")}-retrain-${Math.floor(nowMs / 1000).toString(36)}`;
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name,
+      namespace: dm.metadata.namespace,
+      labels: { ...template.metadata?.labels, [LABEL_DRIFT_MONITOR]: dm.metadata.name },
+      annotations: { ...template.metadata?.annotations, "modelops.io/drift-verdict": report.verdict },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: "DriftMonitor",
+          name: dm.metadata.name,
+          uid: dm.metadata.uid ?? "",
+          controller: true,
+        },
+      ],
+    },
+    spec,
+  };
+}
+
+async function callWebhook(
+  deps: ReconcileDeps,
+  dm: DriftMonitor,
+  report: DriftReport,
+): Promise<ActionOutcome> {
+  const webhook = dm.spec.actions?.webhook;
+  if (!webhook) return { action: "webhook", ok: true, message: "no webhook" };
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (webhook.secretRef) {
+    const secret = await deps.kube.get({
+      apiVersion: "v1",
+      kind: "Secret",
+      namespace: dm.metadata.namespace,
+      name: webhook.secretRef.name,
+    });
+    const encoded = (secret.data as Record<string, string> | undefined)?.[webhook.secretRef.key];
+    if (!encoded) throw new Error(`Secret ${webhook.secretRef.name} has no key ${webhook.secretRef.key}`);
+    headers.authorization = `Bearer ${Buffer.from(encoded, "base64").toString("utf8").trim()}`;
+  }
+  const response = await fetch(webhook.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(report),
+    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+  });
+  await response.body?.cancel();
+  const host = new URL(webhook.url).host;
+  if (!response.ok)
+    return { action: "webhook", ok: false, message: `webhook to ${host} answered HTTP ${response.status}` };
+  return { action: "webhook", ok: true, message: `webhook to ${host} notified (HTTP ${response.status})` };
+}
