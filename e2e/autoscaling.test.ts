@@ -1,9 +1,11 @@
 // Autoscaling that never fights a rollout: the HPA and the builtin
 // autoscaler both change the ModelDeployment's total through its scale
 // subresource, and the operator splits the total between revisions.
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { INFLIGHT_REQUESTS } from "../operator/analysis/metric-names.ts";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
@@ -113,6 +115,45 @@ describe("autoscaling", () => {
       'jsonpath={.status.conditions[?(@.type=="AbleToScale")].status}',
     ]);
     expect(able).toBe("True");
+  });
+
+  it("keda: says KEDA is missing, then owns a ScaledObject the apiserver accepts once its CRD is installed", async () => {
+    const manifest = withAutoscaling(
+      mdepManifest("withkeda", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+      "provider: keda\nminReplicas: 1\nmaxReplicas: 5\ntargets: [{type: rps, averageValue: 20}]",
+    );
+    await ns.kubectlOk(["apply", "-f", "-"], manifest);
+    const ready = (s: RolloutStatus) => s.conditions?.find((c) => c.type === "AutoscalerReady");
+    const missing = await waitStatus(
+      ns,
+      "withkeda",
+      (s) => ready(s)?.reason === "KEDANotInstalled",
+      "KEDANotInstalled",
+    );
+    expect(ready(missing)?.message).toContain("install KEDA");
+    const crd = (await promisify(execFile)("bash", ["hack/keda-crds.sh"])).stdout.trim();
+    await ns.kubectlOk(["apply", "--server-side", "-f", crd]);
+    await ns.kubectlOk(["wait", "--for=condition=Established", "crd/scaledobjects.keda.sh", "--timeout=60s"]);
+    try {
+      await ns.kubectlOk(["annotate", "mdep", "withkeda", "touched=1"]); // rather than wait for the recheck
+      type ScaledObject = {
+        spec: { scaleTargetRef: unknown; triggers: { metadata: Record<string, string> }[] };
+      };
+      const so = await waitFor(() => ns.getJson<ScaledObject>("scaledobject", "withkeda"), {
+        timeoutMs: 30_000,
+        description: "the ScaledObject",
+      });
+      expect(so.spec.scaleTargetRef).toEqual({
+        apiVersion: "modelops.io/v1alpha1",
+        kind: "ModelDeployment",
+        name: "withkeda",
+      });
+      expect(so.spec.triggers[0]?.metadata.query).toContain("modelops_proxy_requests_total");
+      await waitStatus(ns, "withkeda", (s) => ready(s)?.status === "True", "AutoscalerReady");
+    } finally {
+      await ns.kubectlOk(["delete", "mdep", "withkeda"]);
+      await ns.kubectl(["delete", "crd", "scaledobjects.keda.sh", "--wait=false"]);
+    }
   });
 
   it("builtin: scales up on load and back down after its windows", async () => {

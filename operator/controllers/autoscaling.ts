@@ -19,6 +19,9 @@ import { gaugeOn } from "../runtime/metrics.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
 
+/** Without KEDA, look again this often: the ScaledObject is created once KEDA is installed. */
+const KEDA_RECHECK_MS = 60_000;
+
 /** How often the builtin autoscaler looks at the load (Knative ticks every 2 s). */
 export const BUILTIN_TICK_MS = 2_000;
 
@@ -91,6 +94,7 @@ async function keda(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling):
       ...NOTHING,
       status: { provider: "keda", message },
       problem: { reason: "KEDANotInstalled", message },
+      requeueAfterMs: KEDA_RECHECK_MS,
     };
   }
 }
