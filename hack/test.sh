@@ -14,9 +14,20 @@ step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
 step "building or reusing the MLServer venv (proxy integration test)"
 bash hack/model-server/venv.sh >/dev/null
+step "building or reusing helm; Lua 5.1 for the Argo CD scripts"
+bash hack/helm.sh >/dev/null
+bash hack/lua.sh >/dev/null
 step "lint";        biome check .
 step "type check";  tsc --noEmit -p tsconfig.json
 step "CRDs are what the generator writes"; node hack/generate-crds.ts --check
 step "unit and integration tests"
 vitest run "$@"
+if [ $# -eq 0 ]; then
+  # Least privilege, proven sufficient: the integration suite again with the
+  # operator authenticated as the chart's ServiceAccount (config/rbac). The
+  # harness self-test writes a ConfigMap as the operator user, which that
+  # ServiceAccount rightly may not.
+  step "integration tests as the operator's ServiceAccount"
+  MODELOPS_TEST_IMPERSONATE=1 vitest run --project integration --exclude e2e/cluster.test.ts
+fi
 printf '\nall checks passed in %ss\n' "$(( $(date +%s) - start ))"

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { reapOrphanedClusters, startCluster, stopClusterInDir } from "./cluster.ts";
+import { installOperatorRbac } from "./rbac.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -34,7 +35,17 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   const dir = mkdtempSync(join(tmpdir(), "modelops-it-"));
   const cluster = await startCluster({ dir, binDir, nodes: 3, crdsDir: join(root, "crds") });
   provide("kubeconfig", cluster.kubeconfig);
-  provide("operatorKubeconfig", cluster.operatorKubeconfig);
+  // MODELOPS_TEST_IMPERSONATE=1: the operator runs as the install's
+  // ServiceAccount with config/rbac's rules, proving they suffice.
+  const operatorKubeconfig =
+    process.env.MODELOPS_TEST_IMPERSONATE === "1"
+      ? await installOperatorRbac({
+          adminKubeconfig: cluster.kubeconfig,
+          operatorKubeconfig: cluster.operatorKubeconfig,
+          binDir,
+        })
+      : cluster.operatorKubeconfig;
+  provide("operatorKubeconfig", operatorKubeconfig);
   provide("auditLogPath", cluster.auditLogPath);
   provide("binDir", binDir);
   provide("apiserverUrl", cluster.apiserverUrl);

@@ -1,0 +1,4 @@
+-- Sets modelops.io/action=abort@<time>: the operator acts once per distinct value.
+if obj.metadata.annotations == nil then obj.metadata.annotations = {} end
+obj.metadata.annotations["modelops.io/action"] = "abort@" .. os.date("!%Y%m%dT%H%M%SZ")
+return obj

@@ -1,0 +1,29 @@
+-- Argo CD health of a ModelDeployment (resource.customizations.health.modelops.io_ModelDeployment).
+-- Suspended: waiting for a human (pause step, inconclusive analysis, spec.paused);
+-- Degraded: rolled back or failed; Healthy: serving with no rollout under way.
+local hs = {status = "Progressing", message = "Waiting for the operator to reconcile"}
+if obj.status == nil or obj.status.phase == nil then
+  return hs
+end
+local st = obj.status
+local generation = obj.metadata.generation
+if generation ~= nil and st.observedGeneration ~= nil and st.observedGeneration < generation then
+  hs.message = "Waiting for the operator to observe generation " .. generation
+  return hs
+end
+hs.message = st.message or st.phase
+if st.phase == "Available" then
+  hs.status = "Healthy"
+elseif st.phase == "Paused" then
+  hs.status = "Suspended"
+  if st.pauseReason ~= nil then hs.message = st.pauseReason .. ": " .. hs.message end
+elseif st.phase == "RolledBack" or st.phase == "Failed" or st.phase == "Degraded" then
+  hs.status = "Degraded"
+else
+  -- Pending and Progressing: a rollout or the first pods are under way.
+  hs.status = "Progressing"
+  if st.canaryVersion ~= nil and st.canaryVersion ~= "" and st.canaryWeight ~= nil then
+    hs.message = st.canaryVersion .. " at " .. st.canaryWeight .. "%: " .. hs.message
+  end
+end
+return hs
