@@ -1,0 +1,276 @@
+// DriftMonitor against the real control plane and a real Prometheus scraping
+// a fixture exporter that publishes the proxy's feature histograms and
+// prediction counters: no drift on traffic drawn from the reference,
+// InsufficientData on low traffic, Critical within one interval of shifted
+// traffic, one retraining Job per episode, rollback through the undo action,
+// and no action while Prometheus cannot be read.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
+import type { RunningManager } from "../operator/manager.ts";
+import { metricValue } from "../operator/runtime/metrics.ts";
+import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
+import { FixtureExporter, type ProxySeries } from "./harness/exporter.ts";
+import { waitFor } from "./harness/kubectl.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { startInProcess } from "./harness/operator.ts";
+import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
+import { waitStatus } from "./harness/rollout.ts";
+
+const EDGES = [0, 1, 2, 3, 4];
+const LABELS = ["a", "b"];
+const INTERVAL_S = 3;
+
+let ns: TestNamespace;
+let exporter: FixtureExporter;
+let prom: RunningPrometheus;
+let operator: RunningManager;
+let dir: string;
+
+type DriftStatus = {
+  verdict?: string;
+  message?: string;
+  sampleSize?: number;
+  lastActionTime?: string;
+  lastActionResult?: string;
+  features?: {
+    name: string;
+    kind: string;
+    method: string;
+    score: number;
+    status: string;
+    sampleSize: number;
+  }[];
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+};
+
+function versionManifest(name: string): string {
+  return `
+apiVersion: modelops.io/v1alpha1
+kind: ModelVersion
+metadata: {name: ${name}}
+spec:
+  modelName: scorer
+  version: "${name}"
+  artifact: {uri: "pvc://models/iris-classifier/v1", format: sklearn}
+  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1"}
+  reference:
+    sampleSize: 10000
+    features:
+      - {name: x, type: numeric, edges: [${EDGES.join(", ")}], fractions: [0.25, 0.25, 0.25, 0.25]}
+    predictions:
+      - {name: label, type: categorical, categories: {a: 0.5, b: 0.5}}
+`;
+}
+
+/** No strategy: a new version takes all traffic once ready, and the old one becomes previousVersion. */
+function plainMdep(name: string, version: string): string {
+  return `
+apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: ${name}}
+spec: {modelVersion: ${version}, replicas: 1}
+`;
+}
+
+function monitorManifest(name: string, target: string, extra = ""): string {
+  return `
+apiVersion: modelops.io/v1alpha1
+kind: DriftMonitor
+metadata: {name: ${name}}
+spec:
+  targetRef: {name: ${target}}
+  interval: ${INTERVAL_S}s
+  window: 10m
+  minSampleSize: 100
+${extra}`;
+}
+
+const RETRAIN = `  actions:
+    retrainJob:
+      template:
+        spec:
+          backoffLimit: 0
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: train, image: "trainer:1", command: ["train"]}]`;
+
+async function driftStatus(name: string): Promise<DriftStatus | undefined> {
+  return (await ns.getJson<{ status?: DriftStatus }>("driftmonitor", name))?.status;
+}
+
+function waitDrift(name: string, ok: (s: DriftStatus) => boolean, what: string, timeoutMs = 60_000) {
+  return waitFor(
+    async () => {
+      const s = await driftStatus(name);
+      return s && ok(s) ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 200, description: `${name}: ${what}` },
+  );
+}
+
+async function jobsOf(monitor: string): Promise<{ metadata: { name: string }; spec: unknown }[]> {
+  const out = await ns.kubectlOk(["get", "jobs", "-l", `modelops.io/drift-monitor=${monitor}`, "-o", "json"]);
+  return (JSON.parse(out) as { items: { metadata: { name: string }; spec: unknown }[] }).items;
+}
+
+/** Series of the version serving `mdep`, created at zero so increase() counts everything after. */
+async function servingSeries(mdep: string, version: string): Promise<ProxySeries> {
+  const s = await waitStatus(
+    ns,
+    mdep,
+    (x) => x.phase === "Available" && x.stableVersion === version,
+    "serving",
+  );
+  const series = { namespace: ns.name, deployment: mdep, revision: s.stableRevision ?? "", version };
+  publishFeature(exporter, series, "x", EDGES, []);
+  publishPredictions(exporter, series, "label", LABELS, []);
+  await new Promise((r) => setTimeout(r, 2500)); // two scrapes of the zeros
+  return series;
+}
+
+/** `n` requests: x uniform on [from, to), labels a/b with probability pA for a. */
+function send(series: ProxySeries, n: number, from: number, to: number, pA: number, seed: number): void {
+  const random = seeded(seed);
+  const xs = Array.from({ length: n }, () => from + (to - from) * random());
+  const labels = Array.from({ length: n }, () => (random() < pA ? "a" : "b"));
+  publishFeature(exporter, series, "x", EDGES, xs);
+  publishPredictions(exporter, series, "label", LABELS, labels);
+}
+
+beforeAll(async () => {
+  ns = await createTestNamespace("drift", inject("kubeconfig"), inject("binDir"));
+  await ns.kubectlOk(
+    ["apply", "-f", "-"],
+    `${versionManifest("scorer-v1")}---${versionManifest("scorer-v2")}`,
+  );
+  dir = mkdtempSync(join(tmpdir(), "modelops-drift-"));
+  exporter = await FixtureExporter.start();
+  prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
+  operator = await startInProcess({
+    kubeconfig: inject("operatorKubeconfig"),
+    namespace: ns.name,
+    prometheus: createPrometheusProvider({ address: prom.url }),
+  });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await prom?.stop();
+  await exporter?.close();
+  await ns?.delete();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("DriftMonitor", () => {
+  it("InsufficientData on low traffic, NoDrift on reference traffic, Critical within one interval of a shift, one Job per episode", async () => {
+    await ns.kubectlOk(["apply", "-f", "-"], plainMdep("steady", "scorer-v1"));
+    const series = await servingSeries("steady", "scorer-v1");
+    send(series, 20, 0, 4, 0.5, 1);
+    await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("steady", "steady", RETRAIN));
+
+    const quiet = await waitDrift("steady", (s) => s.verdict === "InsufficientData", "InsufficientData");
+    expect(quiet.message).toContain("minSampleSize=100");
+    expect(quiet.conditions?.find((c) => c.type === "DriftDetected")).toMatchObject({
+      status: "Unknown",
+      reason: "InsufficientData",
+    });
+
+    send(series, 2000, 0, 4, 0.5, 2);
+    const calm = await waitDrift("steady", (s) => s.verdict === "NoDrift", "NoDrift");
+    expect(calm.features?.map((f) => [f.name, f.kind, f.method, f.status])).toEqual([
+      ["x", "Feature", "wasserstein", "NoDrift"],
+      ["label", "Prediction", "jensenShannon", "NoDrift"],
+    ]);
+    expect(calm.conditions?.find((c) => c.type === "DriftDetected")?.status).toBe("False");
+    expect(
+      await metricValue(operator.registry, "modelops_drift_status", { name: "steady", verdict: "NoDrift" }),
+    ).toBe(1);
+    expect(await jobsOf("steady")).toHaveLength(0);
+
+    send(series, 6000, 2.5, 4, 0.9, 3);
+    const shifted = Date.now();
+    const critical = await waitDrift("steady", (s) => s.verdict === "Critical", "Critical");
+    // One interval, plus a scrape for Prometheus to see the new counts.
+    expect(Date.now() - shifted).toBeLessThan((INTERVAL_S + 2.5) * 1000);
+    expect(critical.features?.find((f) => f.name === "x")?.status).toBe("Critical");
+    expect(critical.conditions?.find((c) => c.type === "DriftDetected")).toMatchObject({
+      status: "True",
+      reason: "Critical",
+    });
+    expect(
+      await metricValue(operator.registry, "modelops_drift_score", {
+        name: "steady",
+        feature: "x",
+        method: "wasserstein",
+      }),
+    ).toBeGreaterThan(0.2);
+    const events = await ns.kubectlOk([
+      "get",
+      "events",
+      "--field-selector",
+      "reason=DriftCritical",
+      "-o",
+      "name",
+    ]);
+    expect(events.trim()).not.toBe("");
+
+    const [job] = await waitFor(
+      async () => ((await jobsOf("steady")).length > 0 ? jobsOf("steady") : undefined),
+      {
+        description: "retraining Job",
+      },
+    );
+    const env = JSON.stringify(job?.spec);
+    expect(env).toContain("DRIFT_REPORT");
+    expect(env).toContain('\\"verdict\\":\\"Critical\\"');
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL_S * 1000));
+    const later = await driftStatus("steady");
+    expect(later?.verdict).toBe("Critical");
+    expect(await jobsOf("steady")).toHaveLength(1); // once per episode, not per evaluation
+    expect(later?.lastActionResult).toContain(`retraining Job ${job?.metadata.name} created`);
+  });
+
+  it("rolls the ModelDeployment back to its previous version through the undo action", async () => {
+    await ns.kubectlOk(["apply", "-f", "-"], plainMdep("model", "scorer-v1"));
+    await waitStatus(ns, "model", (s) => s.phase === "Available", "v1 Available");
+    await ns.kubectlOk(["apply", "-f", "-"], plainMdep("model", "scorer-v2"));
+    const series = await servingSeries("model", "scorer-v2");
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      monitorManifest("model", "model", "  actions: {rollback: true}"),
+    );
+    send(series, 3000, 3, 4, 0.5, 4);
+
+    await waitDrift("model", (s) => s.lastActionResult?.includes("rollback") ?? false, "rollback asked");
+    const undone = await waitStatus(ns, "model", (s) => s.stableVersion === "scorer-v1", "back on scorer-v1");
+    expect(undone.lastHandledAction).toMatch(/^undo@drift-model-/);
+    // The monitor now reads the version serving, which has no traffic: no second rollback.
+    await waitDrift("model", (s) => s.verdict === "InsufficientData", "v1 has no traffic yet");
+    const annotation = await ns.kubectlOk([
+      "get",
+      "mdep",
+      "model",
+      "-o",
+      "jsonpath={.metadata.annotations.modelops\\.io/action}",
+    ]);
+    expect(annotation).toBe(undone.lastHandledAction);
+  });
+
+  it("says so when Prometheus cannot be read, and takes no action", async () => {
+    const extra = `  prometheus: {address: "http://127.0.0.1:9"}\n${RETRAIN}`;
+    await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("blind", "steady", extra));
+    const s = await waitDrift("blind", (x) => x.verdict === "Unknown", "Unknown");
+    expect(s.conditions?.find((c) => c.type === "DriftDetected")).toMatchObject({
+      status: "Unknown",
+      reason: "QueryFailed",
+    });
+    expect(s.message).toMatch(/unreachable|did not answer/);
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+    expect(await jobsOf("blind")).toHaveLength(0);
+    expect((await driftStatus("blind"))?.lastActionTime).toBeUndefined();
+  });
+});
