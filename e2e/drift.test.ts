@@ -2,9 +2,11 @@
 // a fixture exporter that publishes the proxy's feature histograms and
 // prediction counters: no drift on traffic drawn from the reference,
 // InsufficientData on low traffic, Critical within one interval of shifted
-// traffic, one retraining Job per episode, rollback through the undo action,
-// and no action while Prometheus cannot be read.
+// traffic, one retraining Job and one webhook call per episode, rollback
+// through the undo action, and no action while Prometheus cannot be read.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -28,6 +30,10 @@ let exporter: FixtureExporter;
 let prom: RunningPrometheus;
 let operator: RunningManager;
 let dir: string;
+let webhook: Server;
+let webhookUrl: string;
+const received: { authorization: string | undefined; body: { verdict?: string; features?: unknown[] } }[] =
+  [];
 
 type DriftStatus = {
   verdict?: string;
@@ -148,6 +154,19 @@ beforeAll(async () => {
     `${versionManifest("scorer-v1")}---${versionManifest("scorer-v2")}`,
   );
   dir = mkdtempSync(join(tmpdir(), "modelops-drift-"));
+  webhook = createServer((req, res) => {
+    let text = "";
+    req.on("data", (chunk) => {
+      text += chunk;
+    });
+    req.on("end", () => {
+      received.push({ authorization: req.headers.authorization, body: JSON.parse(text) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
+  webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/drift`;
+  await ns.kubectlOk(["create", "secret", "generic", "hook", "--from-literal=token=s3cret"]);
   exporter = await FixtureExporter.start();
   prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
   operator = await startInProcess({
@@ -161,6 +180,7 @@ afterAll(async () => {
   await operator?.stop();
   await prom?.stop();
   await exporter?.close();
+  await new Promise((r) => webhook?.close(r));
   await ns?.delete();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -170,7 +190,8 @@ describe("DriftMonitor", () => {
     await ns.kubectlOk(["apply", "-f", "-"], plainMdep("steady", "scorer-v1"));
     const series = await servingSeries("steady", "scorer-v1");
     send(series, 20, 0, 4, 0.5, 1);
-    await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("steady", "steady", RETRAIN));
+    const hook = `\n    webhook: {url: "${webhookUrl}", secretRef: {name: hook, key: token}}`;
+    await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("steady", "steady", RETRAIN + hook));
 
     const quiet = await waitDrift("steady", (s) => s.verdict === "InsufficientData", "InsufficientData");
     expect(quiet.message).toContain("minSampleSize=100");
@@ -231,6 +252,13 @@ describe("DriftMonitor", () => {
     const later = await driftStatus("steady");
     expect(later?.verdict).toBe("Critical");
     expect(await jobsOf("steady")).toHaveLength(1); // once per episode, not per evaluation
+    expect(received).toHaveLength(1);
+    expect(received[0]?.authorization).toBe("Bearer s3cret");
+    expect(received[0]?.body).toMatchObject({
+      verdict: "Critical",
+      modelDeployment: "steady",
+      modelVersion: "scorer-v1",
+    });
     expect(later?.lastActionResult).toContain(`retraining Job ${job?.metadata.name} created`);
   });
 
