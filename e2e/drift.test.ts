@@ -288,6 +288,30 @@ describe("DriftMonitor", () => {
     expect(annotation).toBe(undone.lastHandledAction);
   });
 
+  it("reads the reference from a ConfigMap and the live distribution from a histogram the user names", async () => {
+    const reference = JSON.stringify({
+      features: [{ name: "x", type: "numeric", edges: EDGES, fractions: [0.25, 0.25, 0.25, 0.25] }],
+    });
+    await ns.kubectlOk(["create", "configmap", "reference", `--from-literal=reference.json=${reference}`]);
+    const version = versionManifest("scorer-cm").replace(
+      / {2}reference:[\s\S]*$/,
+      "  reference:\n    configMapRef: {name: reference, key: reference.json}\n",
+    );
+    await ns.kubectlOk(["apply", "-f", "-"], `${version}---${plainMdep("custom", "scorer-cm")}`);
+    await waitStatus(ns, "custom", (s) => s.phase === "Available", "Available");
+    // Finer buckets than the reference: only the cumulative counts at its edges matter.
+    const histogram = exporter.histogram("custom_x", { app: "custom" }, [0.5, 1, 1.5, 2, 2.5, 3, 3.5]);
+    await new Promise((r) => setTimeout(r, 2500));
+    const random = seeded(5);
+    for (let i = 0; i < 1000; i++) histogram.observe(4 * random());
+    const query = `sum by (le) (increase(custom_x_bucket{app="{{name}}"}[{{window}}]))`;
+    const features = `  predictions: false\n  features: [{name: x, method: psi, query: '${query}'}]\n`;
+    await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("custom", "custom", features));
+    const s = await waitDrift("custom", (x) => x.verdict === "NoDrift", "NoDrift");
+    expect(s.features).toEqual([expect.objectContaining({ name: "x", method: "psi", status: "NoDrift" })]);
+    expect(s.features?.[0]?.sampleSize).toBeGreaterThanOrEqual(1000);
+  });
+
   it("says so when Prometheus cannot be read, and takes no action", async () => {
     const extra = `  prometheus: {address: "http://127.0.0.1:9"}\n${RETRAIN}`;
     await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("blind", "steady", extra));
