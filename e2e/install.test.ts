@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { kubectl, kubectlOk } from "./harness/kubectl.ts";
+import { kubectl, kubectlOk, waitFor } from "./harness/kubectl.ts";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,6 +19,7 @@ const opts = { kubeconfig, binDir };
 const releaseNs = `modelops-install-${process.pid}`;
 const installed: string[] = [];
 let helm = "";
+const MONITORING_CRDS = ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"];
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown> };
 
@@ -65,29 +66,17 @@ beforeAll(async () => {
   await kubectlOk(["create", "namespace", releaseNs], opts);
   await kubectlOk(["label", "namespace", releaseNs, "pod-security.kubernetes.io/enforce=restricted"], opts);
   const { stdout } = await run("bash", [join(root, "hack/helm-monitoring-crds.sh")]);
-  const present = await kubectl(["get", "crd", "servicemonitors.monitoring.coreos.com"], opts);
-  await kubectlOk(
-    [
-      "apply",
-      "--server-side",
-      ...stdout
-        .trim()
-        .split("\n")
-        .flatMap((f) => ["-f", f]),
-    ],
-    opts,
-  );
-  if (present.code !== 0)
-    installed.push("servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com");
-  await kubectlOk(
-    [
-      "wait",
-      "--for=condition=Established",
-      "--timeout=60s",
-      "crd/servicemonitors.monitoring.coreos.com",
-      "crd/prometheusrules.monitoring.coreos.com",
-    ],
-    opts,
+  const present = await kubectl(["get", "crd", MONITORING_CRDS[0] ?? ""], opts);
+  const files = stdout.trim().split("\n");
+  await kubectlOk(["apply", "--server-side", ...files.flatMap((f) => ["-f", f])], opts);
+  if (present.code !== 0) installed.push(...MONITORING_CRDS);
+  // kubectl wait errors while a new CRD has no conditions yet; poll instead.
+  const crds = MONITORING_CRDS.map((c) => `crd/${c}`);
+  await waitFor(
+    async () =>
+      (await kubectl(["wait", "--for=condition=Established", "--timeout=5s", ...crds], opts)).code === 0 ||
+      undefined,
+    { timeoutMs: 60_000, intervalMs: 500, description: "monitoring CRDs established" },
   );
 });
 

@@ -22,10 +22,13 @@ let ns: TestNamespace;
 let pluginDir: string;
 
 /** Runs `kubectl modelops ARGS -n NS` as a user would, with the plugin on PATH. */
-function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function plugin(
+  args: string[],
+  namespace = ns.name,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const PATH = [pluginDir, binDir, dirname(process.execPath), process.env.PATH].join(":");
   return new Promise((done) => {
-    const child = spawn(join(binDir, "kubectl"), ["modelops", ...args, "-n", ns.name], {
+    const child = spawn(join(binDir, "kubectl"), ["modelops", ...args, "-n", namespace], {
       env: { ...process.env, PATH, KUBECONFIG: kubeconfig },
       timeout: 90_000,
     });
@@ -37,8 +40,8 @@ function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-async function pluginOk(args: string[]): Promise<string> {
-  const r = await plugin(args);
+async function pluginOk(args: string[], namespace?: string): Promise<string> {
+  const r = await plugin(args, namespace);
   if (r.code !== 0) throw new Error(`kubectl modelops ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }
@@ -90,7 +93,9 @@ describe("kubectl modelops", () => {
       /iris\s+Paused\s+iris-classifier-v1\s+iris-classifier-v2\s+33%\s+2\/4/,
     );
 
-    expect(await pluginOk(["promote", "iris", "--wait"])).toMatch(/handled; phase Paused/);
+    expect(await pluginOk(["promote", "iris", "--wait"])).toMatch(
+      /promote requested[^\n]*\n[^\n]*: handled; phase /,
+    );
     await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 4");
     expect(await pluginOk(["status", "iris"])).toMatch(/Weight:\s+\d+% — weight 70% realised/);
 
@@ -118,8 +123,11 @@ describe("kubectl modelops", () => {
   });
 
   it("prints a DriftMonitor's last report, worst feature first", async () => {
-    await ns.kubectlOk(["apply", "-f", join(root, "config/samples/driftmonitor.yaml")]);
-    expect(await pluginOk(["drift", "iris-classifier"])).toContain("no drift report yet");
+    // A namespace no operator watches, so the report is the one written here.
+    const quiet = await createTestNamespace("plugin-drift", kubeconfig, binDir);
+    namespaces.push(quiet);
+    await quiet.kubectlOk(["apply", "-f", join(root, "config/samples/driftmonitor.yaml")]);
+    expect(await pluginOk(["drift", "iris-classifier"], quiet.name)).toContain("no drift report yet");
     const report = {
       status: {
         verdict: "Critical",
@@ -132,7 +140,7 @@ describe("kubectl modelops", () => {
         ],
       },
     };
-    await ns.kubectlOk([
+    await quiet.kubectlOk([
       "patch",
       "driftmonitor",
       "iris-classifier",
@@ -141,7 +149,7 @@ describe("kubectl modelops", () => {
       "-p",
       JSON.stringify(report),
     ]);
-    const out = await pluginOk(["drift", "iris-classifier"]);
+    const out = await pluginOk(["drift", "iris-classifier"], quiet.name);
     expect(out).toMatch(/Verdict:\s+Critical/);
     expect(out).toContain("over 512 requests");
     expect(out.indexOf("petal_length")).toBeLessThan(out.indexOf("petal_width"));
