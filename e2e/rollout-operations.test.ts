@@ -59,8 +59,14 @@ describe("SRE actions", () => {
     expect(paused.message).toContain("modelops.io/action=promote");
 
     await act(ns, "ops", "promote@1");
-    const promoted = await waitStatus(ns, "ops", handled("promote@1"), "promote handled");
-    expect(promoted.stableVersion).toBe("iris-classifier-v2");
+    // Past the last step the canary grows to full size, then takes all traffic.
+    const promoted = await waitStatus(
+      ns,
+      "ops",
+      (s) => handled("promote@1")(s) && s.stableVersion === "iris-classifier-v2",
+      "promoted",
+    );
+    expect(promoted.history?.[0]?.result).toBe("Promoted");
 
     await act(ns, "ops", "undo@1");
     const undone = await waitStatus(ns, "ops", handled("undo@1"), "undo handled");

@@ -3,7 +3,8 @@
 // The operator acts once per distinct value and records it in
 // status.lastHandledAction; the suffix makes a repeated verb a new request.
 import { abortRollout, promote, rollBackTo, type StrategySettings, startRollout } from "./moves.ts";
-import { canary, emit, nextStage, runOf, type Tick } from "./tick.ts";
+import { SHADOW_PROMOTING } from "./shadow.ts";
+import { canary, emit, enterStage, nextStage, runOf, type Tick } from "./tick.ts";
 import type { ActionVerb, ManualAction } from "./types.ts";
 
 export const ACTION_ANNOTATION = "modelops.io/action";
@@ -37,8 +38,8 @@ function applyAction(t: Tick, settings: StrategySettings, verb: ActionVerb): str
       return promoteOneStep(t, settings, inRollout);
     case "promote-full":
       if (!inRollout) return undefined;
-      promote(t, settings);
-      return "promoted at once";
+      promoteNow(t, settings);
+      return "promoting at once";
     case "abort":
       if (!inRollout) return undefined;
       abortRollout(t, settings, "Aborted", "aborted by an operator action");
@@ -54,6 +55,18 @@ function applyAction(t: Tick, settings: StrategySettings, verb: ActionVerb): str
   }
 }
 
+/**
+ * Skips what is left of the rollout. A canary or shadow revision first grows
+ * to the full size (the strategy's last stage), then takes all traffic; a
+ * blue-green preview already has it.
+ */
+function promoteNow(t: Tick, settings: StrategySettings): void {
+  const strategy = t.input.mdep.spec.strategy;
+  if (settings.kind === "canary" && strategy?.canary) enterStage(t, strategy.canary.steps.length);
+  else if (settings.kind === "shadow") enterStage(t, SHADOW_PROMOTING);
+  else promote(t, settings);
+}
+
 function promoteOneStep(t: Tick, settings: StrategySettings, inRollout: boolean): string | undefined {
   if (inRollout && settings.kind === "canary") {
     nextStage(t);
@@ -61,8 +74,8 @@ function promoteOneStep(t: Tick, settings: StrategySettings, inRollout: boolean)
   }
   // Blue-green and shadow promote in one move, once the new pods are up.
   if (inRollout && (t.st.currentStepIndex ?? 0) >= 1) {
-    promote(t, settings);
-    return "promoted";
+    promoteNow(t, settings);
+    return "promoting";
   }
   const guard = runOf(t, "postPromotion");
   if (!inRollout && guard) {

@@ -1,8 +1,8 @@
 // Blue-green: the new revision starts at full size behind the <name>-preview
 // Service, is analysed there, and takes all traffic at once. Pure.
 import type { ModelDeployment } from "../api/index.ts";
-import { analysisBudgetMs, checkDeadline, pauseIfInconclusive } from "./canary.ts";
 import { abortRollout, promote, type StrategySettings } from "./moves.ts";
+import { analysisBudgetMs, checkDeadline, pauseIfInconclusive } from "./stages.ts";
 import {
   canary,
   ensureRun,

@@ -1,22 +1,27 @@
 // The canary strategy: setWeight, pause and analysis steps in order, with an
 // optional background analysis across all of them. Pure.
 import { type CanaryStep, type ModelDeployment, parseDurationMs } from "../api/index.ts";
-import { abortRollout, promote, type StrategySettings } from "./moves.ts";
+import { abortRollout, type StrategySettings } from "./moves.ts";
+import {
+  analysisBudgetMs,
+  checkDeadline,
+  pauseIfInconclusive,
+  promoteAtFullSize,
+  type StepOutcome,
+} from "./stages.ts";
 import {
   canary,
   ensureRun,
   isReady,
   nextStage,
-  revisionState,
   runOf,
   setPhase,
   sinceMs,
   type Tick,
-  totalReplicas,
   wakeAt,
 } from "./tick.ts";
 import { applyCanaryWeight } from "./traffic.ts";
-import type { AnalysisRun, Revision } from "./types.ts";
+import type { Revision } from "./types.ts";
 
 type CanaryStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["canary"]>;
 
@@ -42,7 +47,8 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
     }
     const index = t.st.currentStepIndex ?? 0;
     if (index >= strategy.steps.length) {
-      promoteAtFullSize(t, settings, target, strategy.steps);
+      applyCanaryWeight(t, target, weightAt(strategy.steps, strategy.steps.length - 1));
+      promoteAtFullSize(t, settings, target);
       return;
     }
     const pods = applyCanaryWeight(t, target, weightAt(strategy.steps, index));
@@ -56,24 +62,6 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
     nextStage(t);
   }
 }
-
-/**
- * The new revision takes all traffic only once it runs as many pods as the
- * stable one: promotion never lands the whole load on a canary-sized revision.
- */
-function promoteAtFullSize(t: Tick, settings: StrategySettings, target: Revision, steps: CanaryStep[]): void {
-  const total = totalReplicas(t);
-  applyCanaryWeight(t, target, weightAt(steps, steps.length - 1));
-  t.replicas.set(target.revision, Math.max(total, t.replicas.get(target.revision) ?? 0));
-  if (isReady(t, target.revision, total)) {
-    promote(t, settings);
-    return;
-  }
-  setPhase(t, "Progressing", `Scaling ${target.version} to ${total} pods before it takes all traffic`);
-  checkDeadline(t, settings, target, 0);
-}
-
-type StepOutcome = "done" | "waiting" | "aborted";
 
 function runStep(
   t: Tick,
@@ -123,43 +111,6 @@ function waitForPods(t: Tick, settings: StrategySettings, target: Revision, pods
     t.st.canaryWeight = before;
   }
   return checkDeadline(t, settings, target, 0);
-}
-
-/** Aborts a stage that made no progress within progressDeadlineSeconds (plus what analysis needs). */
-export function checkDeadline(
-  t: Tick,
-  settings: StrategySettings,
-  target: Revision,
-  extraMs: number,
-): StepOutcome {
-  const deadlineMs = (t.input.mdep.spec.progressDeadlineSeconds ?? 600) * 1000 + extraMs;
-  const stuckPods = revisionState(t, target.revision)?.deadlineExceeded ?? false;
-  const elapsed = sinceMs(t, t.st.currentStepStartTime);
-  if (stuckPods || elapsed > deadlineMs) {
-    const why = stuckPods
-      ? `the pods of ${target.version} cannot become ready`
-      : `no progress for ${Math.round(elapsed / 1000)} s (progressDeadlineSeconds)`;
-    abortRollout(t, settings, "ProgressDeadlineExceeded", why);
-    return "aborted";
-  }
-  wakeAt(t, Date.parse(t.st.currentStepStartTime ?? t.now.toISOString()) + deadlineMs + 1);
-  return "waiting";
-}
-
-export function analysisBudgetMs(step: {
-  analysis?: { interval: string; count?: number | undefined } | undefined;
-}): number {
-  if (!step.analysis) return 0;
-  return parseDurationMs(step.analysis.interval) * ((step.analysis.count ?? 3) + 1);
-}
-
-/** An inconclusive analysis holds the rollout until data arrives or a human decides. */
-export function pauseIfInconclusive(t: Tick, run: AnalysisRun | undefined): void {
-  if (!run) return;
-  const noData = run.metrics?.filter((m) => m.phase === "Inconclusive") ?? [];
-  if (run.phase !== "Inconclusive" && noData.length === 0) return;
-  const detail = noData.map((m) => m.message ?? m.name).join("; ") || (run.message ?? "inconclusive");
-  setPhase(t, "Paused", `Analysis ${run.name} is inconclusive: ${detail}`, "InconclusiveAnalysis");
 }
 
 function describeStep(step: CanaryStep): string {

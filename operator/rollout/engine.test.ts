@@ -186,8 +186,10 @@ describe("canary", () => {
     const retried = tick(w, { action: { verb: "retry", value: "retry@1" } });
     expect(retried.status.phase).not.toBe("RolledBack");
     expect(retried.status.currentStepIndex).toBe(0);
-    const promoted = tick(w, { action: { verb: "promote-full", value: "promote-full@1" } });
-    expect(promoted.status.stableVersion).toBe("v2");
+    const promoting = tick(w, { action: { verb: "promote-full", value: "promote-full@1" } });
+    expect(promoting.replicas.get("rev-v2")).toBe(4); // grows to full size first
+    const promoted = runUntil(w, (d) => d.status.stableVersion === "v2");
+    expect(promoted.status.history?.[0]?.result).toBe("Promoted");
     const undone = tick(w, { action: { verb: "undo", value: "undo@1" } });
     expect(undone.status.stableVersion).toBe("v1");
     expect(undone.status.phase).toBe("RolledBack");

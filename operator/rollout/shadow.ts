@@ -1,11 +1,12 @@
 // Shadow: the new revision receives a copy of live traffic and serves nobody;
 // after its duration (or a successful analysis) it is promoted. Pure.
 import { type ModelDeployment, parseDurationMs } from "../api/index.ts";
-import { checkDeadline, pauseIfInconclusive } from "./canary.ts";
-import { abortRollout, promote, type StrategySettings } from "./moves.ts";
+import { abortRollout, type StrategySettings } from "./moves.ts";
+import { checkDeadline, pauseIfInconclusive, promoteAtFullSize } from "./stages.ts";
 import {
   canary,
   ensureRun,
+  enterStage,
   isReady,
   nextStage,
   setPhase,
@@ -21,11 +22,18 @@ export const SHADOW_NEEDS_MESH =
   "shadow needs a router that can mirror traffic: set spec.trafficRouting to gatewayAPI or istio " +
   "(mirroring through the modelops-proxy sidecar for the replicas router is not available yet)";
 
+/** Stages: 0 starting the shadow pods, 1 mirroring, 2 growing to full size to take over. */
+export const SHADOW_PROMOTING = 2;
+
 export function tickShadow(t: Tick, settings: StrategySettings, strategy: ShadowStrategy): void {
   const target = canary(t);
   if (!target) return;
   if (t.input.router === "replicas") {
     setPhase(t, "Paused", SHADOW_NEEDS_MESH, "ShadowUnsupported");
+    return;
+  }
+  if ((t.st.currentStepIndex ?? 0) >= SHADOW_PROMOTING) {
+    promoteAtFullSize(t, settings, target);
     return;
   }
   const total = totalReplicas(t);
@@ -55,7 +63,9 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     : 0;
   const analysisDone = !strategy.analysis?.count || run?.phase === "Successful";
   if (remaining <= 0 && analysisDone) {
-    promote(t, settings);
+    enterStage(t, SHADOW_PROMOTING);
+    t.traffic.mirrorPercent = 0;
+    promoteAtFullSize(t, settings, target);
     return;
   }
   setPhase(t, "Progressing", `Shadowing ${mirror}% of traffic to ${target.version}`);

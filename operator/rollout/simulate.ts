@@ -78,15 +78,16 @@ function follow(w: World, d: RolloutDecision): void {
   }
 }
 
-/** Ticks until `done` or the limit, advancing the clock by `stepMs`. */
+/** Ticks until `done` or the limit, advancing the clock by `stepMs`; `action` goes with the first tick. */
 export function runUntil(
   w: World,
   done: (d: RolloutDecision) => boolean,
   stepMs = 1000,
   limit = 500,
+  action?: ManualAction,
 ): RolloutDecision {
   for (let i = 0; i < limit; i++) {
-    const d = tick(w, { advanceMs: stepMs });
+    const d = tick(w, { advanceMs: stepMs, ...(i === 0 && action ? { action } : {}) });
     if (done(d)) return d;
   }
   throw new Error(`not reached in ${limit} ticks; phase ${w.mdep.status?.phase}: ${w.mdep.status?.message}`);

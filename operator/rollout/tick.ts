@@ -92,10 +92,14 @@ export function setPhase(
   }
 }
 
-/** Moves to the next stage (a canary step, or a blue-green/shadow stage). */
-export function nextStage(t: Tick): void {
-  t.st.currentStepIndex = (t.st.currentStepIndex ?? 0) + 1;
+/** Moves to a stage (a canary step, or a blue-green/shadow stage); its deadline starts now. */
+export function enterStage(t: Tick, index: number): void {
+  t.st.currentStepIndex = index;
   t.st.currentStepStartTime = kubeTime(t.now);
+}
+
+export function nextStage(t: Tick): void {
+  enterStage(t, (t.st.currentStepIndex ?? 0) + 1);
 }
 
 export function runOf(t: Tick, name: string): AnalysisRun | undefined {
