@@ -43,13 +43,14 @@ export async function reconcileDriftMonitor(deps: ReconcileDeps, key: ObjectKey)
     countDriftActions(deps.registry, monitor, actions);
   }
   const status = composeDriftStatus({ dm, outcome, criticalSince: episode.criticalSince, actions, now });
+  recordDriftMetrics(deps.registry, monitor, status.verdict ?? "Unknown", status.features ?? []);
+  // Metrics first, so whoever sees the new status finds them already updated.
   await applyStatusIfChanged(deps.kube, asKubeObject(dm), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
   for (const e of driftEvents(dm.status, status, actions)) {
     await deps.events.event(asKubeObject(dm), e.type, e.reason, e.message);
   }
-  recordDriftMetrics(deps.registry, monitor, status.verdict ?? "Unknown", status.features ?? []);
   return { requeueAfterMs: intervalMs };
 }
 

@@ -41,6 +41,15 @@ extend: add the rule here and run `npm run generate` (config/rbac follows).
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
   verbs: [get, patch]
+# DriftMonitor: a reference in a ConfigMap (spec.reference.configMapRef), the
+# webhook's bearer token in a Secret (actions.webhook.secretRef), and the
+# retraining Jobs it creates (actions.retrainJob; listed to run one at a time).
+- apiGroups: [""]
+  resources: [configmaps, secrets]
+  verbs: [get]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [list, create]
 {{- end }}
 
 {{- define "modelops.leaderElectionRules" -}}
