@@ -1,0 +1,149 @@
+// The container image, built by the local Docker engine from the real
+// Dockerfile on a stand-in of its base (hack/image-base.sh): it runs as a
+// non-root user on a read-only root filesystem, its operator entry point
+// reconciles against the test cluster and serves /healthz, and its CLI and
+// proxy entry points start.
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { waitFor } from "./harness/kubectl.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { freePorts } from "./harness/procs.ts";
+import { mdepManifest, waitStatus } from "./harness/rollout.ts";
+
+const run = promisify(execFile);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+const IMAGE = `modelops-operator:${pkg.version}`;
+const kubeconfig = inject("kubeconfig");
+const binDir = inject("binDir");
+const env: NodeJS.ProcessEnv = { ...process.env };
+let startedEngine = false;
+let ns: TestNamespace | undefined;
+const containers: string[] = [];
+
+async function docker(args: string[], timeout = 300_000): Promise<string> {
+  return (await run("docker", args, { env, timeout, maxBuffer: 64 << 20 })).stdout.trim();
+}
+
+beforeAll(async () => {
+  const wasRunning = await run("bash", [join(root, "hack/image-dockerd.sh"), "status"]).then(
+    () => true,
+    () => false,
+  );
+  const { stdout } = await run("bash", [join(root, "hack/image-dockerd.sh"), "start"]);
+  startedEngine = !wasRunning;
+  env.DOCKER_HOST = stdout
+    .trim()
+    .split("\n")
+    .pop()
+    ?.replace(/^DOCKER_HOST=/, "");
+  await run("bash", [join(root, "hack/image-base.sh")], { env, timeout: 300_000 });
+  await docker(["build", "--network=host", "-t", IMAGE, root], 600_000);
+}, 900_000);
+
+afterAll(async () => {
+  for (const c of containers) await docker(["rm", "-f", c]).catch(() => {});
+  await ns?.delete();
+  if (startedEngine) await run("bash", [join(root, "hack/image-dockerd.sh"), "stop"]);
+});
+
+/** `docker run` with the hardening the chart applies. */
+function hardenedRun(args: string[]): string[] {
+  return [
+    "run",
+    "--network=host",
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop=ALL",
+    "--security-opt=no-new-privileges",
+    "-v",
+    `${kubeconfig}:/kube/config:ro`,
+    ...args,
+  ];
+}
+
+describe("image", () => {
+  it("is small, runs as a non-root user, and holds no dev dependencies or tests", async () => {
+    const size = Number(await docker(["image", "inspect", "-f", "{{.Size}}", IMAGE]));
+    console.log(`[image] ${IMAGE}: ${(size / 1e6).toFixed(0)} MB`);
+    expect(size).toBeLessThan(450e6);
+    expect(await docker(["image", "inspect", "-f", "{{.Config.User}}", IMAGE])).toBe("65532:65532");
+    const listing = await docker([
+      "run",
+      "--rm",
+      "--entrypoint",
+      "sh",
+      IMAGE,
+      "-c",
+      "id -u; ls node_modules; find operator -name '*.test.ts' | wc -l",
+    ]);
+    const [uid, ...rest] = listing.split("\n");
+    expect(uid).toBe("65532");
+    expect(rest).toEqual(expect.arrayContaining(["@kubernetes", "zod", "pino", "prom-client", "js-yaml"]));
+    for (const dev of ["vitest", "typescript", "@biomejs", "node", "testcontainers"])
+      expect(rest).not.toContain(dev);
+    expect(rest.at(-1)).toBe("0");
+  });
+
+  it("runs the operator against the test cluster: /healthz answers and a model is served", async () => {
+    ns = await createTestNamespace("image", kubeconfig, binDir);
+    await ns.applySampleVersions();
+    const [port] = await freePorts(1);
+    const name = `modelops-image-${process.pid}`;
+    containers.push(name);
+    await docker([
+      "run",
+      "-d",
+      "--name",
+      name,
+      ...hardenedRun([IMAGE, "operator/main.ts"]).slice(1),
+      "--kubeconfig=/kube/config",
+      `--namespace=${ns.name}`,
+      `--metrics-bind-address=127.0.0.1:${port}`,
+    ]);
+    const health = await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return res?.status === 200 ? res.status : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, description: "the container's /healthz" },
+    );
+    expect(health).toBe(200);
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      mdepManifest("iris", "iris-classifier-v1", "canary:\n  steps:\n    - pause: {}"),
+    );
+    await waitStatus(ns, "iris", (s) => s.phase === "Available", "served by the containerised operator");
+    expect(await docker(["exec", name, "id", "-u"])).toBe("65532");
+  });
+
+  it("has working CLI and proxy entry points", async () => {
+    const cli = await docker(
+      hardenedRun([
+        "--rm",
+        "-e",
+        "KUBECONFIG=/kube/config",
+        "--entrypoint",
+        "kubectl-modelops",
+        IMAGE,
+        "get",
+        "-n",
+        ns?.name ?? "default",
+      ]),
+    );
+    expect(cli).toMatch(/iris\s+Available\s+iris-classifier-v1/);
+    const proxy = await run("docker", [...hardenedRun(["--rm", IMAGE, "operator/proxy/main.ts"])], {
+      env,
+    }).then(
+      (r) => r.stdout + r.stderr,
+      (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
+    );
+    // Without its configuration the proxy refuses to start, naming what is missing.
+    expect(proxy).toMatch(/MODELOPS_PROXY_CONFIG/);
+  });
+});
