@@ -19,7 +19,7 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 
-export type ModelKind = "logreg" | "tree";
+export type ModelKind = "logreg" | "tree" | "wide";
 
 export interface RunningModelServer {
   /** e.g. http://127.0.0.1:41234; the model is "iris" at /v2/models/iris/infer. */
