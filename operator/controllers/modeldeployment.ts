@@ -215,7 +215,10 @@ async function applyRevisions(
         : (deps.stores.modelVersions.get(mdep.metadata.namespace, rev.version) as ModelVersion | undefined);
     if (!mv) continue;
     const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
-    const desired = withDeadline(desiredDeployment(mdep, mv, rev.revision, replicas, { proxyImage: deps.proxyImage }), mdep);
+    const desired = withDeadline(
+      desiredDeployment(mdep, mv, rev.revision, replicas, { proxyImage: deps.proxyImage }),
+      mdep,
+    );
     const live = deps.stores.deployments.get(
       mdep.metadata.namespace,
       (desired.metadata as { name: string }).name,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Verdict } from "./evaluate.ts";
 import { type EpisodeState, stepEpisode } from "./episode.ts";
+import type { Verdict } from "./evaluate.ts";
 
 /** Runs verdicts one per minute and returns the minutes at which actions ran. */
 function actionsFor(verdicts: Verdict[]): number[] {
