@@ -41,8 +41,10 @@ export function recordDriftMetrics(
   registry: Registry,
   monitor: { namespace: string; name: string },
   verdict: string,
-  features: Scored[],
+  all: (Scored & { status?: string })[],
 ): void {
+  // A feature without data or that could not be read has no score; 0 would read as "no drift".
+  const features = all.filter((f) => f.status !== "InsufficientData" && f.status !== "Unknown");
   const score = scoreGauge(registry);
   const previous = remembered(registry).get(keyOf(monitor)) ?? [];
   remembered(registry).set(keyOf(monitor), features);

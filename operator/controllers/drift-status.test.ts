@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { interpretVectorResponse } from "../analysis/prometheus.ts";
 import { type DriftMonitor, driftMonitorSchema } from "../api/index.ts";
 import type { Evaluation } from "../drift/evaluate.ts";
+import { createRegistry, metricValue } from "../runtime/metrics.ts";
 import { retrainingJob } from "./drift-actions.ts";
+import { forgetDriftMetrics, recordDriftMetrics } from "./drift-metrics.ts";
 import { liveQuery, selectFeatures } from "./drift-query.ts";
 import { composeDriftStatus, driftEvents } from "./drift-status.ts";
 
@@ -193,5 +195,29 @@ describe("interpretVectorResponse", () => {
       kind: "error",
       message: "Prometheus rejected the query (HTTP 400): bad_data: parse error",
     });
+  });
+});
+
+describe("drift metrics", () => {
+  const monitorKey = { namespace: "ns", name: "dm" };
+  it("scores only features with a verdict, drops series that went away, and forgets a deleted monitor", async () => {
+    const registry = createRegistry();
+    recordDriftMetrics(registry, monitorKey, "Warning", [
+      { name: "x", method: "psi", score: 0.15, status: "Warning" },
+      { name: "y", method: "ks", score: 0, status: "InsufficientData" },
+    ]);
+    expect(await metricValue(registry, "modelops_drift_score", { feature: "x", method: "psi" })).toBe(0.15);
+    expect(await metricValue(registry, "modelops_drift_score", { feature: "y" })).toBeUndefined();
+    expect(await metricValue(registry, "modelops_drift_status", { verdict: "Warning" })).toBe(1);
+    expect(await metricValue(registry, "modelops_drift_status", { verdict: "NoDrift" })).toBe(0);
+    recordDriftMetrics(registry, monitorKey, "NoDrift", [
+      { name: "x", method: "wasserstein", score: 0.01, status: "NoDrift" },
+    ]);
+    expect(
+      await metricValue(registry, "modelops_drift_score", { feature: "x", method: "psi" }),
+    ).toBeUndefined();
+    forgetDriftMetrics(registry, monitorKey);
+    expect(await metricValue(registry, "modelops_drift_score", { feature: "x" })).toBeUndefined();
+    expect(await metricValue(registry, "modelops_drift_status", { verdict: "NoDrift" })).toBeUndefined();
   });
 });
