@@ -1,4 +1,5 @@
-// Computes a ModelVersion spec.reference from a training table, so nobody
+// Computes a ModelVersion spec.reference from a training table (CSV or
+// Parquet, read by reference.ts), so nobody
 // writes fractions by hand. Numeric columns get quantile bucket edges and the
 // share of rows in each bucket (bucket i is (edges[i], edges[i+1]], the rule
 // the modelops-proxy histograms and the drift statistics use); categorical
@@ -117,6 +118,13 @@ function normalised(counts: number[]): number[] {
 
 function roundTo(x: number): number {
   return Number(x.toPrecision(DIGITS));
+}
+
+/** Rows as read from Parquet (one object per row) into columns; nulls become missing values. */
+export function columnsFromRecords(rows: Record<string, unknown>[]): Column[] {
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const text = (v: unknown) => (v === null || v === undefined ? "" : String(v));
+  return names.map((name) => ({ name, values: rows.map((r) => text(r[name])) }));
 }
 
 /** RFC 4180 CSV (quoted fields, doubled quotes, CRLF) into columns by header. */

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parquetWriteBuffer } from "hyparquet-writer";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { referenceSchema } from "../../operator/api/modelversion.ts";
@@ -102,5 +103,35 @@ describe("reference from a training set", () => {
     );
     const parsed = yaml.load(out) as { reference: unknown };
     expect(referenceSchema.safeParse(parsed.reference).success).toBe(true);
+  });
+});
+
+describe("reference from Parquet", () => {
+  it("gives the same reference as the same table in CSV", async () => {
+    const ages = gaussian(3, 300).map((v) => 40 + 10 * v);
+    const cities = ages.map((_, i) => (i % 3 === 0 ? "lyon" : "paris"));
+    const dir = mkdtempSync(join(tmpdir(), "reference-"));
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: "age", data: ages, type: "DOUBLE" },
+        { name: "city", data: cities, type: "STRING" },
+      ],
+    });
+    writeFileSync(join(dir, "train.parquet"), new Uint8Array(parquet));
+    writeFileSync(
+      join(dir, "train.csv"),
+      `age,city\n${ages.map((a, i) => `${a},${cities[i]}`).join("\n")}\n`,
+    );
+    const cli = (file: string) =>
+      execFileSync(
+        process.execPath,
+        [new URL("./reference.ts", import.meta.url).pathname, join(dir, file), "--buckets", "5"],
+        {
+          encoding: "utf8",
+        },
+      );
+    const fromParquet = cli("train.parquet");
+    expect(fromParquet).toContain("name: age");
+    expect(fromParquet).toBe(cli("train.csv"));
   });
 });

@@ -1,14 +1,16 @@
-// Prints a ModelVersion spec.reference (YAML) computed from a CSV training set.
+// Prints a ModelVersion spec.reference (YAML) computed from a CSV or Parquet
+// training set (by extension: .parquet is Parquet, anything else CSV).
 //
-//   node hack/drift/reference.ts train.csv [--buckets 10] [--predictions label,score]
+//   node hack/drift/reference.ts train.csv|train.parquet [--buckets 10] [--predictions label,score]
 //        [--categorical col,...] [--ignore id,...]
 //
 // Paste the output under a ModelVersion's spec, or put it in a ConfigMap key
 // and point spec.reference.configMapRef at it.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import yaml from "js-yaml";
-import { computeReference, parseCsv } from "./reference-lib.ts";
+import { type Column, columnsFromRecords, computeReference, parseCsv } from "./reference-lib.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -22,13 +24,13 @@ const { values, positionals } = parseArgs({
 const file = positionals[0];
 if (!file) {
   console.error(
-    "usage: node hack/drift/reference.ts TRAIN.csv [--buckets N] [--predictions a,b] [--categorical c] [--ignore id]",
+    "usage: node hack/drift/reference.ts TRAIN.csv|TRAIN.parquet [--buckets N] [--predictions a,b] [--categorical c] [--ignore id]",
   );
   process.exit(2);
 }
 const list = (s: string | undefined) => (s ?? "").split(",").filter((x) => x !== "");
 try {
-  const reference = computeReference(parseCsv(readFileSync(file, "utf8")), {
+  const reference = computeReference(await readTable(file), {
     buckets: Number(values.buckets),
     predictions: list(values.predictions),
     categorical: list(values.categorical),
@@ -38,4 +40,10 @@ try {
 } catch (err) {
   console.error(`reference: ${(err as Error).message}`);
   process.exit(1);
+}
+
+async function readTable(path: string): Promise<Column[]> {
+  if (!path.endsWith(".parquet")) return parseCsv(readFileSync(path, "utf8"));
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(path) });
+  return columnsFromRecords(rows);
 }
