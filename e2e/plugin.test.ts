@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../operator/manager.ts";
+import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { startInProcess } from "./harness/operator.ts";
 import { mdepManifest, waitStatus } from "./harness/rollout.ts";
@@ -22,22 +23,30 @@ let ns: TestNamespace;
 let pluginDir: string;
 
 /** Runs `kubectl modelops ARGS -n NS` as a user would, with the plugin on PATH. */
-function plugin(
+type PluginResult = { code: number; stdout: string; stderr: string };
+
+/** Starts `kubectl modelops ARGS -n NS`; `stop` sends SIGINT (kubectl execs the plugin, so it gets it). */
+function startPlugin(
   args: string[],
   namespace = ns.name,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): { done: Promise<PluginResult>; stop: () => void; output: () => string } {
   const PATH = [pluginDir, binDir, dirname(process.execPath), process.env.PATH].join(":");
-  return new Promise((done) => {
-    const child = spawn(join(binDir, "kubectl"), ["modelops", ...args, "-n", namespace], {
-      env: { ...process.env, PATH, KUBECONFIG: kubeconfig },
-      timeout: 90_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("close", (code) => done({ code: code ?? 128, stdout, stderr }));
+  const child = spawn(join(binDir, "kubectl"), ["modelops", ...args, "-n", namespace], {
+    env: { ...process.env, PATH, KUBECONFIG: kubeconfig },
+    timeout: 120_000,
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const done = new Promise<PluginResult>((resolve) =>
+    child.on("close", (code) => resolve({ code: code ?? 128, stdout, stderr })),
+  );
+  return { done, stop: () => child.kill("SIGINT"), output: () => stdout };
+}
+
+function plugin(args: string[], namespace = ns.name): Promise<PluginResult> {
+  return startPlugin(args, namespace).done;
 }
 
 async function pluginOk(args: string[], namespace?: string): Promise<string> {
@@ -93,11 +102,25 @@ describe("kubectl modelops", () => {
       /iris\s+Paused\s+iris-classifier-v1\s+iris-classifier-v2\s+33%\s+2\/4/,
     );
 
+    const watch = startPlugin(["status", "iris", "--watch", "--interval", "0.3"]);
     expect(await pluginOk(["promote", "iris", "--wait"])).toMatch(
       /promote requested[^\n]*\n[^\n]*: handled; phase /,
     );
     await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 4");
     expect(await pluginOk(["status", "iris"])).toMatch(/Weight:\s+\d+% — weight 70% realised/);
+    // The live view printed the paused step, then the new weight, and ends cleanly on Ctrl-C.
+    await waitFor(async () => watch.output().includes("weight 70% realised") || undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      description: "status --watch shows the new weight",
+    });
+    watch.stop();
+    const watched = await watch.done;
+    expect(watched.code).toBe(0);
+    expect(watched.stdout.indexOf("weight 30% realised")).toBeLessThan(
+      watched.stdout.indexOf("weight 70% realised"),
+    );
+    expect(watched.stdout.split("\n---").length).toBeGreaterThan(2);
 
     expect(await pluginOk(["promote", "iris", "--full", "--wait"])).toMatch(/promote-full requested/);
     await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2" && !s.canaryVersion, "done");
