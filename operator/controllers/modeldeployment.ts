@@ -11,6 +11,7 @@ import {
   lookupReason,
   type VersionLookup,
 } from "../core/deployment-status.ts";
+import { replicasShadowTarget } from "../core/proxy-sidecar.ts";
 import { desiredServices } from "../core/services.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
 import {
@@ -216,7 +217,10 @@ async function applyRevisions(
     if (!mv) continue;
     const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
     const desired = withDeadline(
-      desiredDeployment(mdep, mv, rev.revision, replicas, { proxyImage: deps.proxyImage }),
+      desiredDeployment(mdep, mv, rev.revision, replicas, {
+        proxyImage: deps.proxyImage,
+        shadow: replicasShadowTarget(mdep, decision.traffic, routerKind(mdep), rev.revision),
+      }),
       mdep,
     );
     const live = deps.stores.deployments.get(

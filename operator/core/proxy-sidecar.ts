@@ -11,11 +11,14 @@
 import pkg from "../../package.json" with { type: "json" };
 import type { ModelDeployment, ModelVersion } from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
+import { canaryServiceName } from "../rollout/routers/types.ts";
 
 export const PROXY_CONTAINER = "modelops-proxy";
 export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
 /** Entry point of the proxy in the operator's image (whose working directory is the project root). */
 export const PROXY_COMMAND = ["node", "operator/proxy/main.ts"];
+/** Port of the Services (workload.ts SERVICE_PORT; not imported, workload.ts imports this file). */
+const SERVICE_PORT_FOR_SHADOW = 80;
 const PREFERRED_HTTP_PORT = 8000;
 const PREFERRED_METRICS_PORT = 9090;
 
@@ -103,4 +106,25 @@ export function scrapeAnnotations(ports: ProxyPorts): Record<string, string> {
     "prometheus.io/port": String(ports.metrics),
     "prometheus.io/path": "/metrics",
   };
+}
+
+/**
+ * On the replicas router a shadow rollout has no mesh to mirror: the stable
+ * revision's proxies copy `mirrorPercent` of requests to the `<mdep>-canary`
+ * Service (services.ts), which selects the shadow revision.
+ */
+export function replicasShadowTarget(
+  mdep: ModelDeployment,
+  traffic: {
+    stableRevision?: string | undefined;
+    canaryRevision?: string | undefined;
+    mirrorPercent: number;
+  },
+  router: string,
+  revision: string,
+): ProxyShadow | undefined {
+  if (router !== "replicas" || traffic.mirrorPercent <= 0 || !traffic.canaryRevision) return undefined;
+  if (revision !== traffic.stableRevision) return undefined;
+  const host = `${canaryServiceName(mdep.metadata.name)}.${mdep.metadata.namespace ?? "default"}.svc`;
+  return { url: `http://${host}:${SERVICE_PORT_FOR_SHADOW}`, percent: traffic.mirrorPercent };
 }

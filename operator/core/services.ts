@@ -20,6 +20,9 @@ export function desiredServices(mdep: ModelDeployment, traffic: Traffic, router:
   if (router !== "replicas") {
     services.push(desiredService(mdep, stableServiceName(name), stable));
     services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision ?? stable));
+  } else if (traffic.canaryRevision !== undefined && traffic.canaryWeight === 0) {
+    // The target of the stable proxies' mirror in a shadow rollout (workload.ts).
+    services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision));
   }
   return services;
 }

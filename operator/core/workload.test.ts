@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseProxyConfig } from "../proxy/config.ts";
 import { modelDeployment, modelVersion } from "./fixtures.ts";
+import { replicasShadowTarget } from "./proxy-sidecar.ts";
+import { desiredServices } from "./services.ts";
 import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
 
 type Container = {
@@ -166,5 +168,46 @@ describe("modelops-proxy sidecar", () => {
     expect(pod.spec.containers.map((c) => c.name)).toEqual(["model"]);
     expect(pod.spec.containers[0]?.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
     expect(pod.metadata.annotations).toBeUndefined();
+  });
+});
+
+describe("shadow on the replicas router", () => {
+  const traffic = {
+    stableRevision: "s1",
+    canaryRevision: "c1",
+    previewRevision: undefined,
+    canaryWeight: 0,
+    mirrorPercent: 40,
+  };
+
+  it("gives the stable revision's proxies the canary Service as shadow target", () => {
+    const mdep = modelDeployment("iris-v1");
+    expect(replicasShadowTarget(mdep, traffic, "replicas", "s1")).toEqual({
+      url: "http://iris-canary.ml.svc:80",
+      percent: 40,
+    });
+    expect(replicasShadowTarget(mdep, traffic, "replicas", "c1")).toBeUndefined();
+    expect(replicasShadowTarget(mdep, traffic, "istio", "s1")).toBeUndefined();
+    expect(replicasShadowTarget(mdep, { ...traffic, mirrorPercent: 0 }, "replicas", "s1")).toBeUndefined();
+    const [, proxy] = (
+      desiredDeployment(mdep, modelVersion("iris-v1"), "s1", 1, {
+        shadow: replicasShadowTarget(mdep, traffic, "replicas", "s1"),
+      }) as unknown as { spec: { template: { spec: { containers: AnyContainer[] } } } }
+    ).spec.template.spec.containers as [AnyContainer, AnyContainer];
+    const config = parseProxyConfig(proxy.env?.find((e) => e.name === "MODELOPS_PROXY_CONFIG")?.value);
+    expect(config.shadow).toMatchObject({ url: "http://iris-canary.ml.svc:80", percent: 40 });
+  });
+
+  it("owns an <mdep>-canary Service selecting the shadow revision while it mirrors", () => {
+    const names = (t: Parameters<typeof desiredServices>[1]) =>
+      desiredServices(modelDeployment("iris-v1"), t, "replicas").map((s) => {
+        const svc = s as { metadata: { name: string }; spec: { selector: Record<string, string> } };
+        return [svc.metadata.name, svc.spec.selector["modelops.io/revision"]];
+      });
+    expect(names(traffic)).toEqual([
+      ["iris", "s1"],
+      ["iris-canary", "c1"],
+    ]);
+    expect(names({ ...traffic, canaryRevision: undefined, mirrorPercent: 0 })).toEqual([["iris", "s1"]]);
   });
 });

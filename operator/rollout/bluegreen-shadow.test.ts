@@ -110,13 +110,28 @@ describe("without a strategy", () => {
 describe("shadow", () => {
   const shadow = { shadow: { mirrorPercent: 40, duration: "10m", ...delays } };
 
-  it("is refused on the replicas router with a condition that says why", () => {
+  it("is refused on the replicas router when the proxy sidecar is turned off", () => {
     const w = rollingOut(shadow);
+    w.mdep.spec.proxy = { enabled: false };
     const d = tick(w);
     expect(d.status.phase).toBe("Paused");
     expect(d.status.message).toBe(SHADOW_NEEDS_MESH);
     expect(d.traffic.stableRevision).toBe("rev-v1");
     expect(d.replicas.has("rev-v2")).toBe(false);
+  });
+
+  it("on the replicas router, re-renders the stable revision so its proxies mirror", () => {
+    const w = rollingOut(shadow);
+    const mirroring = runUntil(w, (d) => d.traffic.mirrorPercent === 40);
+    expect(mirroring.traffic).toMatchObject({
+      stableRevision: "rev-v1",
+      canaryRevision: "rev-v2",
+      canaryWeight: 0,
+    });
+    expect(mirroring.render.map((r) => r.revision)).toEqual(["rev-v2", "rev-v1"]);
+    expect(mirroring.replicas.get("rev-v2")).toBe(2);
+    const done = runUntil(w, (d) => d.status.stableVersion === "v2", 60_000);
+    expect(done.traffic.mirrorPercent).toBe(0);
   });
 
   it("mirrors a share of traffic, serves nobody, and promotes after its duration", () => {

@@ -19,8 +19,8 @@ import {
 type ShadowStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["shadow"]>;
 
 export const SHADOW_NEEDS_MESH =
-  "shadow needs a router that can mirror traffic: set spec.trafficRouting to gatewayAPI or istio " +
-  "(mirroring through the modelops-proxy sidecar for the replicas router is not available yet)";
+  "shadow on the replicas router mirrors through the modelops-proxy sidecar, which spec.proxy.enabled " +
+  "turns off: enable it, or set spec.trafficRouting to gatewayAPI or istio";
 
 /** Stages: 0 starting the shadow pods, 1 mirroring, 2 growing to full size to take over. */
 export const SHADOW_PROMOTING = 2;
@@ -28,7 +28,8 @@ export const SHADOW_PROMOTING = 2;
 export function tickShadow(t: Tick, settings: StrategySettings, strategy: ShadowStrategy): void {
   const target = canary(t);
   if (!target) return;
-  if (t.input.router === "replicas") {
+  const viaProxy = t.input.router === "replicas";
+  if (viaProxy && t.input.mdep.spec.proxy?.enabled === false) {
     setPhase(t, "Paused", SHADOW_NEEDS_MESH, "ShadowUnsupported");
     return;
   }
@@ -52,6 +53,11 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     nextStage(t);
   }
   t.traffic.mirrorPercent = mirror;
+  // Without a mesh the stable revision's proxies mirror: their config carries
+  // the shadow target, so the stable revision is rendered again (its pods roll).
+  if (viaProxy && t.st.stableRevision && t.st.stableVersion) {
+    t.render.push({ revision: t.st.stableRevision, version: t.st.stableVersion });
+  }
   t.st.trafficMessage = `${mirror}% of requests mirrored to ${target.version}; its answers are discarded`;
   const run = strategy.analysis ? ensureRun(t, "shadow", target.revision) : undefined;
   if (run?.phase === "Failed") {

@@ -1,0 +1,62 @@
+// Shadow without a mesh: on the replicas router, the stable revision's
+// modelops-proxy sidecars mirror a share of requests to the <mdep>-canary
+// Service, which selects the shadow revision; clients' Service keeps
+// selecting the stable revision alone. Real control plane, operator
+// in-process; the proxy's mirroring itself is covered by e2e/proxy.test.ts.
+import { afterAll, describe, expect, inject, it } from "vitest";
+import type { RunningManager } from "../operator/manager.ts";
+import { CONFIG_ENV, parseProxyConfig } from "../operator/proxy/config.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+import { startInProcess } from "./harness/operator.ts";
+import { mdepManifest, serviceRevision, waitStatus } from "./harness/rollout.ts";
+
+const kubeconfig = inject("kubeconfig");
+const binDir = inject("binDir");
+let ns: TestNamespace | undefined;
+let operator: RunningManager | undefined;
+
+type PodTemplate = {
+  spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
+};
+
+async function proxyConfigOf(n: TestNamespace, deployment: string) {
+  const d = await n.getJson<PodTemplate>("deployment", deployment);
+  const proxy = d?.spec.template.spec.containers.find((c) => c.name === "modelops-proxy");
+  return parseProxyConfig(proxy?.env?.find((e) => e.name === CONFIG_ENV)?.value);
+}
+
+afterAll(async () => {
+  await operator?.stop();
+  await ns?.delete();
+});
+
+describe("shadow on the replicas router", () => {
+  it("mirrors through the stable revision's proxies to the canary Service, then promotes", async () => {
+    ns = await createTestNamespace("proxy-shadow", kubeconfig, binDir);
+    await ns.applySampleVersions();
+    operator = await startInProcess({ kubeconfig: inject("operatorKubeconfig"), namespace: ns.name });
+    const strategy = "shadow:\n  mirrorPercent: 40\n  duration: 8s";
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v1", strategy));
+    const v1 = await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
+    const stable = v1.stableRevision as string;
+    expect((await proxyConfigOf(ns, `iris-${stable}`)).shadow).toBeUndefined();
+
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v2", strategy));
+    const mirroring = await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    const shadowRevision = mirroring.canaryRevision as string;
+    expect(mirroring.canaryWeight).toBe(0);
+    await expect
+      .poll(() => serviceRevision(ns as TestNamespace, "iris-canary"), { timeout: 10_000 })
+      .toBe(shadowRevision);
+    expect(await serviceRevision(ns, "iris")).toBe(stable);
+    await expect
+      .poll(async () => (await proxyConfigOf(ns as TestNamespace, `iris-${stable}`)).shadow, {
+        timeout: 10_000,
+      })
+      .toMatchObject({ url: `http://iris-canary.${ns.name}.svc:80`, percent: 40 });
+    expect((await proxyConfigOf(ns, `iris-${shadowRevision}`)).shadow).toBeUndefined();
+
+    await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted after 8 s");
+    expect(await serviceRevision(ns, "iris")).toBe(shadowRevision);
+  });
+});
