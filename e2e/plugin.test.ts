@@ -103,17 +103,20 @@ describe("kubectl modelops", () => {
     );
 
     const watch = startPlugin(["status", "iris", "--watch", "--interval", "0.3"]);
+    const printed = (text: string) =>
+      waitFor(async () => watch.output().includes(text) || undefined, {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+        description: `status --watch prints "${text}"`,
+      });
+    await printed("weight 30% realised");
     expect(await pluginOk(["promote", "iris", "--wait"])).toMatch(
       /promote requested[^\n]*\n[^\n]*: handled; phase /,
     );
     await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 4");
     expect(await pluginOk(["status", "iris"])).toMatch(/Weight:\s+\d+% — weight 70% realised/);
     // The live view printed the paused step, then the new weight, and ends cleanly on Ctrl-C.
-    await waitFor(async () => watch.output().includes("weight 70% realised") || undefined, {
-      timeoutMs: 10_000,
-      intervalMs: 200,
-      description: "status --watch shows the new weight",
-    });
+    await printed("weight 70% realised");
     watch.stop();
     const watched = await watch.done;
     expect(watched.code).toBe(0);

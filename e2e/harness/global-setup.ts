@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { reapOrphanedClusters, startCluster, stopClusterInDir } from "./cluster.ts";
-import { installOperatorRbac } from "./rbac.ts";
+import { deniedOperatorRequests, installOperatorRbac } from "./rbac.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -51,6 +51,17 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   provide("apiserverUrl", cluster.apiserverUrl);
   provide("clusterDir", cluster.dir);
   return async () => {
+    // The chart's RBAC allows every kind of request the operator made in
+    // this run (checked by the apiserver's authorizer, at no extra test time).
+    const denied =
+      process.env.MODELOPS_TEST_IMPERSONATE === "1" || process.env.MODELOPS_RBAC_CHECK === "0"
+        ? []
+        : await deniedOperatorRequests({
+            adminKubeconfig: cluster.kubeconfig,
+            operatorKubeconfig: cluster.operatorKubeconfig,
+            binDir,
+            auditLogPath: cluster.auditLogPath,
+          }).catch((err: Error) => [`(the check could not run: ${err.message})`]);
     // A test may have restarted a component (restart-component.ts) from its
     // worker; only state.json knows that process, so stop by it first.
     await stopClusterInDir(cluster.dir);
@@ -59,6 +70,11 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
       console.log(`[cluster] kept ${dir}`);
     } else {
       rmSync(dir, { recursive: true, force: true });
+    }
+    if (denied.length) {
+      throw new Error(
+        `the chart's RBAC denies requests the operator made (add rules in charts/modelops-operator/templates/_rules.tpl, then npm run generate):\n  ${denied.join("\n  ")}`,
+      );
     }
   };
 }
