@@ -162,7 +162,10 @@ describe("operator restarts and leader election", () => {
         description: "leader_election_master_status 1 on the leader",
       },
     );
-    expect(await scrapeMetric(standby.metricsUrl, "leader_election_master_status")).toBe(0);
+    // The standby may still be starting under load: wait for its metrics endpoint, then it must say 0.
+    await expect
+      .poll(() => scrapeMetric(standby.metricsUrl, "leader_election_master_status"), { timeout: 20_000 })
+      .toBe(0);
 
     const killedAt = Date.now();
     await leader.kill();
