@@ -32,15 +32,6 @@ extend: add the rule here and run `npm run generate` (config/rbac follows).
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
-# DriftMonitor: the reference distribution from a ConfigMap, a webhook's
-# credentials from a Secret (both named in the DriftMonitor, read only), and
-# one retraining Job per episode of critical drift.
-- apiGroups: [""]
-  resources: [configmaps, secrets]
-  verbs: [get]
-- apiGroups: [batch]
-  resources: [jobs]
-  verbs: [get, list, create]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
