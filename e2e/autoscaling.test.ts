@@ -169,15 +169,7 @@ describe("autoscaling", () => {
     load.set(9); // 9 in flight at 2 per pod: 5 pods
     await expect.poll(() => specReplicas("auto"), { timeout: 30_000, interval: 500 }).toBe(5);
     await expect.poll(() => replicasOf("auto", s.stableRevision), { timeout: 10_000 }).toBe(5);
-    const events = await ns.kubectlOk([
-      "get",
-      "events",
-      "--field-selector",
-      "involvedObject.name=auto,reason=Scaled",
-      "-o",
-      "jsonpath={.items[*].message}",
-    ]);
-    expect(events).toContain("1 → 5");
+    await expect.poll(() => ns.eventMessages("auto", "Scaled")).toContain("1 → 5");
     load.set(2);
     await expect.poll(() => specReplicas("auto"), { timeout: 60_000, interval: 1000 }).toBe(1);
   });

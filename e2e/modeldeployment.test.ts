@@ -92,15 +92,10 @@ describe("ModelDeployment on a real control plane", () => {
       true,
     );
 
-    const phaseEvents = await ns.kubectlOk([
-      "get",
-      "events",
-      "--field-selector",
-      "involvedObject.name=iris-classifier,reason=PhaseAvailable",
-      "-o",
-      "name",
-    ]);
-    expect(phaseEvents.trim()).not.toBe(""); // every phase change is an Event
+    // Every phase change is an Event.
+    await expect
+      .poll(() => ns.eventMessages("iris-classifier", "PhaseAvailable"))
+      .toContain("iris-classifier-v1");
     const mv = await ns.getJson<{ status?: { phase?: string } }>("mv", "iris-classifier-v1");
     expect(mv?.status?.phase).toBe("Ready");
   });
@@ -153,15 +148,9 @@ describe("ModelDeployment on a real control plane", () => {
     expect(waiting.c.reason).toBe("ModelVersionNotFound");
     expect(waiting.c.message).toContain("iris-classifier-v2");
     expect(waiting.m?.status?.phase).toBe("Pending");
-    const events = await ns.kubectlOk([
-      "get",
-      "events",
-      "--field-selector",
-      "involvedObject.name=early,reason=ModelVersionNotFound",
-      "-o",
-      "name",
-    ]);
-    expect(events.trim()).not.toBe("");
+    await expect
+      .poll(() => ns.eventMessages("early", "ModelVersionNotFound"))
+      .toContain("iris-classifier-v2");
 
     await ns.kubectlOk(["apply", "-f", "config/samples/modelversion-v2.yaml"]);
     const mdep = await waitAvailable("early", 2);

@@ -60,17 +60,6 @@ async function startRollout(
   return started;
 }
 
-async function events(name: string, reason: string): Promise<string> {
-  return ns.kubectlOk([
-    "get",
-    "events",
-    "--field-selector",
-    `involvedObject.name=${name},reason=${reason}`,
-    "-o",
-    "jsonpath={.items[*].message}",
-  ]);
-}
-
 describe("rollouts analysed against Prometheus", () => {
   beforeAll(async () => {
     ns = await createTestNamespace("rollout", inject("kubeconfig"), inject("binDir"));
@@ -133,7 +122,7 @@ canary:
         },
       )
       .toBe("");
-    expect(await events("healthy", "Promoted")).toContain("iris-classifier-v2");
+    await expect.poll(() => ns.eventMessages("healthy", "Promoted")).toContain("iris-classifier-v2");
   });
 
   it("sends traffic back to stable within one analysis interval of a regression", async () => {
@@ -166,7 +155,7 @@ canary:
     expect(rolledBack.stableVersion).toBe("iris-classifier-v1");
     expect(rolledBack.history?.[0]).toMatchObject({ version: "iris-classifier-v2", result: "RolledBack" });
     expect(rolledBack.history?.[0]?.message).toContain("error-rate");
-    expect(await events("regress", "RolledBack")).toContain("error-rate");
+    await expect.poll(() => ns.eventMessages("regress", "RolledBack")).toContain("error-rate");
     // It does not try again by itself.
     await new Promise((r) => setTimeout(r, INTERVAL_S * 1000));
     expect((await waitStatus(ns, "regress", () => true, "status")).phase).toBe("RolledBack");

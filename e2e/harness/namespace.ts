@@ -8,6 +8,11 @@ export interface TestNamespace {
   kubectl(args: string[], input?: string): ReturnType<typeof kubectl>;
   kubectlOk(args: string[], input?: string): Promise<string>;
   getJson<T>(kind: string, name: string): Promise<T | undefined>;
+  /**
+   * Messages of the Events with `reason` about `object`, joined by spaces. The
+   * operator records Events after status, so poll this (expect.poll).
+   */
+  eventMessages(object: string, reason: string): Promise<string>;
   /** Applies the sample ModelVersions iris-classifier-v1 and -v2. */
   applySampleVersions(): Promise<void>;
   delete(): Promise<void>;
@@ -28,6 +33,20 @@ export async function createTestNamespace(
       const r = await kubectl(["-n", name, "get", kind, objName, "-o", "json"], base);
       return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
     },
+    eventMessages: (object, reason) =>
+      kubectlOk(
+        [
+          "-n",
+          name,
+          "get",
+          "events",
+          "--field-selector",
+          `involvedObject.name=${object},reason=${reason}`,
+          "-o",
+          "jsonpath={.items[*].message}",
+        ],
+        base,
+      ),
     applySampleVersions: async () => {
       const files = ["config/samples/modelversion.yaml", "config/samples/modelversion-v2.yaml"];
       await kubectlOk(["-n", name, "apply", ...files.flatMap((f) => ["-f", f])], base);
