@@ -2,26 +2,18 @@
 // autoscaler both change the ModelDeployment's total through its scale
 // subresource, and the operator splits the total between revisions.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { INFLIGHT_REQUESTS } from "../operator/analysis/metric-names.ts";
-import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
-import type { RunningManager } from "../operator/manager.ts";
-import { FixtureExporter } from "./harness/exporter.ts";
+import type { FixtureExporter } from "./harness/exporter.ts";
 import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import { startInProcess } from "./harness/operator.ts";
-import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
+import { type Observed, startObserved } from "./harness/observed.ts";
 import { mdepManifest, type RolloutStatus, waitStatus } from "./harness/rollout.ts";
 
 let ns: TestNamespace;
-let dir: string;
+let observed: Observed;
 let exporter: FixtureExporter;
-let prom: RunningPrometheus;
-let operator: RunningManager;
 
 function withAutoscaling(manifest: string, autoscaling: string): string {
   return `${manifest}  autoscaling:\n${autoscaling
@@ -67,21 +59,16 @@ describe("autoscaling", () => {
   beforeAll(async () => {
     ns = await createTestNamespace("scale", inject("kubeconfig"), inject("binDir"));
     await ns.applySampleVersions();
-    dir = mkdtempSync(join(tmpdir(), "modelops-scale-"));
-    exporter = await FixtureExporter.start();
-    prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
-    operator = await startInProcess({
-      kubeconfig: inject("operatorKubeconfig"),
+    observed = await startObserved({
       namespace: ns.name,
-      prometheus: createPrometheusProvider({ address: prom.url }),
+      binDir: inject("binDir"),
+      kubeconfig: inject("operatorKubeconfig"),
     });
+    exporter = observed.exporter;
   });
   afterAll(async () => {
-    await operator?.stop();
-    await prom?.stop();
-    await exporter?.close();
+    await observed?.stop();
     await ns?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("hpa: an HPA on the scale subresource that the real HPA controller acts on", async () => {

@@ -1,24 +1,13 @@
-// DriftMonitor against the real control plane and a real Prometheus scraping
-// a fixture exporter that publishes the proxy's feature histograms and
-// prediction counters: no drift on traffic drawn from the reference,
-// InsufficientData on low traffic, Critical within one interval of shifted
-// traffic, one retraining Job and one webhook call per episode, rollback
-// through the undo action, and no action while Prometheus cannot be read.
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
 import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
-import { FixtureExporter, type ProxySeries } from "./harness/exporter.ts";
+import type { FixtureExporter, ProxySeries } from "./harness/exporter.ts";
 import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import { startInProcess } from "./harness/operator.ts";
-import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
+import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
 const EDGES = [0, 1, 2, 3, 4];
@@ -27,9 +16,8 @@ const INTERVAL_S = 3;
 
 let ns: TestNamespace;
 let exporter: FixtureExporter;
-let prom: RunningPrometheus;
+let observed: Observed;
 let operator: RunningManager;
-let dir: string;
 let webhook: Server;
 let webhookUrl: string;
 const received: { authorization: string | undefined; body: { verdict?: string; features?: unknown[] } }[] =
@@ -153,7 +141,6 @@ beforeAll(async () => {
     ["apply", "-f", "-"],
     `${versionManifest("scorer-v1")}---${versionManifest("scorer-v2")}`,
   );
-  dir = mkdtempSync(join(tmpdir(), "modelops-drift-"));
   webhook = createServer((req, res) => {
     let text = "";
     req.on("data", (chunk) => {
@@ -167,22 +154,18 @@ beforeAll(async () => {
   await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
   webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/drift`;
   await ns.kubectlOk(["create", "secret", "generic", "hook", "--from-literal=token=s3cret"]);
-  exporter = await FixtureExporter.start();
-  prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
-  operator = await startInProcess({
-    kubeconfig: inject("operatorKubeconfig"),
+  observed = await startObserved({
     namespace: ns.name,
-    prometheus: createPrometheusProvider({ address: prom.url }),
+    binDir: inject("binDir"),
+    kubeconfig: inject("operatorKubeconfig"),
   });
+  ({ exporter, operator } = observed);
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await prom?.stop();
-  await exporter?.close();
+  await observed?.stop();
   await new Promise((r) => webhook?.close(r));
   await ns?.delete();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("DriftMonitor", () => {

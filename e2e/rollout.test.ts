@@ -1,16 +1,7 @@
-// Progressive rollouts on the real control plane, judged by a real Prometheus
-// that scrapes a fixture exporter of the proxy's series: the test decides
-// what the canary's traffic looks like, the operator decides what to do.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
-import type { RunningManager } from "../operator/manager.ts";
-import { FixtureExporter, type Traffic, type TrafficProfile } from "./harness/exporter.ts";
+import type { FixtureExporter, Traffic, TrafficProfile } from "./harness/exporter.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import { startInProcess } from "./harness/operator.ts";
-import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
+import { type Observed, startObserved } from "./harness/observed.ts";
 import {
   mdepManifest,
   type RolloutStatus,
@@ -25,10 +16,8 @@ const INTERVAL_S = 4;
 const errorRate = `{name: error-rate, builtin: errorRate, max: 0.05}`;
 
 let ns: TestNamespace;
-let dir: string;
+let observed: Observed;
 let exporter: FixtureExporter;
-let prom: RunningPrometheus;
-let operator: RunningManager;
 const flows: Traffic[] = [];
 
 function traffic(
@@ -64,24 +53,19 @@ describe("rollouts analysed against Prometheus", () => {
   beforeAll(async () => {
     ns = await createTestNamespace("rollout", inject("kubeconfig"), inject("binDir"));
     await ns.applySampleVersions();
-    dir = mkdtempSync(join(tmpdir(), "modelops-rollout-"));
-    exporter = await FixtureExporter.start();
-    prom = await startPrometheus({ dir, binDir: inject("binDir"), targets: [exporter.target] });
-    operator = await startInProcess({
-      kubeconfig: inject("operatorKubeconfig"),
+    observed = await startObserved({
       namespace: ns.name,
-      prometheus: createPrometheusProvider({ address: prom.url }),
+      binDir: inject("binDir"),
+      kubeconfig: inject("operatorKubeconfig"),
     });
+    exporter = observed.exporter;
   });
   afterEach(() => {
     for (const f of flows.splice(0)) f.stop();
   });
   afterAll(async () => {
-    await operator?.stop();
-    await prom?.stop();
-    await exporter?.close();
+    await observed?.stop();
     await ns?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("promotes a healthy canary through three steps and retires the old revision after the delay", async () => {

@@ -1,0 +1,43 @@
+// An in-process operator whose analyses, autoscaler and drift monitors read a
+// real Prometheus, which scrapes a fixture exporter the test drives.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPrometheusProvider } from "../../operator/analysis/prometheus.ts";
+import type { RunningManager } from "../../operator/manager.ts";
+import { FixtureExporter } from "./exporter.ts";
+import { startInProcess } from "./operator.ts";
+import { type RunningPrometheus, startPrometheus } from "./prometheus.ts";
+
+export type Observed = {
+  exporter: FixtureExporter;
+  prom: RunningPrometheus;
+  operator: RunningManager;
+  stop(): Promise<void>;
+};
+
+export async function startObserved(opts: {
+  namespace: string;
+  binDir: string;
+  kubeconfig: string;
+}): Promise<Observed> {
+  const dir = mkdtempSync(join(tmpdir(), "modelops-observed-"));
+  const exporter = await FixtureExporter.start();
+  const prom = await startPrometheus({ dir, binDir: opts.binDir, targets: [exporter.target] });
+  const operator = await startInProcess({
+    kubeconfig: opts.kubeconfig,
+    namespace: opts.namespace,
+    prometheus: createPrometheusProvider({ address: prom.url }),
+  });
+  return {
+    exporter,
+    prom,
+    operator,
+    stop: async () => {
+      await operator.stop();
+      await prom.stop();
+      await exporter.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
