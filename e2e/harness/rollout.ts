@@ -1,31 +1,14 @@
 // Helpers for rollout stories: a ModelDeployment manifest with a strategy,
 // reading its status, and driving the fixture exporter's traffic for the
 // revisions the operator creates.
+import type { ModelDeploymentStatus } from "../../operator/api/index.ts";
 import type { KubeObject } from "../../operator/runtime/types.ts";
 import type { FixtureExporter, Traffic, TrafficProfile } from "./exporter.ts";
 import { waitFor } from "./kubectl.ts";
 import type { TestNamespace } from "./namespace.ts";
 
-export type RolloutStatus = {
-  phase?: string;
-  message?: string;
-  pauseReason?: string;
-  stableVersion?: string;
-  stableRevision?: string;
-  canaryVersion?: string;
-  canaryRevision?: string;
-  canaryWeight?: number;
-  currentStepIndex?: number;
-  previousRevision?: string;
-  lastHandledAction?: string;
-  history?: { version: string; result: string; message?: string }[];
-  conditions?: { type: string; status: string; reason: string; message: string }[];
-  analysisRuns?: {
-    name: string;
-    phase: string;
-    metrics?: { name: string; phase: string; message?: string }[];
-  }[];
-};
+/** What tests read of a ModelDeployment: its status as the API defines it. */
+export type RolloutStatus = ModelDeploymentStatus;
 
 export function mdepManifest(name: string, version: string, strategy: string, replicas = 2): string {
   return `

@@ -154,6 +154,14 @@ export const conditionSchema = z
   .describe("One aspect of the object's state (metav1.Condition).");
 export type Condition = z.infer<typeof conditionSchema>;
 
+/** status.observedGeneration, the same on every kind. */
+export const observedGenerationSchema = z
+  .number()
+  .int()
+  .min(0)
+  .optional()
+  .describe("metadata.generation last processed by the operator.");
+
 export const conditionsSchema = listMap(
   z.array(conditionSchema).max(32).describe("Current conditions of the object, one per type."),
   ["type"],

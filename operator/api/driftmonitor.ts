@@ -8,6 +8,7 @@ import {
   kindSchema,
   listMap,
   objectNameSchema,
+  observedGenerationSchema,
   withCel,
 } from "./common.ts";
 
@@ -263,12 +264,7 @@ export const driftMonitorStatusSchema = z
       .optional()
       .describe("Start of the current drift episode (first Critical verdict); cleared at NoDrift."),
     lastActionResult: z.string().max(4096).optional().describe("What the last actions did, one clause each."),
-    observedGeneration: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe("metadata.generation last processed by the operator."),
+    observedGeneration: observedGenerationSchema,
     conditions: conditionsSchema.optional(),
     message: z.string().max(32768).optional().describe("Human-readable summary of the verdict."),
   })

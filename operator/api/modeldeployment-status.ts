@@ -3,7 +3,7 @@
 // so a killed operator resumes exactly where it stopped.
 import { z } from "zod";
 import { autoscalingStatusSchema } from "./autoscaling.ts";
-import { conditionsSchema, listMap } from "./common.ts";
+import { conditionsSchema, listMap, observedGenerationSchema } from "./common.ts";
 
 const time = (what: string) => z.string().meta({ format: "date-time" }).optional().describe(what);
 const count = (what: string) => z.number().int().min(0).optional().describe(what);
@@ -115,7 +115,7 @@ export const modelDeploymentStatusSchema = z
           "no rollout), Paused (spec.paused, a pause step or an inconclusive analysis), Degraded (serving " +
           "revision not fully ready), RolledBack (the last rollout was reverted), Failed (nothing can serve).",
       ),
-    observedGeneration: count("metadata.generation last processed by the operator."),
+    observedGeneration: observedGenerationSchema,
     replicas: count("Inference pods of the serving (stable) revision (scale subresource)."),
     readyReplicas: count("Ready inference pods, all revisions."),
     updatedReplicas: count("Inference pods running the desired revision."),

@@ -16,6 +16,7 @@ import {
   LABEL_VALUE_PATTERN,
   listMap,
   maxProperties,
+  observedGenerationSchema,
   resourceRequirementsSchema,
   withCel,
 } from "./common.ts";
@@ -304,12 +305,7 @@ export const modelVersionStatusSchema = z
       .enum(["Ready", "Invalid"])
       .optional()
       .describe("Ready: can be deployed. Invalid: see message and the Ready condition for what to fix."),
-    observedGeneration: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe("metadata.generation last processed by the operator."),
+    observedGeneration: observedGenerationSchema,
     conditions: conditionsSchema.optional(),
     message: z.string().max(32768).optional().describe("Human-readable summary of the phase."),
   })

@@ -1,28 +1,11 @@
 // Pure text renderings of ModelDeployment and DriftMonitor status for the
 // kubectl-modelops plugin. Kept free of I/O so unit tests pin the wording
 // SREs read during an incident.
-import type { AnalysisRunStatus, RolloutRecord } from "../api/modeldeployment-status.ts";
+import type { AnalysisRunStatus, ModelDeploymentStatus } from "../api/index.ts";
 
 export type Condition = { type: string; status: string; reason?: string; message?: string };
 
-export type MdepStatus = {
-  phase?: string;
-  message?: string;
-  pauseReason?: string;
-  stableVersion?: string;
-  stableRevision?: string;
-  canaryVersion?: string;
-  canaryRevision?: string;
-  canaryWeight?: number;
-  currentStepIndex?: number;
-  trafficMessage?: string;
-  previousVersion?: string;
-  lastHandledAction?: string;
-  readyReplicas?: number;
-  analysisRuns?: AnalysisRunStatus[];
-  history?: RolloutRecord[];
-  conditions?: Condition[];
-};
+export type MdepStatus = ModelDeploymentStatus;
 
 export type Mdep = {
   metadata: { name: string; namespace?: string };
