@@ -26,6 +26,7 @@ if [ ! -x "$rootfs/bin/sh" ]; then
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
   [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
   log "debootstrap bookworm minbase (about a minute)"
+  mkdir -p "$(dirname "$rootfs")"
   rm -rf "$rootfs.tmp"
   debootstrap --variant=minbase bookworm "$rootfs.tmp" "$mirror" >"$cache/image-base/debootstrap.log" 2>&1
   # What the official slim variant leaves out too: docs, man pages, apt lists.
