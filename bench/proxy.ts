@@ -20,7 +20,7 @@ import {
   stopComponents,
   track,
   untrack,
-} from "../e2e/harness/procs.ts";
+} from "../hack/localcluster/procs.ts";
 import { prepareModels, startModelServer } from "../hack/model-server/mlserver.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../operator/proxy/config.ts";
 

@@ -5,11 +5,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { apiConnection } from "../hack/localcluster/api.ts";
+import { kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
+import { nodesReady } from "../hack/localcluster/nodes.ts";
 import type { RunningManager } from "../operator/manager.ts";
-import { apiConnection } from "./harness/api.ts";
-import { kubectlOk, waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import { nodesReady } from "./harness/nodes.ts";
 import { startInProcess } from "./harness/operator.ts";
 import { type Restarted, restartComponent } from "./harness/restart-component.ts";
 import { withStandInApiserver } from "./harness/standin-apiserver.ts";

@@ -4,9 +4,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { INFLIGHT_REQUESTS } from "../operator/analysis/metric-names.ts";
-import type { FixtureExporter } from "./harness/exporter.ts";
-import { waitFor } from "./harness/kubectl.ts";
+import type { FixtureExporter } from "../hack/localcluster/exporter.ts";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
+import { INFLIGHT_REQUESTS } from "../operator/api/metric-names.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import { mdepManifest, type RolloutStatus, waitStatus } from "./harness/rollout.ts";

@@ -3,8 +3,8 @@
 // runs, and the operator's requests reach the audit log under its own user.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { kubectl, kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
 import { auditEvents } from "./harness/audit.ts";
-import { kubectl, kubectlOk, waitFor } from "./harness/kubectl.ts";
 
 const kubeconfig = inject("kubeconfig");
 const binDir = inject("binDir");

@@ -1,11 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { FixtureExporter, ProxySeries } from "../hack/localcluster/exporter.ts";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
 import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
-import type { FixtureExporter, ProxySeries } from "./harness/exporter.ts";
-import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";

@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { FixtureExporter, type ProxySeries } from "../hack/localcluster/exporter.ts";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
+import { queryValue, type RunningPrometheus, startPrometheus } from "../hack/localcluster/prometheus.ts";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
 import { builtinQuery } from "../operator/analysis/queries.ts";
-import { FixtureExporter, type ProxySeries } from "./harness/exporter.ts";
-import { waitFor } from "./harness/kubectl.ts";
-import { queryValue, type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
 
 const binDir = inject("binDir");
 const r1: ProxySeries = { namespace: "ns1", deployment: "iris", revision: "r1", version: "iris-v1" };

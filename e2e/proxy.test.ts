@@ -9,10 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { prepareModels, type RunningModelServer, startModelServer } from "../hack/model-server/mlserver.ts";
-import { referenceBucket } from "../operator/proxy/buckets.ts";
-import { CONFIG_ENV, type ProxyConfigInput } from "../operator/proxy/config.ts";
-import { waitFor } from "./harness/kubectl.ts";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
 import {
   type Component,
   freePorts,
@@ -21,13 +18,16 @@ import {
   stopComponents,
   track,
   untrack,
-} from "./harness/procs.ts";
+} from "../hack/localcluster/procs.ts";
 import {
   queryPrometheus,
   queryValue,
   type RunningPrometheus,
   startPrometheus,
-} from "./harness/prometheus.ts";
+} from "../hack/localcluster/prometheus.ts";
+import { prepareModels, type RunningModelServer, startModelServer } from "../hack/model-server/mlserver.ts";
+import { referenceBucket } from "../operator/proxy/buckets.ts";
+import { CONFIG_ENV, type ProxyConfigInput } from "../operator/proxy/config.ts";
 
 const binDir = inject("binDir");
 const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;

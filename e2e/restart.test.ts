@@ -3,9 +3,9 @@
 // takes over when the leader dies without releasing its Lease.
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { KubeObject } from "../operator/runtime/types.ts";
 import { adminClient } from "./harness/client.ts";
-import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type OperatorProcess, scrapeMetric, spawnOperator } from "./harness/operator.ts";
 

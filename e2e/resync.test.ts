@@ -3,10 +3,10 @@
 // log, where the operator has a user of its own.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
 import { auditEvents } from "./harness/audit.ts";
-import { waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { startInProcess } from "./harness/operator.ts";
 

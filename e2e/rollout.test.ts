@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import type { FixtureExporter, Traffic, TrafficProfile } from "./harness/exporter.ts";
+import type { FixtureExporter, Traffic, TrafficProfile } from "../hack/localcluster/exporter.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import {

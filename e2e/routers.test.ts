@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
 import { GatewayApiRouter } from "../operator/rollout/routers/gateway-api.ts";
 import { IstioRouter, VIRTUALSERVICE_KIND } from "../operator/rollout/routers/istio.ts";
 import { RoutePatcher } from "../operator/rollout/routers/route-patch.ts";
@@ -9,7 +10,6 @@ import { KubeClient } from "../operator/runtime/kube.ts";
 import type { ResourceRef } from "../operator/runtime/paths.ts";
 import type { KubeObject } from "../operator/runtime/types.ts";
 import { adminClient } from "./harness/client.ts";
-import { kubectlOk, waitFor } from "./harness/kubectl.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { installRouterCrds, routerCrdPaths } from "./harness/router-crds.ts";
 

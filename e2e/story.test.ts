@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { FixtureExporter, type Traffic, type TrafficProfile } from "./harness/exporter.ts";
+import { FixtureExporter, type Traffic, type TrafficProfile } from "../hack/localcluster/exporter.ts";
+import { type RunningPrometheus, startPrometheus } from "../hack/localcluster/prometheus.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type OperatorProcess, scrapeMetric, spawnOperator } from "./harness/operator.ts";
-import { type RunningPrometheus, startPrometheus } from "./harness/prometheus.ts";
 import { type RolloutStatus, revisionTraffic, serviceRevision, waitStatus } from "./harness/rollout.ts";
 
 const story = "e2e/stories/fraud";

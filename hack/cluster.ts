@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { liveComponents, readState, startCluster, stopClusterInDir } from "../e2e/harness/cluster.ts";
+import { liveComponents, readState, startCluster, stopClusterInDir } from "./localcluster/cluster.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

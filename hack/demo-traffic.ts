@@ -1,16 +1,16 @@
 // Simulated model traffic for the local demo cluster, whose KWOK pods run no
 // container: a Prometheus scrapes an exporter that publishes, for every
 // revision of every ModelDeployment, the series the modelops-proxy sidecar
-// would (operator/analysis/metric-names.ts), so rollout analyses have data.
+// would (operator/api/metric-names.ts), so rollout analyses have data.
 //   node hack/demo-traffic.ts --kubeconfig PATH --dir DIR [--bad-version NAME]
 // --bad-version makes that ModelVersion answer 30% errors, to watch a rollback.
 // Prints PROMETHEUS_URL=... once ready; runs until SIGTERM.
 import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
-import { FixtureExporter, type Traffic } from "../e2e/harness/exporter.ts";
-import { startPrometheus } from "../e2e/harness/prometheus.ts";
 import { KubeClient } from "../operator/runtime/kube.ts";
+import { FixtureExporter, type Traffic } from "./localcluster/exporter.ts";
+import { startPrometheus } from "./localcluster/prometheus.ts";
 
 const { values } = parseArgs({
   options: {

@@ -2,8 +2,8 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { prometheusFromFlags } from "./analysis/prometheus-config.ts";
 import { startManager } from "./manager.ts";
-import { prometheusFromFlags } from "./prometheus-config.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { createLogger } from "./runtime/logger.ts";
 

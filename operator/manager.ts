@@ -5,12 +5,17 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { MetricProvider } from "./analysis/provider.ts";
-import { API_VERSION, GROUP } from "./api/index.ts";
+import {
+  API_VERSION,
+  EVENT_REPORTING_CONTROLLER,
+  FIELD_MANAGER,
+  GROUP,
+  LABEL_DEPLOYMENT,
+} from "./api/index.ts";
 import type { ReconcileDeps } from "./controllers/context.ts";
-import { reconcileDriftMonitor } from "./controllers/driftmonitor.ts";
-import { reconcileModelDeployment } from "./controllers/modeldeployment.ts";
+import { reconcileDriftMonitor } from "./controllers/driftmonitor/reconciler.ts";
+import { reconcileModelDeployment } from "./controllers/modeldeployment/reconciler.ts";
 import { reconcileModelVersion } from "./controllers/modelversion.ts";
-import { LABEL_DEPLOYMENT } from "./core/workload.ts";
 import { createRouters } from "./rollout/routers/index.ts";
 import { Controller } from "./runtime/controller.ts";
 import { EventRecorder } from "./runtime/events.ts";
@@ -64,7 +69,12 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const kube = new KubeClient(opts.kubeConfig, { registry });
   const log = opts.logger;
   const informers = createInformers(kube, opts, log);
-  const events = new EventRecorder({ kube, logger: log, component: "modelops-operator" });
+  const events = new EventRecorder({
+    kube,
+    logger: log,
+    component: FIELD_MANAGER,
+    reportingController: EVENT_REPORTING_CONTROLLER,
+  });
   const deps: ReconcileDeps = {
     kube,
     stores: {

@@ -2,12 +2,9 @@
 // feature's histogram (le = the reference's inner edges) and per-category
 // prediction counters, for given samples. Additive: every call adds to what
 // the series already counted, as a live proxy's counters grow.
-import {
-  FEATURE_VALUE,
-  OTHER_CATEGORY,
-  PREDICTION_CATEGORY_TOTAL,
-} from "../../operator/analysis/metric-names.ts";
-import type { FixtureExporter, ProxySeries } from "./exporter.ts";
+
+import type { FixtureExporter, ProxySeries } from "../../hack/localcluster/exporter.ts";
+import { FEATURE_VALUE, OTHER_CATEGORY, PREDICTION_CATEGORY_TOTAL } from "../../operator/api/metric-names.ts";
 
 export function publishFeature(
   exporter: FixtureExporter,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { reapOrphanedClusters, startCluster, stopClusterInDir } from "./cluster.ts";
+import { reapOrphanedClusters, startCluster, stopClusterInDir } from "../../hack/localcluster/cluster.ts";
 import { deniedOperatorRequests, installOperatorRbac } from "./rbac.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

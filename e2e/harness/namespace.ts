@@ -1,7 +1,7 @@
 // Each test file works in its own namespace, with a PersistentVolume bound to
 // a `models` claim there, since the samples mount their artifact from it.
 import { randomBytes } from "node:crypto";
-import { kubectl, kubectlOk } from "./kubectl.ts";
+import { kubectl, kubectlOk } from "../../hack/localcluster/kubectl.ts";
 
 export interface TestNamespace {
   name: string;

@@ -3,11 +3,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FixtureExporter } from "../../hack/localcluster/exporter.ts";
+import { type RunningPrometheus, startPrometheus } from "../../hack/localcluster/prometheus.ts";
 import { createPrometheusProvider } from "../../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../../operator/manager.ts";
-import { FixtureExporter } from "./exporter.ts";
 import { startInProcess } from "./operator.ts";
-import { type RunningPrometheus, startPrometheus } from "./prometheus.ts";
 
 export type Observed = {
   exporter: FixtureExporter;

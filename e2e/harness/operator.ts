@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
+import { freePorts } from "../../hack/localcluster/procs.ts";
 import type { MetricProvider } from "../../operator/analysis/provider.ts";
 import { type RunningManager, startManager } from "../../operator/manager.ts";
 import { createLogger } from "../../operator/runtime/logger.ts";
-import { freePorts } from "./procs.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 

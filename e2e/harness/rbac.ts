@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { kubectlOk } from "./kubectl.ts";
+import { kubectlOk } from "../../hack/localcluster/kubectl.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const OPERATOR_SERVICE_ACCOUNT = "system:serviceaccount:modelops-system:modelops-operator";

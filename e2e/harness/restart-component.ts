@@ -5,8 +5,8 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { apiConnection, apiRequest, componentHealthy } from "./api.ts";
-import { type ClusterState, readState, statePath } from "./cluster.ts";
+import { apiConnection, apiRequest, componentHealthy } from "../../hack/localcluster/api.ts";
+import { type ClusterState, readState, statePath } from "../../hack/localcluster/cluster.ts";
 import {
   type Component,
   detach,
@@ -16,7 +16,7 @@ import {
   pollUntil,
   startComponent,
   tailLog,
-} from "./procs.ts";
+} from "../../hack/localcluster/procs.ts";
 
 export interface RestartOptions {
   timeoutMs?: number;

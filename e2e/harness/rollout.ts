@@ -1,10 +1,11 @@
 // Helpers for rollout stories: a ModelDeployment manifest with a strategy,
 // reading its status, and driving the fixture exporter's traffic for the
 // revisions the operator creates.
+
+import type { FixtureExporter, Traffic, TrafficProfile } from "../../hack/localcluster/exporter.ts";
+import { waitFor } from "../../hack/localcluster/kubectl.ts";
 import type { ModelDeploymentStatus } from "../../operator/api/index.ts";
 import type { KubeObject } from "../../operator/runtime/types.ts";
-import type { FixtureExporter, Traffic, TrafficProfile } from "./exporter.ts";
-import { waitFor } from "./kubectl.ts";
 import type { TestNamespace } from "./namespace.ts";
 
 /** What tests read of a ModelDeployment: its status as the API defines it. */

@@ -3,7 +3,7 @@
 // and removes only what it installed, leaving the shared cluster as found.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { kubectl, kubectlOk } from "./kubectl.ts";
+import { kubectl, kubectlOk } from "../../hack/localcluster/kubectl.ts";
 
 export const ROUTER_CRDS = ["httproutes.gateway.networking.k8s.io", "virtualservices.networking.istio.io"];
 

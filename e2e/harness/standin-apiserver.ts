@@ -6,8 +6,15 @@
 // clients' reconnect.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { apiConnection, apiRequest } from "./api.ts";
-import { freePorts, pollUntil, startComponent, stopComponents, track, untrack } from "./procs.ts";
+import { apiConnection, apiRequest } from "../../hack/localcluster/api.ts";
+import {
+  freePorts,
+  pollUntil,
+  startComponent,
+  stopComponents,
+  track,
+  untrack,
+} from "../../hack/localcluster/procs.ts";
 import type { DownComponent } from "./restart-component.ts";
 
 /** The real apiserver's flags with its own port and audit log, so the two never share a file. */

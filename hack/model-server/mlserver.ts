@@ -14,7 +14,7 @@ import {
   stopComponents,
   track,
   untrack,
-} from "../../e2e/harness/procs.ts";
+} from "../localcluster/procs.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);

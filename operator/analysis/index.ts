@@ -3,7 +3,6 @@
 // measureAnalysis (I/O), then recordMeasurement and nextMeasurementAt (pure).
 export * from "./judge.ts";
 export * from "./measure.ts";
-export * from "./metric-names.ts";
 export * from "./metrics.ts";
 export * from "./prometheus.ts";
 export * from "./queries.ts";

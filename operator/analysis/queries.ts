@@ -1,7 +1,7 @@
 // PromQL for analysis: the built-in metrics over the modelops-proxy series
-// (metric-names.ts), and the placeholder templating of user queries.
+// (api/metric-names.ts), and the placeholder templating of user queries.
 import type { BUILTIN_METRICS } from "../api/index.ts";
-import { REQUEST_DURATION, REQUESTS_TOTAL } from "./metric-names.ts";
+import { REQUEST_DURATION, REQUESTS_TOTAL } from "../api/metric-names.ts";
 
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
 

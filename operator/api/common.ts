@@ -1,10 +1,7 @@
 // Building blocks shared by the three kinds. Every schema here ends up in the
 // CRDs, so every field carries a description written for `kubectl explain`.
 import { z } from "zod";
-
-export const GROUP = "modelops.io";
-export const VERSION = "v1alpha1";
-export const API_VERSION = `${GROUP}/${VERSION}`;
+import { API_VERSION } from "./contract.ts";
 
 /** One `x-kubernetes-validations` entry: a CEL rule the apiserver checks. */
 export type CelRule = {

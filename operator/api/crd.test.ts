@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { renderCrds, staleFiles } from "../../hack/generate-crds.ts";
+import { pluralOf } from "../runtime/paths.ts";
 import { buildCrd, crdDefinitions, type JSONSchemaProps, toStructural, zodToStructural } from "./index.ts";
 
 type Visit = (node: JSONSchemaProps, path: string) => void;
@@ -67,6 +68,8 @@ describe.each(crds)("CRD $def.kind", ({ def, crd }) => {
 
   it("has standard identity, names and subresources", () => {
     expect(crd.metadata.name).toBe(`${def.plural}.modelops.io`);
+    // The client addresses objects of this kind by the guessed plural.
+    expect(pluralOf(def.kind)).toBe(def.plural);
     expect(crd.spec.group).toBe("modelops.io");
     expect(crd.spec.scope).toBe("Namespaced");
     expect((crd.spec.names as Record<string, unknown>).categories).toEqual(["modelops"]);

@@ -1,7 +1,7 @@
 // Pure CRD generator: zod schema + kind metadata -> apiextensions.k8s.io/v1
 // CustomResourceDefinition with a structural schema. No I/O.
 import { z } from "zod";
-import { GROUP, VERSION } from "./common.ts";
+import { GROUP, VERSION } from "./contract.ts";
 
 export type JSONSchemaProps = { [key: string]: unknown };
 

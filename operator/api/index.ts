@@ -20,6 +20,7 @@ import {
 export * from "./analysis.ts";
 export * from "./autoscaling.ts";
 export * from "./common.ts";
+export * from "./contract.ts";
 export * from "./crd.ts";
 export * from "./driftmonitor.ts";
 export * from "./modeldeployment.ts";

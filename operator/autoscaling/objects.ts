@@ -2,9 +2,16 @@
 // autoscaling/v2 HorizontalPodAutoscaler or a KEDA ScaledObject. Both target
 // the ModelDeployment's scale subresource, never a revision's Deployment, so
 // they change the total and the rollout engine splits it. Pure.
-import type { Autoscaling, AutoscalingTarget, ModelDeployment } from "../api/index.ts";
+import {
+  API_VERSION,
+  type Autoscaling,
+  type AutoscalingTarget,
+  FIELD_MANAGER,
+  LABEL_DEPLOYMENT,
+  type ModelDeployment,
+} from "../api/index.ts";
 import { canonicalQuantity } from "../core/quantity.ts";
-import { LABEL_DEPLOYMENT, ownerReference } from "../core/workload.ts";
+import { ownerReference } from "../core/workload.ts";
 import { totalQuery } from "./queries.ts";
 
 type Obj = Record<string, unknown>;
@@ -21,13 +28,13 @@ function metadata(mdep: ModelDeployment): Obj {
   return {
     name: mdep.metadata.name,
     namespace: mdep.metadata.namespace,
-    labels: { [LABEL_DEPLOYMENT]: mdep.metadata.name, "app.kubernetes.io/managed-by": "modelops-operator" },
+    labels: { [LABEL_DEPLOYMENT]: mdep.metadata.name, "app.kubernetes.io/managed-by": FIELD_MANAGER },
     ownerReferences: [ownerReference(mdep)],
   };
 }
 
 function scaleTarget(mdep: ModelDeployment): Obj {
-  return { apiVersion: "modelops.io/v1alpha1", kind: "ModelDeployment", name: mdep.metadata.name };
+  return { apiVersion: API_VERSION, kind: "ModelDeployment", name: mdep.metadata.name };
 }
 
 export function desiredHpa(mdep: ModelDeployment, a: Autoscaling): Obj {

@@ -1,9 +1,9 @@
 // PromQL for autoscaling targets: the total over every pod of a
 // ModelDeployment (all revisions), over a window.
 
-import { INFLIGHT_REQUESTS, REQUESTS_TOTAL } from "../analysis/metric-names.ts";
 import { escapePromQLString } from "../analysis/queries.ts";
 import type { AutoscalingTarget, ModelDeployment } from "../api/index.ts";
+import { INFLIGHT_REQUESTS, REQUESTS_TOTAL } from "../api/metric-names.ts";
 
 export function totalQuery(mdep: ModelDeployment, t: AutoscalingTarget, window: string): string {
   const ns = escapePromQLString(mdep.metadata.namespace ?? "");

@@ -2,10 +2,15 @@
 // own kubeconfig; actions only set the modelops.io/action annotation, the same
 // request `kubectl annotate` makes, so RBAC for users stays "patch mdep".
 import { randomBytes } from "node:crypto";
-import { LABEL_DEPLOYMENT, LABEL_REVISION, LABEL_VERSION } from "../core/workload.ts";
-import { ACTION_ANNOTATION } from "../rollout/actions.ts";
+import {
+  ACTION_ANNOTATION,
+  type ActionVerb,
+  API_VERSION,
+  LABEL_DEPLOYMENT,
+  LABEL_REVISION,
+  LABEL_VERSION,
+} from "../api/contract.ts";
 import type { KubeClient } from "../runtime/kube.ts";
-import { MODELOPS_API_VERSION } from "../runtime/paths.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { type DriftMonitorObject, renderDrift, renderExplain } from "./explain.ts";
 import { type Mdep, type PodsByRevision, renderHistory, renderList, renderStatus } from "./render.ts";
@@ -18,7 +23,7 @@ export interface CommandContext {
 }
 
 const mdepRef = (ns: string, name?: string) => ({
-  apiVersion: MODELOPS_API_VERSION,
+  apiVersion: API_VERSION,
   kind: "ModelDeployment",
   namespace: ns,
   ...(name ? { name } : {}),
@@ -83,13 +88,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export type ActionCommand = "promote" | "promote-full" | "abort" | "retry" | "undo";
-
 /** Sets the action annotation; with `wait`, returns once the operator has handled it. */
 export async function cmdAction(
   ctx: CommandContext,
   name: string,
-  verb: ActionCommand,
+  verb: ActionVerb,
   opts: { wait?: boolean; timeoutMs?: number } = {},
 ): Promise<void> {
   // The suffix makes a repeated verb a new request (the operator acts once per value).
@@ -122,6 +125,6 @@ export async function cmdExplain(ctx: CommandContext, name: string): Promise<voi
 }
 
 export async function cmdDrift(ctx: CommandContext, name: string): Promise<void> {
-  const ref = { apiVersion: MODELOPS_API_VERSION, kind: "DriftMonitor", namespace: ctx.namespace, name };
+  const ref = { apiVersion: API_VERSION, kind: "DriftMonitor", namespace: ctx.namespace, name };
   ctx.out(renderDrift((await ctx.kube.get(ref)) as unknown as DriftMonitorObject));
 }

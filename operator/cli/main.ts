@@ -3,9 +3,9 @@
 // PATH and runs it for `kubectl modelops ...`) to watch and steer rollouts.
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import type { ActionVerb } from "../api/contract.ts";
 import { KubeClient } from "../runtime/kube.ts";
 import {
-  type ActionCommand,
   type CommandContext,
   cmdAction,
   cmdDrift,
@@ -75,7 +75,7 @@ async function dispatch(command: string, name: string | undefined, parsed: Parse
     case "abort":
     case "retry":
     case "undo": {
-      const verb: ActionCommand = command === "promote" && values.full ? "promote-full" : command;
+      const verb: ActionVerb = command === "promote" && values.full ? "promote-full" : command;
       return cmdAction(ctx, name, verb, { wait: values.wait });
     }
     case "history":

@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { MetricProvider } from "../analysis/provider.ts";
+import { APPLIED_HASH_ANNOTATION, FIELD_MANAGER } from "../api/contract.ts";
 import type { Routers } from "../rollout/routers/index.ts";
 import type { KubeClient } from "../runtime/kube.ts";
 import type { Store } from "../runtime/store.ts";
@@ -35,7 +36,8 @@ export interface ReconcileDeps {
   proxyImage?: string | undefined;
 }
 
-export const FIELD_MANAGER = "modelops-operator";
+/** How the operator writes: its field manager, and the hash that catches fields desired stopped setting. */
+export const APPLY_AS = { fieldManager: FIELD_MANAGER, hashAnnotation: APPLIED_HASH_ANNOTATION } as const;
 
 /** The API's zod types have no index signature; the generic client wants one. */
 export function asKubeObject(obj: object): KubeObject {

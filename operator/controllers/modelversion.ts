@@ -1,11 +1,11 @@
 // ModelVersion reconciler: checks what the schema cannot and reports Ready or
 // Invalid with a reason. It writes nothing but status.
-import type { ModelVersion } from "../api/index.ts";
+import { FIELD_MANAGER, type ModelVersion } from "../api/index.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
 import { applyStatusIfChanged } from "../runtime/apply.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import type { ObjectKey } from "../runtime/types.ts";
-import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+import { asKubeObject, type ReconcileDeps } from "./context.ts";
 
 export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey): Promise<void> {
   const mv = ctx.stores.modelVersions.get(key.namespace, key.name) as ModelVersion | undefined;

@@ -9,16 +9,13 @@
 // "kubernetes-pods" scrape job and the Prometheus operator's PodMonitor
 // (port: metrics) both understand.
 import pkg from "../../package.json" with { type: "json" };
-import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import { canaryServiceName, type ModelDeployment, type ModelVersion, SERVICE_PORT } from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
-import { canaryServiceName } from "../rollout/routers/types.ts";
 
 export const PROXY_CONTAINER = "modelops-proxy";
 export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
 /** Entry point of the proxy in the operator's image (whose working directory is the project root). */
 export const PROXY_COMMAND = ["node", "operator/proxy/main.ts"];
-/** Port of the Services (workload.ts SERVICE_PORT; not imported, workload.ts imports this file). */
-const SERVICE_PORT_FOR_SHADOW = 80;
 const PREFERRED_HTTP_PORT = 8000;
 const PREFERRED_METRICS_PORT = 9090;
 
@@ -126,5 +123,5 @@ export function replicasShadowTarget(
   if (router !== "replicas" || traffic.mirrorPercent <= 0 || !traffic.canaryRevision) return undefined;
   if (revision !== traffic.stableRevision) return undefined;
   const host = `${canaryServiceName(mdep.metadata.name)}.${mdep.metadata.namespace ?? "default"}.svc`;
-  return { url: `http://${host}:${SERVICE_PORT_FOR_SHADOW}`, percent: traffic.mirrorPercent };
+  return { url: `http://${host}:${SERVICE_PORT}`, percent: traffic.mirrorPercent };
 }

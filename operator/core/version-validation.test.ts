@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { modelVersion } from "./fixtures.ts";
+import { modelVersion } from "../testing/fixtures.ts";
 import { validateModelVersion } from "./version-validation.ts";
 
 describe("validateModelVersion", () => {

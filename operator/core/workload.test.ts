@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { desiredServices } from "../controllers/modeldeployment/services.ts";
 import { parseProxyConfig } from "../proxy/config.ts";
-import { modelDeployment, modelVersion } from "./fixtures.ts";
+import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
 import { replicasShadowTarget } from "./proxy-sidecar.ts";
-import { desiredServices } from "./services.ts";
 import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
 
 type Container = {

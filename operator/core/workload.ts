@@ -2,7 +2,17 @@
 // Deployment per revision and the Service clients call. Pure: the reconciler
 // applies what this returns.
 import { createHash } from "node:crypto";
-import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import {
+  API_VERSION,
+  FIELD_MANAGER,
+  LABEL_DEPLOYMENT,
+  LABEL_REVISION,
+  LABEL_VERSION,
+  type ModelDeployment,
+  type ModelVersion,
+  revisionDeploymentName,
+  SERVICE_PORT,
+} from "../api/index.ts";
 import type { ProxyConfigInput } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import {
@@ -16,12 +26,6 @@ import {
 } from "./proxy-sidecar.ts";
 import { canonicalResources } from "./quantity.ts";
 import { wireRuntime } from "./runtime-container.ts";
-
-export const LABEL_DEPLOYMENT = "modelops.io/deployment";
-export const LABEL_REVISION = "modelops.io/revision";
-export const LABEL_VERSION = "modelops.io/version";
-export const FIELD_MANAGER = "modelops-operator";
-export const SERVICE_PORT = 80;
 
 type Obj = Record<string, unknown>;
 
@@ -42,7 +46,7 @@ export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
 
 export function ownerReference(mdep: ModelDeployment): Obj {
   return {
-    apiVersion: "modelops.io/v1alpha1",
+    apiVersion: API_VERSION,
     kind: "ModelDeployment",
     name: mdep.metadata.name,
     uid: mdep.metadata.uid,
@@ -66,10 +70,6 @@ export function revisionLabels(
     [LABEL_REVISION]: revision,
     [LABEL_VERSION]: mv.metadata.name,
   };
-}
-
-export function revisionDeploymentName(mdep: ModelDeployment, revision: string): string {
-  return `${mdep.metadata.name}-${revision}`;
 }
 
 export interface WorkloadOptions {
@@ -102,7 +102,7 @@ export function desiredDeployment(
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: {
-      name: revisionDeploymentName(mdep, revision),
+      name: revisionDeploymentName(mdep.metadata.name, revision),
       namespace: mdep.metadata.namespace,
       labels,
       ownerReferences: [ownerReference(mdep)],

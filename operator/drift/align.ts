@@ -1,6 +1,6 @@
 // Turns what Prometheus returns into live counts aligned with the reference
 // buckets or categories. Pure: the controller passes the query's samples in.
-import { OTHER_CATEGORY } from "../analysis/metric-names.ts";
+import { OTHER_CATEGORY } from "../api/metric-names.ts";
 
 export type Aligned = { reference: number[]; live: number[]; edges?: number[] };
 export type AlignResult = { ok: true; value: Aligned } | { ok: false; message: string };

@@ -1,9 +1,9 @@
 // How live values map onto a ModelVersion reference's buckets, as the metric
-// contract (operator/analysis/metric-names.ts) defines them: reference bucket
+// contract (operator/api/metric-names.ts) defines them: reference bucket
 // i is (edges[i], edges[i+1]], and the outer buckets also take values outside
 // the training range. A Prometheus histogram whose `le` bounds are the inner
 // edges, then +Inf, gives exactly those counts.
-import { OTHER_CATEGORY } from "../analysis/metric-names.ts";
+import { OTHER_CATEGORY } from "../api/metric-names.ts";
 import type { Value } from "./payload.ts";
 
 /** The histogram `le` bounds for a reference's edges (+Inf is implicit in Prometheus). */

@@ -5,7 +5,7 @@
 // request path. Only names the reference lists get series, and categories
 // it does not list count as "__other__", so cardinality is bounded by the
 // ModelVersion, never by traffic.
-import { OTHER_CATEGORY } from "../analysis/metric-names.ts";
+import { OTHER_CATEGORY } from "../api/metric-names.ts";
 import { categoryOf, histogramBounds, numericValue } from "./buckets.ts";
 import type { ReferenceEntry } from "./config.ts";
 import type { Columns } from "./payload.ts";

@@ -1,5 +1,5 @@
 // Every series the proxy exports, named by the contract in
-// operator/analysis/metric-names.ts and labelled with the pod's
+// operator/api/metric-names.ts and labelled with the pod's
 // namespace/deployment/revision/version. Label children are bound once here
 // so the request path does no label hashing.
 import client from "prom-client";
@@ -19,7 +19,7 @@ import {
   SHADOW_REQUEST_DURATION,
   SHADOW_REQUESTS_TOTAL,
   UNPARSED_TOTAL,
-} from "../analysis/metric-names.ts";
+} from "../api/metric-names.ts";
 import type { ProxyConfig } from "./config.ts";
 import { Distributions, escapeLabelValue } from "./distributions.ts";
 

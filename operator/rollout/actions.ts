@@ -1,14 +1,10 @@
-// Manual actions, invoked without editing the spec so GitOps tools see no
-// drift: `kubectl annotate mdep NAME modelops.io/action=<verb>[@<anything>] --overwrite`.
-// The operator acts once per distinct value and records it in
-// status.lastHandledAction; the suffix makes a repeated verb a new request.
+// Manual actions (api/contract.ts ACTION_ANNOTATION says how they are
+// requested): what each verb does to a rollout.
+import { ACTION_ANNOTATION, ACTION_VERBS, type ActionVerb } from "../api/contract.ts";
 import { abortRollout, promote, rollBackTo, type StrategySettings, startRollout } from "./moves.ts";
 import { SHADOW_PROMOTING } from "./shadow.ts";
 import { canary, emit, enterStage, nextStage, runOf, type Tick } from "./tick.ts";
-import type { ActionVerb, ManualAction } from "./types.ts";
-
-export const ACTION_ANNOTATION = "modelops.io/action";
-const VERBS: ActionVerb[] = ["promote", "promote-full", "abort", "retry", "undo"];
+import type { ManualAction } from "./types.ts";
 
 /** The pending action, if the annotation holds one the operator has not handled yet. */
 export function pendingAction(
@@ -18,7 +14,7 @@ export function pendingAction(
   const value = annotations?.[ACTION_ANNOTATION];
   if (!value || value === lastHandled) return undefined;
   const verb = value.split("@", 1)[0] as ActionVerb;
-  if (!VERBS.includes(verb)) return { invalid: value };
+  if (!ACTION_VERBS.includes(verb)) return { invalid: value };
   return { verb, value };
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDeployment } from "../api/index.ts";
+import { runUntil, setVersion, tick, type World, world } from "../testing/simulate.ts";
 import { pendingAction } from "./actions.ts";
 import { SHADOW_NEEDS_MESH } from "./shadow.ts";
-import { runUntil, setVersion, tick, type World, world } from "./simulate.ts";
 
 const analysis = { interval: "1m", count: 2, failureLimit: 0, inconclusiveLimit: 0, metrics: [] };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDeployment } from "../api/index.ts";
+import { runUntil, setVersion, tick, type World, world } from "../testing/simulate.ts";
 import { stepRollout } from "./engine.ts";
-import { runUntil, setVersion, tick, type World, world } from "./simulate.ts";
 
 const analysis = { interval: "1m", count: 2, failureLimit: 0, inconclusiveLimit: 0, metrics: [] };
 const canarySteps = [

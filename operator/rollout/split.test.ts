@@ -3,7 +3,7 @@
 // the total until promotion, whatever an autoscaler does to the total.
 import { describe, expect, it } from "vitest";
 import type { ModelDeployment } from "../api/index.ts";
-import { runUntil, setVersion, tick, type World, world } from "./simulate.ts";
+import { runUntil, setVersion, tick, type World, world } from "../testing/simulate.ts";
 
 const delays = { scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 600 };
 const strategies: Record<string, ModelDeployment["spec"]["strategy"]> = {

@@ -1,7 +1,7 @@
 // The rollout engine's inputs and outputs. The engine is pure: the shell
 // observes the cluster, measures due analyses, calls it, and applies what it
 // decides.
-import type { Analysis, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
+import type { ActionVerb, Analysis, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
 
 export type Status = ModelDeploymentStatus;
 export type AnalysisRun = NonNullable<Status["analysisRuns"]>[number];
@@ -18,7 +18,6 @@ export type RevisionState = {
   deadlineExceeded: boolean;
 };
 
-export type ActionVerb = "promote" | "promote-full" | "abort" | "retry" | "undo";
 export type ManualAction = { verb: ActionVerb; value: string };
 
 export type RouterKind = "replicas" | "gatewayAPI" | "istio";

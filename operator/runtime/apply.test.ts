@@ -1,13 +1,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  APPLIED_HASH_ANNOTATION,
-  applyIfChanged,
-  applyStatusIfChanged,
-  canonicalJson,
-  needsApply,
-} from "./apply.ts";
-import { FakeApiServer } from "./fake-apiserver.ts";
+import { FakeApiServer } from "../testing/fake-apiserver.ts";
+import { applyIfChanged, applyStatusIfChanged, canonicalJson, needsApply } from "./apply.ts";
 import { KubeClient } from "./kube.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -72,24 +66,26 @@ describe("applyIfChanged", () => {
     data,
   });
 
+  const withHash = { fieldManager: "m", hashAnnotation: "example.com/applied-hash" };
+
   it("applies when missing or changed, and writes nothing when unchanged", async () => {
-    const first = await applyIfChanged(kube, desired({ k: "v" }), undefined, { fieldManager: "m" });
-    expect(first?.metadata?.annotations?.[APPLIED_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
+    const first = await applyIfChanged(kube, desired({ k: "v" }), undefined, withHash);
+    expect(first?.metadata?.annotations?.["example.com/applied-hash"]).toMatch(/^[0-9a-f]{16}$/);
     expect(kube.requestCounts.apply).toBe(1);
-    expect(await applyIfChanged(kube, desired({ k: "v" }), first, { fieldManager: "m" })).toBeUndefined();
+    expect(await applyIfChanged(kube, desired({ k: "v" }), first, withHash)).toBeUndefined();
     expect(kube.requestCounts.apply).toBe(1);
-    await applyIfChanged(kube, desired({ k: "w" }), first, { fieldManager: "m" });
+    await applyIfChanged(kube, desired({ k: "w" }), first, withHash);
     expect(kube.requestCounts.apply).toBe(2);
   });
 
   it("detects a field desired stopped setting through the hash annotation", async () => {
-    const live = await applyIfChanged(kube, desired({ k: "v", gone: "x" }), undefined, { fieldManager: "m" });
-    await applyIfChanged(kube, desired({ k: "v" }), live, { fieldManager: "m" });
+    const live = await applyIfChanged(kube, desired({ k: "v", gone: "x" }), undefined, withHash);
+    await applyIfChanged(kube, desired({ k: "v" }), live, withHash);
     expect(kube.requestCounts.apply).toBe(2);
   });
 
   it("without the hash, a removed field is not detected (documented limit)", async () => {
-    const opts = { fieldManager: "m", hashAnnotation: false };
+    const opts = { fieldManager: "m" };
     const live = await applyIfChanged(kube, desired({ k: "v", gone: "x" }), undefined, opts);
     expect(await applyIfChanged(kube, desired({ k: "v" }), live, opts)).toBeUndefined();
   });

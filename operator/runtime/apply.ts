@@ -2,9 +2,6 @@ import { createHash } from "node:crypto";
 import type { KubeClient } from "./kube.ts";
 import type { KubeObject } from "./types.ts";
 
-/** Annotation carrying a hash of the last applied desired object. */
-export const APPLIED_HASH_ANNOTATION = "modelops.io/applied-hash";
-
 // Identity fields: present in desired to address the object, not to change it.
 const IGNORED_TOP_LEVEL = new Set(["apiVersion", "kind"]);
 
@@ -56,18 +53,18 @@ export function canonicalJson(value: unknown): string {
  * Stamps desired with a hash of itself. The subset comparison cannot see a
  * field that desired *stopped* setting (SSA would remove it); the hash can.
  */
-export function withAppliedHash<T extends KubeObject>(desired: T): T {
+export function withAppliedHash<T extends KubeObject>(desired: T, annotation: string): T {
   const hash = createHash("sha256").update(canonicalJson(desired)).digest("hex").slice(0, 16);
   const metadata = { ...desired.metadata, annotations: { ...desired.metadata?.annotations } };
-  metadata.annotations[APPLIED_HASH_ANNOTATION] = hash;
+  metadata.annotations[annotation] = hash;
   return { ...desired, metadata };
 }
 
 export interface ApplyIfChangedOptions {
   fieldManager: string;
   force?: boolean;
-  /** Add the applied-hash annotation to catch removed fields. Default true. */
-  hashAnnotation?: boolean;
+  /** Annotation that carries a hash of desired, to catch removed fields; none when unset. */
+  hashAnnotation?: string;
 }
 
 /** Server-side applies `desired` only when it would change `live`. Returns the new object, or undefined when skipped. */
@@ -77,7 +74,7 @@ export async function applyIfChanged<T extends KubeObject>(
   live: KubeObject | undefined,
   opts: ApplyIfChangedOptions,
 ): Promise<T | undefined> {
-  const body = (opts.hashAnnotation ?? true) ? withAppliedHash(desired) : desired;
+  const body = opts.hashAnnotation ? withAppliedHash(desired, opts.hashAnnotation) : desired;
   if (live && !needsApply(body, live)) return undefined;
   return kube.apply(body, { fieldManager: opts.fieldManager, force: opts.force ?? true });
 }

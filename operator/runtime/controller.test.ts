@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { waitFor } from "../testing/fake-apiserver.ts";
 import { Controller, controllerOwnerKey, type ReconcileContext } from "./controller.ts";
-import { waitFor } from "./fake-apiserver.ts";
 import { createLogger } from "./logger.ts";
 import { createRegistry, metricValue } from "./metrics.ts";
 import { ItemExponentialRateLimiter } from "./rate-limiter.ts";

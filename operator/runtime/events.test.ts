@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeApiServer, sendStatus } from "../testing/fake-apiserver.ts";
 import { EventRecorder, truncateUtf8 } from "./events.ts";
-import { FakeApiServer, sendStatus } from "./fake-apiserver.ts";
 import { KubeClient } from "./kube.ts";
 
 const EVENTS = "/apis/events.k8s.io/v1/namespaces/ns/events";
@@ -19,6 +19,7 @@ beforeEach(async () => {
   recorder = new EventRecorder({
     kube: new KubeClient(fake.kubeConfig()),
     now: () => now,
+    reportingController: "modelops.io/operator",
     reportingInstance: "pod-1",
   });
 });

@@ -10,7 +10,7 @@ export type EventType = "Normal" | "Warning";
 
 export interface EventRecorderOptions {
   kube: Pick<KubeClient, "create" | "mergePatch">;
-  reportingController?: string;
+  reportingController: string;
   reportingInstance?: string;
   /** Name for this recorder's log lines only (Events always carry reportingController). */
   component?: string;
@@ -138,7 +138,7 @@ export class EventRecorder {
       reason,
       action,
       note: truncateUtf8(message, MAX_NOTE_BYTES),
-      reportingController: this.opts.reportingController ?? "modelops.io/operator",
+      reportingController: this.opts.reportingController,
       reportingInstance: (this.opts.reportingInstance ?? hostname()).slice(0, 128),
       regarding: {
         apiVersion: obj.apiVersion,

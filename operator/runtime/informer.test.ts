@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeApiServer, sendStatus, waitFor } from "./fake-apiserver.ts";
+import { FakeApiServer, sendStatus, waitFor } from "../testing/fake-apiserver.ts";
 import { type EventHandlers, Informer, type InformerOptions, waitForCacheSync } from "./informer.ts";
 import { KubeClient } from "./kube.ts";
 import type { KubeObject } from "./types.ts";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeApiServer, sendStatus, waitFor } from "./fake-apiserver.ts";
+import { FakeApiServer, sendStatus, waitFor } from "../testing/fake-apiserver.ts";
 import { isConflict, isNotFound, KubeApiError, KubeClient, type WatchEvent } from "./kube.ts";
 import { createRegistry, metricValue } from "./metrics.ts";
 import type { KubeObject } from "./types.ts";

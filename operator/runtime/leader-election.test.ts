@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeApiServer, sendStatus, waitFor } from "./fake-apiserver.ts";
+import { FakeApiServer, sendStatus, waitFor } from "../testing/fake-apiserver.ts";
 import { KubeClient } from "./kube.ts";
 import { isExpired, type LeaderElectionOptions, LeaderElector, type Lease } from "./leader-election.ts";
 import { createRegistry, metricValue } from "./metrics.ts";

@@ -41,8 +41,8 @@ describe("resourcePath", () => {
 });
 
 describe("pluralOf", () => {
-  it("uses the table then simple English rules", () => {
-    expect(pluralOf("DriftMonitor")).toBe("driftmonitors");
+  it("guesses as Kubernetes does: lower case, then -s, -es or -ies", () => {
+    expect(pluralOf("HorizontalPodAutoscaler")).toBe("horizontalpodautoscalers");
     expect(pluralOf("NetworkPolicy")).toBe("networkpolicies");
     expect(pluralOf("Ingress")).toBe("ingresses");
     expect(pluralOf("Widget")).toBe("widgets");

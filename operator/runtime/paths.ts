@@ -11,33 +11,12 @@ export interface ResourceRef {
   subresource?: string;
 }
 
-export const MODELOPS_API_VERSION = "modelops.io/v1alpha1";
-
-// Discovery would be the general answer; a static table is enough for the
-// handful of kinds this operator touches and costs no round trips.
-const PLURALS: Record<string, string> = {
-  Deployment: "deployments",
-  Service: "services",
-  Event: "events",
-  Lease: "leases",
-  ConfigMap: "configmaps",
-  Secret: "secrets",
-  HorizontalPodAutoscaler: "horizontalpodautoscalers",
-  Job: "jobs",
-  Pod: "pods",
-  Namespace: "namespaces",
-  ReplicaSet: "replicasets",
-  ModelVersion: "modelversions",
-  ModelDeployment: "modeldeployments",
-  DriftMonitor: "driftmonitors",
-  HTTPRoute: "httproutes",
-  VirtualService: "virtualservices",
-  ScaledObject: "scaledobjects",
-};
-
+/**
+ * The resource (plural) of a kind, guessed as Kubernetes' own
+ * UnsafeGuessKindToResource does: lower case, then -s, -es or -ies. Right for
+ * every kind this operator touches; pass `plural` in a ResourceRef otherwise.
+ */
 export function pluralOf(kind: string): string {
-  const known = PLURALS[kind];
-  if (known) return known;
   const lower = kind.toLowerCase();
   if (lower.endsWith("y")) return `${lower.slice(0, -1)}ies`;
   if (lower.endsWith("s")) return `${lower}es`;

@@ -1,10 +1,12 @@
 // Entry point for the rollout shell: one long-lived router per kind (they
 // remember which API version is served), and the target of a ModelDeployment.
+
+import { canaryServiceName, stableServiceName } from "../../api/contract.ts";
 import type { ModelDeployment } from "../../api/index.ts";
 import type { KubeClient } from "../../runtime/kube.ts";
 import { GatewayApiRouter } from "./gateway-api.ts";
 import { IstioRouter } from "./istio.ts";
-import { canaryServiceName, type RouteTarget, stableServiceName, type TrafficRouter } from "./types.ts";
+import type { RouteTarget, TrafficRouter } from "./types.ts";
 
 export { GatewayApiRouter } from "./gateway-api.ts";
 export { IstioRouter } from "./istio.ts";

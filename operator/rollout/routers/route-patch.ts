@@ -12,10 +12,12 @@
 // between; we re-read and recompute). Everything outside the list
 // (hostnames, parentRefs, annotations, other spec fields) is not in the patch
 // at all, and inside it only weights, our canary backend and our mirror change.
+
+import { ROUTER_FIELD_MANAGER } from "../../api/contract.ts";
 import { canonicalJson } from "../../runtime/apply.ts";
 import { isConflict, isNotFound, KubeApiError, type KubeClient } from "../../runtime/kube.ts";
 import type { KubeObject } from "../../runtime/types.ts";
-import { ROUTER_FIELD_MANAGER, type RouterError, type RouteTarget, routerError } from "./types.ts";
+import { type RouterError, type RouteTarget, routerError } from "./types.ts";
 
 export interface RouteKind {
   /** e.g. "HTTPRoute". */

@@ -2,9 +2,6 @@
 // router error is data (a condition on the ModelDeployment), never a throw:
 // a crashing router is how peers end up with aborts that never fire.
 
-/** Field manager of every router write, distinct from the operator's own so managedFields say who set the weights. */
-export const ROUTER_FIELD_MANAGER = "modelops-operator-router";
-
 /** What to edit: the user's route and the two Services the engine owns. */
 export interface RouteTarget {
   namespace: string;
@@ -58,14 +55,6 @@ export interface TrafficRouter {
 
 export function routerError(reason: RouterErrorReason, message: string): RouterError {
   return { ok: false, reason, message };
-}
-
-export function stableServiceName(mdepName: string): string {
-  return `${mdepName}-stable`;
-}
-
-export function canaryServiceName(mdepName: string): string {
-  return `${mdepName}-canary`;
 }
 
 /** Rejects what the CRDs already forbid, so a bug upstream reads as a condition, not a bad route. */

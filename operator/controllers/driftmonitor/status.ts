@@ -1,8 +1,8 @@
 // The DriftMonitor's next status and Events from one evaluation. Pure.
-import type { DriftMonitor, DriftMonitorStatus } from "../api/index.ts";
-import type { Evaluation, FeatureResult } from "../drift/evaluate.ts";
-import { type Condition, kubeTime, setCondition } from "../runtime/conditions.ts";
-import type { ActionOutcome } from "./drift-actions.ts";
+import type { DriftMonitor, DriftMonitorStatus } from "../../api/index.ts";
+import type { Evaluation, FeatureResult } from "../../drift/evaluate.ts";
+import { type Condition, kubeTime, setCondition } from "../../runtime/conditions.ts";
+import type { ActionOutcome } from "./actions.ts";
 
 export type Outcome =
   | { kind: "evaluated"; evaluation: Evaluation }

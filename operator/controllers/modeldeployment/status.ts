@@ -1,10 +1,14 @@
 // The ModelDeployment's status from the rollout engine's decision and what
 // is observed: replica counts for the scale subresource, and the conditions
 // an SRE and kubectl wait read. Pure.
-import type { Condition, ModelDeployment, ModelVersion } from "../api/index.ts";
-import type { RevisionState, RolloutDecision, Status } from "../rollout/types.ts";
-import { setCondition } from "../runtime/conditions.ts";
-import { LABEL_DEPLOYMENT } from "./workload.ts";
+import {
+  type Condition,
+  LABEL_DEPLOYMENT,
+  type ModelDeployment,
+  type ModelVersion,
+} from "../../api/index.ts";
+import type { RevisionState, RolloutDecision, Status } from "../../rollout/types.ts";
+import { setCondition } from "../../runtime/conditions.ts";
 
 export type VersionLookup =
   | { state: "missing"; name: string }

@@ -5,19 +5,20 @@ import {
   API_VERSION,
   type Autoscaling,
   type AutoscalingTarget,
+  FIELD_MANAGER,
   type ModelDeployment,
   parseDurationMs,
-} from "../api/index.ts";
-import { type BuiltinDecision, builtinDecision } from "../autoscaling/builtin.ts";
-import { desiredHpa, desiredScaledObject } from "../autoscaling/objects.ts";
-import { totalQuery } from "../autoscaling/queries.ts";
-import type { EngineEvent, Status } from "../rollout/types.ts";
-import { applyIfChanged } from "../runtime/apply.ts";
-import { kubeTime } from "../runtime/conditions.ts";
-import { isNotFound, KubeApiError } from "../runtime/kube.ts";
-import { gaugeOn } from "../runtime/metrics.ts";
-import type { KubeObject } from "../runtime/types.ts";
-import { FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+} from "../../api/index.ts";
+import { type BuiltinDecision, builtinDecision } from "../../autoscaling/builtin.ts";
+import { desiredHpa, desiredScaledObject } from "../../autoscaling/objects.ts";
+import { totalQuery } from "../../autoscaling/queries.ts";
+import type { EngineEvent, Status } from "../../rollout/types.ts";
+import { applyIfChanged } from "../../runtime/apply.ts";
+import { kubeTime } from "../../runtime/conditions.ts";
+import { isNotFound, KubeApiError } from "../../runtime/kube.ts";
+import { gaugeOn } from "../../runtime/metrics.ts";
+import type { KubeObject } from "../../runtime/types.ts";
+import { APPLY_AS, type ReconcileDeps } from "../context.ts";
 
 /** Without KEDA, look again this often: the ScaledObject is created once KEDA is installed. */
 const KEDA_RECHECK_MS = 60_000;
@@ -59,7 +60,7 @@ export async function reconcileAutoscaling(
 
 async function hpa(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling): Promise<AutoscalingOutcome> {
   const live = deps.stores.hpas.get(mdep.metadata.namespace, mdep.metadata.name);
-  await applyIfChanged(deps.kube, desiredHpa(mdep, a) as KubeObject, live, { fieldManager: FIELD_MANAGER });
+  await applyIfChanged(deps.kube, desiredHpa(mdep, a) as KubeObject, live, APPLY_AS);
   const st = (live?.status ?? {}) as {
     desiredReplicas?: number;
     currentReplicas?: number;
@@ -81,7 +82,7 @@ async function keda(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling):
   try {
     const live = await deps.kube.getOrUndefined(ref);
     const desired = desiredScaledObject(mdep, a, deps.prometheusAddress) as KubeObject;
-    await applyIfChanged(deps.kube, desired, live, { fieldManager: FIELD_MANAGER });
+    await applyIfChanged(deps.kube, desired, live, APPLY_AS);
     return {
       ...NOTHING,
       status: { provider: "keda", message: "ScaledObject applied; KEDA scales the ModelDeployment" },

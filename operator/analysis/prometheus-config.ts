@@ -1,9 +1,10 @@
 // The Prometheus that analyses query, from the operator's flags. Credentials
 // come from a Secret (key `token` for a bearer token, or `username` and
 // `password` for basic auth), read once at start.
-import { createPrometheusProvider } from "./analysis/prometheus.ts";
-import type { MetricProvider } from "./analysis/provider.ts";
-import type { KubeClient } from "./runtime/kube.ts";
+
+import type { KubeClient } from "../runtime/kube.ts";
+import { createPrometheusProvider } from "./prometheus.ts";
+import type { MetricProvider } from "./provider.ts";
 
 export type PrometheusFlags = {
   address?: string | undefined;

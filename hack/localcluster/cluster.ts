@@ -73,7 +73,7 @@ export interface ClusterState {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const defaultStagesPath = resolve(here, "../../hack/kwok/stages.yaml");
+export const defaultStagesPath = resolve(here, "../kwok/stages.yaml");
 
 export function statePath(dir: string): string {
   return join(dir, "state.json");

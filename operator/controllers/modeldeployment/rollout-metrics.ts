@@ -1,9 +1,9 @@
 // Rollout metrics an SRE alerts on: the phase and weight of every
 // ModelDeployment, and finished rollouts by outcome.
 import type { Registry } from "prom-client";
-import { MODEL_DEPLOYMENT_PHASES, type ModelDeployment } from "../api/index.ts";
-import type { EngineEvent, Status } from "../rollout/types.ts";
-import { counterOn, gaugeOn } from "../runtime/metrics.ts";
+import { MODEL_DEPLOYMENT_PHASES, type ModelDeployment } from "../../api/index.ts";
+import type { EngineEvent, Status } from "../../rollout/types.ts";
+import { counterOn, gaugeOn } from "../../runtime/metrics.ts";
 
 const OUTCOME_BY_EVENT: Record<string, string> = {
   Promoted: "promoted",

@@ -2,8 +2,8 @@
 // next tick, analyses report what the test says, and status goes through JSON
 // between ticks as it does through the apiserver.
 import type { ModelDeployment } from "../api/index.ts";
-import { stepRollout } from "./engine.ts";
-import type { ManualAction, RevisionState, RolloutDecision, RouterKind, Status } from "./types.ts";
+import { stepRollout } from "../rollout/engine.ts";
+import type { ManualAction, RevisionState, RolloutDecision, RouterKind, Status } from "../rollout/types.ts";
 
 export type World = {
   mdep: ModelDeployment;

@@ -9,10 +9,10 @@ import {
   nextMeasurementAt,
   recordAnalysisMetricValues,
   recordMeasurement,
-} from "../analysis/index.ts";
-import type { Analysis, ModelDeployment } from "../api/index.ts";
-import type { AnalysisRun, Status } from "../rollout/types.ts";
-import type { ReconcileDeps } from "./context.ts";
+} from "../../analysis/index.ts";
+import type { Analysis, ModelDeployment } from "../../api/index.ts";
+import type { AnalysisRun, Status } from "../../rollout/types.ts";
+import type { ReconcileDeps } from "../context.ts";
 
 /** Step, pre- and post-promotion analyses end after this many measurements unless count says otherwise. */
 const DEFAULT_COUNT = 3;

@@ -1,9 +1,14 @@
 // Which Services a ModelDeployment owns for the traffic the engine decided,
 // and which revision each selects. Pure.
-import type { ModelDeployment } from "../api/index.ts";
-import { canaryServiceName, stableServiceName } from "../rollout/routers/types.ts";
-import type { RouterKind, Traffic } from "../rollout/types.ts";
-import { desiredService } from "./workload.ts";
+import {
+  canaryServiceName,
+  clientServiceName,
+  type ModelDeployment,
+  previewServiceName,
+  stableServiceName,
+} from "../../api/index.ts";
+import { desiredService } from "../../core/workload.ts";
+import type { RouterKind, Traffic } from "../../rollout/types.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -14,9 +19,9 @@ export function desiredServices(mdep: ModelDeployment, traffic: Traffic, router:
   // Without a mesh the weight is the replica ratio behind one Service.
   const splitByReplicas =
     router === "replicas" && traffic.canaryRevision !== undefined && traffic.canaryWeight > 0;
-  const services = [desiredService(mdep, name, splitByReplicas ? undefined : stable)];
+  const services = [desiredService(mdep, clientServiceName(name), splitByReplicas ? undefined : stable)];
   if (traffic.previewRevision)
-    services.push(desiredService(mdep, `${name}-preview`, traffic.previewRevision));
+    services.push(desiredService(mdep, previewServiceName(name), traffic.previewRevision));
   if (router !== "replicas") {
     services.push(desiredService(mdep, stableServiceName(name), stable));
     services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision ?? stable));

@@ -2,12 +2,18 @@
 // ModelDeployment back through the SRE's undo action, start a retraining Job
 // with the drift report, call a webhook. Each action reports what it did as
 // one clause; a failing action never stops the others.
-import { API_VERSION, type DriftMonitor, type ModelDeployment } from "../api/index.ts";
-import { ACTION_ANNOTATION } from "../rollout/actions.ts";
-import type { KubeObject } from "../runtime/types.ts";
-import { FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
+import {
+  ACTION_ANNOTATION,
+  API_VERSION,
+  DRIFT_VERDICT_ANNOTATION,
+  type DriftMonitor,
+  FIELD_MANAGER,
+  LABEL_DRIFT_MONITOR,
+  type ModelDeployment,
+} from "../../api/index.ts";
+import type { KubeObject } from "../../runtime/types.ts";
+import type { ReconcileDeps } from "../context.ts";
 
-export const LABEL_DRIFT_MONITOR = "modelops.io/drift-monitor";
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 export type ActionOutcome = { action: "rollback" | "retrainJob" | "webhook"; ok: boolean; message: string };
@@ -135,7 +141,7 @@ export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: numb
       name,
       namespace: dm.metadata.namespace,
       labels: { ...template.metadata?.labels, [LABEL_DRIFT_MONITOR]: dm.metadata.name },
-      annotations: { ...template.metadata?.annotations, "modelops.io/drift-verdict": report.verdict },
+      annotations: { ...template.metadata?.annotations, [DRIFT_VERDICT_ANNOTATION]: report.verdict },
       ownerReferences: [
         {
           apiVersion: API_VERSION,

@@ -3,21 +3,27 @@
 // Prometheus, evaluates drift (operator/drift, pure), writes status, Events and
 // metrics, and on Critical runs the opted-in actions once per episode.
 // Prometheus down or a query failing gives verdict Unknown and no action.
-import { createPrometheusProvider } from "../analysis/prometheus.ts";
-import type { MetricProvider } from "../analysis/provider.ts";
-import { parseDurationMs } from "../api/common.ts";
-import type { DriftMonitor, ModelDeployment, ModelVersion } from "../api/index.ts";
-import { stepEpisode } from "../drift/episode.ts";
-import { defaultMethod, evaluateDrift, type FeatureInput } from "../drift/evaluate.ts";
-import { applyStatusIfChanged } from "../runtime/apply.ts";
-import { kubeTime } from "../runtime/conditions.ts";
-import type { ReconcileResult } from "../runtime/controller.ts";
-import type { ObjectKey } from "../runtime/types.ts";
-import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
-import { type ActionOutcome, type DriftReport, runActions } from "./drift-actions.ts";
-import { countDriftActions, forgetDriftMetrics, recordDriftMetrics } from "./drift-metrics.ts";
-import { readLive, resolveReference, selectFeatures } from "./drift-query.ts";
-import { composeDriftStatus, driftEvents, type Outcome } from "./drift-status.ts";
+import { createPrometheusProvider } from "../../analysis/prometheus.ts";
+import type { MetricProvider } from "../../analysis/provider.ts";
+import { parseDurationMs } from "../../api/common.ts";
+import {
+  API_VERSION,
+  type DriftMonitor,
+  FIELD_MANAGER,
+  type ModelDeployment,
+  type ModelVersion,
+} from "../../api/index.ts";
+import { stepEpisode } from "../../drift/episode.ts";
+import { defaultMethod, evaluateDrift, type FeatureInput } from "../../drift/evaluate.ts";
+import { applyStatusIfChanged } from "../../runtime/apply.ts";
+import { kubeTime } from "../../runtime/conditions.ts";
+import type { ReconcileResult } from "../../runtime/controller.ts";
+import type { ObjectKey } from "../../runtime/types.ts";
+import { asKubeObject, type ReconcileDeps } from "../context.ts";
+import { type ActionOutcome, type DriftReport, runActions } from "./actions.ts";
+import { countDriftActions, forgetDriftMetrics, recordDriftMetrics } from "./metrics.ts";
+import { readLive, resolveReference, selectFeatures } from "./query.ts";
+import { composeDriftStatus, driftEvents, type Outcome } from "./status.ts";
 
 export async function reconcileDriftMonitor(deps: ReconcileDeps, key: ObjectKey): Promise<ReconcileResult> {
   const dm = deps.stores.driftMonitors.get(key.namespace, key.name) as DriftMonitor | undefined;
@@ -149,7 +155,7 @@ function report(
   const e = outcome.evaluation;
   return {
     kind: "DriftReport",
-    apiVersion: "modelops.io/v1alpha1",
+    apiVersion: API_VERSION,
     driftMonitor: { namespace: dm.metadata.namespace ?? "", name: dm.metadata.name },
     modelDeployment: dm.spec.targetRef.name,
     modelVersion: version,

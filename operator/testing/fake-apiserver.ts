@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { KubeObject } from "./types.ts";
+import type { KubeObject } from "../runtime/types.ts";
 
 export interface FakeRequest {
   method: string;

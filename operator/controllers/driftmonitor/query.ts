@@ -3,20 +3,20 @@
 // of each feature over the window, from Prometheus. Failures come back as
 // messages for status; nothing here throws for a user's mistake.
 import yaml from "js-yaml";
+import type { MetricProvider } from "../../analysis/provider.ts";
+import { escapePromQLString, formatPromDuration } from "../../analysis/queries.ts";
+import { parseDurationMs } from "../../api/common.ts";
+import type { DriftMonitor, ModelVersion } from "../../api/index.ts";
 import {
   FEATURE_CATEGORY_TOTAL,
   FEATURE_VALUE,
   PREDICTION_CATEGORY_TOTAL,
   PREDICTION_VALUE,
-} from "../analysis/metric-names.ts";
-import type { MetricProvider } from "../analysis/provider.ts";
-import { escapePromQLString, formatPromDuration } from "../analysis/queries.ts";
-import { parseDurationMs } from "../api/common.ts";
-import type { DriftMonitor, ModelVersion } from "../api/index.ts";
-import { type AlignResult, alignCategories, alignHistogram } from "../drift/align.ts";
-import type { FeatureInput } from "../drift/evaluate.ts";
-import { isNotFound } from "../runtime/kube.ts";
-import type { ReconcileDeps } from "./context.ts";
+} from "../../api/metric-names.ts";
+import { type AlignResult, alignCategories, alignHistogram } from "../../drift/align.ts";
+import type { FeatureInput } from "../../drift/evaluate.ts";
+import { isNotFound } from "../../runtime/kube.ts";
+import type { ReconcileDeps } from "../context.ts";
 
 type FeatureReference = NonNullable<NonNullable<ModelVersion["spec"]["reference"]>["features"]>[number];
 export type Kind = FeatureInput["kind"];

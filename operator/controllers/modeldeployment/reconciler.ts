@@ -3,36 +3,33 @@
 // decision in the order that keeps serving safe: Services and routes first
 // (so an abort moves traffic before anything else), then Deployments, then
 // deletions, then status.
-import type { ModelDeployment, ModelVersion } from "../api/index.ts";
 import {
-  composeStatus,
-  conditionIs,
-  lookupMessage,
-  lookupReason,
-  type VersionLookup,
-} from "../core/deployment-status.ts";
-import { replicasShadowTarget } from "../core/proxy-sidecar.ts";
-import { desiredServices } from "../core/services.ts";
-import { validateModelVersion } from "../core/version-validation.ts";
-import {
-  desiredDeployment,
+  ACTION_ANNOTATION,
+  ACTION_VERBS,
+  FIELD_MANAGER,
   LABEL_DEPLOYMENT,
   LABEL_REVISION,
   LABEL_VERSION,
-  revisionHash,
-} from "../core/workload.ts";
-import { pendingAction } from "../rollout/actions.ts";
-import { stepRollout } from "../rollout/engine.ts";
-import { routeOf } from "../rollout/routers/index.ts";
-import type { EngineEvent, RevisionState, RolloutDecision, RouterKind } from "../rollout/types.ts";
-import { applyIfChanged, applyStatusIfChanged } from "../runtime/apply.ts";
-import type { ReconcileResult } from "../runtime/controller.ts";
-import { isNotFound } from "../runtime/kube.ts";
-import type { KubeObject, ObjectKey } from "../runtime/types.ts";
+  type ModelDeployment,
+  type ModelVersion,
+} from "../../api/index.ts";
+import { replicasShadowTarget } from "../../core/proxy-sidecar.ts";
+import { validateModelVersion } from "../../core/version-validation.ts";
+import { desiredDeployment, revisionHash } from "../../core/workload.ts";
+import { pendingAction } from "../../rollout/actions.ts";
+import { stepRollout } from "../../rollout/engine.ts";
+import { routeOf } from "../../rollout/routers/index.ts";
+import type { EngineEvent, RevisionState, RolloutDecision, RouterKind } from "../../rollout/types.ts";
+import { applyIfChanged, applyStatusIfChanged } from "../../runtime/apply.ts";
+import type { ReconcileResult } from "../../runtime/controller.ts";
+import { isNotFound } from "../../runtime/kube.ts";
+import type { KubeObject, ObjectKey } from "../../runtime/types.ts";
+import { APPLY_AS, asKubeObject, type ReconcileDeps } from "../context.ts";
 import { measureDueAnalyses } from "./analysis.ts";
 import { reconcileAutoscaling } from "./autoscaling.ts";
-import { asKubeObject, FIELD_MANAGER, type ReconcileDeps } from "./context.ts";
 import { forgetRolloutMetrics, recordRolloutMetrics } from "./rollout-metrics.ts";
+import { desiredServices } from "./services.ts";
+import { composeStatus, conditionIs, lookupMessage, lookupReason, type VersionLookup } from "./status.ts";
 
 /** A failed route write is retried this soon: an abort must reach the route. */
 const ROUTER_RETRY_MS = 5_000;
@@ -134,7 +131,7 @@ function invalidAction(value: string): EngineEvent {
   return {
     type: "Warning",
     reason: "InvalidAction",
-    message: `modelops.io/action "${value}" is not an action; use promote, promote-full, abort, retry or undo (optionally followed by @<anything>)`,
+    message: `${ACTION_ANNOTATION} "${value}" is not an action; use ${ACTION_VERBS.join(", ")} (optionally followed by @<anything>)`,
   };
 }
 
@@ -185,7 +182,7 @@ async function applyServices(
     const name = (svc.metadata as { name: string }).name;
     names.add(name);
     const live = deps.stores.services.get(mdep.metadata.namespace, name);
-    await applyIfChanged(deps.kube, svc as KubeObject, live, { fieldManager: FIELD_MANAGER });
+    await applyIfChanged(deps.kube, svc as KubeObject, live, APPLY_AS);
   }
   const stale = deps.stores.services
     .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
@@ -227,7 +224,7 @@ async function applyRevisions(
       mdep.metadata.namespace,
       (desired.metadata as { name: string }).name,
     );
-    await applyIfChanged(deps.kube, desired as KubeObject, live, { fieldManager: FIELD_MANAGER });
+    await applyIfChanged(deps.kube, desired as KubeObject, live, APPLY_AS);
     rendered.add(rev.revision);
   }
   for (const [revision, replicas] of decision.replicas) {

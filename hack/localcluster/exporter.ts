@@ -1,6 +1,6 @@
 // A /metrics endpoint whose series the test controls, for a real Prometheus to
 // scrape: plain counters, gauges and histograms, plus simulated traffic of the
-// modelops-proxy (the series of operator/analysis/metric-names.ts) at a given
+// modelops-proxy (the series of operator/api/metric-names.ts) at a given
 // request rate, error rate and latency.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,7 +9,7 @@ import {
   REQUEST_DURATION,
   REQUESTS_TOTAL,
   type SERIES_LABELS,
-} from "../../operator/analysis/metric-names.ts";
+} from "../../operator/api/metric-names.ts";
 
 export type Labels = Record<string, string>;
 

@@ -1,9 +1,9 @@
 // DriftMonitor metrics an SRE alerts on: the score of every compared feature,
 // the verdict of every monitor, and the actions taken.
 import type { Registry } from "prom-client";
-import { DRIFT_VERDICTS } from "../api/index.ts";
-import { counterOn, gaugeOn } from "../runtime/metrics.ts";
-import type { ActionOutcome } from "./drift-actions.ts";
+import { DRIFT_VERDICTS } from "../../api/index.ts";
+import { counterOn, gaugeOn } from "../../runtime/metrics.ts";
+import type { ActionOutcome } from "./actions.ts";
 
 type Scored = { name: string; method: string; score: number };
 

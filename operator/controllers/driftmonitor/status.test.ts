@@ -1,14 +1,14 @@
 // The pure parts of the DriftMonitor shell: queries, feature selection, the
 // retraining Job, status and Events.
 import { describe, expect, it } from "vitest";
-import { interpretVectorResponse } from "../analysis/prometheus.ts";
-import { type DriftMonitor, driftMonitorSchema } from "../api/index.ts";
-import type { Evaluation } from "../drift/evaluate.ts";
-import { createRegistry, metricValue } from "../runtime/metrics.ts";
-import { retrainingJob } from "./drift-actions.ts";
-import { forgetDriftMetrics, recordDriftMetrics } from "./drift-metrics.ts";
-import { liveQuery, selectFeatures } from "./drift-query.ts";
-import { composeDriftStatus, driftEvents } from "./drift-status.ts";
+import { interpretVectorResponse } from "../../analysis/prometheus.ts";
+import { type DriftMonitor, driftMonitorSchema } from "../../api/index.ts";
+import type { Evaluation } from "../../drift/evaluate.ts";
+import { createRegistry, metricValue } from "../../runtime/metrics.ts";
+import { retrainingJob } from "./actions.ts";
+import { forgetDriftMetrics, recordDriftMetrics } from "./metrics.ts";
+import { liveQuery, selectFeatures } from "./query.ts";
+import { composeDriftStatus, driftEvents } from "./status.ts";
 
 const numeric = { name: "x", type: "numeric" as const, edges: [0, 1, 2], fractions: [0.5, 0.5] };
 const categorical = { name: "label", type: "categorical" as const, categories: { a: 0.5, b: 0.5 } };
