@@ -1,6 +1,7 @@
 // Building blocks shared by the three kinds. Every schema here ends up in the
 // CRDs, so every field carries a description written for `kubectl explain`.
 import { z } from "zod";
+import type { Condition } from "../runtime/conditions.ts";
 import { API_VERSION } from "./contract.ts";
 
 /** One `x-kubernetes-validations` entry: a CEL rule the apiserver checks. */
@@ -148,8 +149,8 @@ export const conditionSchema = z
       .optional()
       .describe("metadata.generation the condition was computed from."),
   })
-  .describe("One aspect of the object's state (metav1.Condition).");
-export type Condition = z.infer<typeof conditionSchema>;
+  .describe("One aspect of the object's state (metav1.Condition).") satisfies z.ZodType<Condition>;
+export type { Condition };
 
 /** status.observedGeneration, the same on every kind. */
 export const observedGenerationSchema = z

@@ -12,7 +12,7 @@ import {
 } from "../api/contract.ts";
 import type { KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { type DriftMonitorObject, renderDrift, renderExplain } from "./explain.ts";
+import { type DriftMonitorView, renderDrift, renderExplain } from "./explain.ts";
 import { type Mdep, type PodsByRevision, renderHistory, renderList, renderStatus } from "./render.ts";
 
 export interface CommandContext {
@@ -126,5 +126,5 @@ export async function cmdExplain(ctx: CommandContext, name: string): Promise<voi
 
 export async function cmdDrift(ctx: CommandContext, name: string): Promise<void> {
   const ref = { apiVersion: API_VERSION, kind: "DriftMonitor", namespace: ctx.namespace, name };
-  ctx.out(renderDrift((await ctx.kube.get(ref)) as unknown as DriftMonitorObject));
+  ctx.out(renderDrift((await ctx.kube.get(ref)) as unknown as DriftMonitorView));
 }

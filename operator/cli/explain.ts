@@ -1,9 +1,8 @@
 // `explain` and `drift`: answers to "why is it paused / rolled back?" and
 // "what did the last drift check say?" built only from status, so they work
 // for any user who can read the objects.
-import type { AnalysisRunStatus } from "../api/modeldeployment-status.ts";
-import type { Condition, Mdep } from "./render.ts";
-import { table } from "./render.ts";
+import type { AnalysisRunStatus, Condition, DriftMonitor } from "../api/index.ts";
+import { type Mdep, table } from "./render.ts";
 
 const ACTION_HINT = "kubectl modelops";
 
@@ -80,31 +79,12 @@ export function renderExplain(m: Mdep): string {
   return lines.join("\n");
 }
 
-type DriftFeature = {
-  name: string;
-  kind?: string;
-  method: string;
-  score: number;
-  pValue?: number;
-  status: string;
-};
-export type DriftMonitorObject = {
-  metadata: { name: string };
-  spec?: { deploymentRef?: { name?: string } } & Record<string, unknown>;
-  status?: {
-    verdict?: string;
-    lastEvaluationTime?: string;
-    sampleSize?: number;
-    features?: DriftFeature[];
-    lastActionTime?: string;
-    message?: string;
-    conditions?: Condition[];
-  };
-};
+/** What the plugin reads of a DriftMonitor. */
+export type DriftMonitorView = Pick<DriftMonitor, "metadata" | "status">;
 
 const VERDICT_ORDER = ["Critical", "Warning", "Unknown", "InsufficientData", "NoDrift"];
 
-export function renderDrift(dm: DriftMonitorObject): string {
+export function renderDrift(dm: DriftMonitorView): string {
   const s = dm.status;
   if (!s?.lastEvaluationTime && !s?.verdict)
     return `${dm.metadata.name}: no drift report yet (the monitor has not evaluated).`;

@@ -1,13 +1,24 @@
 import { describe, expect, it } from "vitest";
+import { modelDeploymentSpecSchema } from "../api/index.ts";
 import { renderDrift, renderExplain } from "./explain.ts";
 import { type Mdep, renderList, renderStatus, table } from "./render.ts";
 
+// Parsed as the apiserver would default it, so the plugin sees what it reads live.
+const spec = modelDeploymentSpecSchema.parse({
+  modelVersion: "iris-v2",
+  replicas: 2,
+  strategy: {
+    canary: {
+      steps: [
+        { setWeight: 20 },
+        { analysis: { metrics: [{ name: "errors", builtin: "errorRate", max: 0.05 }] } },
+      ],
+    },
+  },
+});
 const mdep = (status: Mdep["status"]): Mdep => ({
   metadata: { name: "iris", namespace: "ml" },
-  spec: {
-    replicas: 2,
-    strategy: { canary: { steps: [{ setWeight: 20 }, { analysis: { metrics: [{ name: "errors" }] } }] } },
-  },
+  spec,
   status,
 });
 

@@ -1,17 +1,10 @@
 // Pure text renderings of ModelDeployment and DriftMonitor status for the
 // kubectl-modelops plugin. Kept free of I/O so unit tests pin the wording
 // SREs read during an incident.
-import type { AnalysisRunStatus, ModelDeploymentStatus } from "../api/index.ts";
+import type { AnalysisRunStatus, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
 
-export type Condition = { type: string; status: string; reason?: string; message?: string };
-
-export type MdepStatus = ModelDeploymentStatus;
-
-export type Mdep = {
-  metadata: { name: string; namespace?: string };
-  spec: { modelVersion?: string; replicas?: number; strategy?: Record<string, unknown> };
-  status?: MdepStatus;
-};
+/** What the plugin reads of a ModelDeployment. */
+export type Mdep = Pick<ModelDeployment, "metadata" | "spec" | "status">;
 
 /** Pod counts by revision: ready / total. */
 export type PodsByRevision = Map<string, { ready: number; total: number; version?: string }>;
@@ -52,9 +45,8 @@ export function renderList(items: Mdep[]): string {
   return table(rows);
 }
 
-function canarySteps(m: Mdep): unknown[] | undefined {
-  const canary = m.spec.strategy?.canary as { steps?: unknown[] } | undefined;
-  return canary?.steps;
+function canarySteps(m: Mdep) {
+  return m.spec.strategy?.canary?.steps;
 }
 
 function strategyName(m: Mdep): string {
@@ -116,7 +108,7 @@ function renderAnalysis(runs: AnalysisRunStatus[] | undefined): string[] {
   return lines;
 }
 
-function renderPods(pods: PodsByRevision, s: MdepStatus): string[] {
+function renderPods(pods: PodsByRevision, s: ModelDeploymentStatus): string[] {
   if (pods.size === 0) return ["  (no pods)"];
   const role = (rev: string) =>
     rev === s.stableRevision ? "stable" : rev === s.canaryRevision ? "canary" : "retiring";
