@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-cache=${MODELOPS_CACHE:-$HOME/.cache/modelops-operator}
+source "$(dirname "$0")/lib/cache.sh"
 k8s_minor=${KUBERNETES_VERSION#v1.}   # 34.4
 staging_version=v0.$k8s_minor         # v0.34.4
 

@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-cache=${MODELOPS_CACHE:-$HOME/.cache/modelops-operator}
+source "$(dirname "$0")/lib/cache.sh"
 out=$cache/helm-$HELM_VERSION
 log() { printf '[helm] %s\n' "$*" >&2; }
 if [ ! -x "$out/helm" ]; then

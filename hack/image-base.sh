@@ -8,7 +8,7 @@
 # when the Node version changes. Needs DOCKER_HOST (hack/image-dockerd.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cache=${MODELOPS_CACHE:-$HOME/.cache/modelops-operator}
+source "$(dirname "$0")/lib/cache.sh"
 base_image=${NODE_IMAGE:-node:24-slim}
 node_bin=$root/node_modules/node/bin/node
 node_version=$("$node_bin" --version)

@@ -6,7 +6,7 @@
 #   hack/image-dockerd.sh stop    stops the engine this script started (by its pid file)
 #   hack/image-dockerd.sh status  exit 0 when that engine runs
 set -euo pipefail
-cache=${MODELOPS_CACHE:-$HOME/.cache/modelops-operator}
+source "$(dirname "$0")/lib/cache.sh"
 dir=$cache/dockerd
 sock=$dir/docker.sock
 pidfile=$dir/dockerd.pid

@@ -2,7 +2,8 @@
 # Runs every check and test on a fresh machine: installs dependencies, builds
 # the pinned cluster binaries (cached outside the repo), then lint, type
 # check, CRD freshness, unit tests and integration tests against a real local
-# control plane.
+# control plane. Ends with one line of counts (hack/test-summary.ts); extra
+# arguments go to vitest (e.g. a file, or -t NAME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/node.sh
@@ -24,5 +25,11 @@ step "unit and integration tests"
 # The integration run ends by asking the apiserver whether the chart's RBAC
 # allows every kind of request the operator made (e2e/harness/rbac.ts);
 # `npm run test:rbac` runs the whole suite as that ServiceAccount instead.
-vitest run "$@"
-printf '\nall checks passed in %ss\n' "$(( $(date +%s) - start ))"
+report=$(mktemp -d)
+trap 'rm -rf "$report"' EXIT
+status=0
+vitest run --reporter=default --reporter=json --outputFile.json="$report/vitest.json" "$@" || status=$?
+step "summary ($(( $(date +%s) - start ))s)"
+# Counts files and tests, and fails on a skip nobody asked for (see the script).
+node hack/test-summary.ts "$report/vitest.json" "$@" || status=1
+exit "$status"

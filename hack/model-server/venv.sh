@@ -10,15 +10,15 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 KEY="mlserver-${MLSERVER_VERSION}-sklearn-${SKLEARN_VERSION}-$("$PYTHON" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')"
-CACHE=${MODELOPS_CACHE:-$HOME/.cache/modelops-operator}
-VENV="$CACHE/venv-$KEY"
+source "$(dirname "$0")/../lib/cache.sh"
+VENV="$cache/venv-$KEY"
 
 if [[ -x "$VENV/bin/mlserver" && -f "$VENV/.complete" ]]; then
   echo "$VENV"
   exit 0
 fi
 
-mkdir -p "$CACHE"
+mkdir -p "$cache"
 # An interrupted install leaves no .complete marker: start it over.
 rm -rf "$VENV"
 start=$(date +%s)

@@ -108,7 +108,7 @@ export function scrapeAnnotations(ports: ProxyPorts): Record<string, string> {
 /**
  * On the replicas router a shadow rollout has no mesh to mirror: the stable
  * revision's proxies copy `mirrorPercent` of requests to the `<mdep>-canary`
- * Service (services.ts), which selects the shadow revision.
+ * Service (controllers/modeldeployment/services.ts), which selects the shadow revision.
  */
 export function replicasShadowTarget(
   mdep: ModelDeployment,

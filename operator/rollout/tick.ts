@@ -1,6 +1,8 @@
 // The working state of one engine step: a copy of status that the strategy
-// machines change, plus what they ask the shell to do. Helpers here are the
-// moves every strategy shares: start, abort, promote, retire, pause.
+// machines change, plus what they ask the shell to do. Helpers here read and
+// edit that state (phase, stage, analysis runs, retiring revisions, events,
+// wake-ups); the moves every strategy shares (start, abort, promote, guard,
+// roll back) are in moves.ts.
 import { kubeTime } from "../runtime/conditions.ts";
 import type {
   AnalysisRun,
