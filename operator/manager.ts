@@ -11,6 +11,7 @@ import {
   FIELD_MANAGER,
   GROUP,
   LABEL_DEPLOYMENT,
+  type ModelDeployment,
 } from "./api/index.ts";
 import type { ReconcileDeps } from "./controllers/context.ts";
 import { reconcileDriftMonitor } from "./controllers/driftmonitor/reconciler.ts";
@@ -205,7 +206,7 @@ function wireHandlers(informers: Informers, versions: Controller, deployments: C
   const wakeDeploymentsOf = (mv: KubeObject) => {
     const ns = mv.metadata?.namespace;
     for (const mdep of informers.modelDeployments.store.list(ns)) {
-      const spec = mdep.spec as { modelVersion?: string } | undefined;
+      const spec = (mdep as Partial<ModelDeployment>).spec;
       if (spec?.modelVersion === mv.metadata?.name)
         deployments.enqueue({ namespace: ns, name: mdep.metadata?.name ?? "" });
     }

@@ -27,7 +27,7 @@ describe("desiredHpa", () => {
         ],
         { scaleDown: { stabilizationWindowSeconds: 120, maxPodsPerStep: 2 } },
       ),
-    ) as { spec: Record<string, unknown>; metadata: { ownerReferences: unknown[] } };
+    );
     expect(hpa.spec.scaleTargetRef).toEqual({
       apiVersion: "modelops.io/v1alpha1",
       kind: "ModelDeployment",

@@ -2,6 +2,14 @@
 // autoscaling/v2 HorizontalPodAutoscaler or a KEDA ScaledObject. Both target
 // the ModelDeployment's scale subresource, never a revision's Deployment, so
 // they change the total and the rollout engine splits it. Pure.
+import type {
+  V2CrossVersionObjectReference,
+  V2HorizontalPodAutoscaler,
+  V2HorizontalPodAutoscalerBehavior,
+  V2HorizontalPodAutoscalerSpec,
+  V2HPAScalingRules,
+  V2MetricSpec,
+} from "@kubernetes/client-node";
 import {
   API_VERSION,
   type Autoscaling,
@@ -11,10 +19,28 @@ import {
   type ModelDeployment,
 } from "../api/index.ts";
 import { canonicalQuantity } from "../core/quantity.ts";
-import { ownerReference } from "../core/workload.ts";
+import { type Owned, type OwnedMeta, ownerReference } from "../core/workload.ts";
 import { totalQuery } from "./queries.ts";
 
-type Obj = Record<string, unknown>;
+/** KEDA's ScaledObject (keda.sh/v1alpha1), the fields the operator sets; client-node has no type for it. */
+export interface ScaledObject {
+  apiVersion: "keda.sh/v1alpha1";
+  kind: "ScaledObject";
+  metadata: OwnedMeta;
+  spec: {
+    scaleTargetRef: V2CrossVersionObjectReference;
+    minReplicaCount: number;
+    maxReplicaCount: number;
+    triggers: KedaTrigger[];
+  };
+}
+
+/** One KEDA scaler; `metadata` is the scaler's settings, all strings. */
+export interface KedaTrigger {
+  type: string;
+  metricType?: string;
+  metadata: Record<string, string>;
+}
 
 /** Pods metrics an adapter (e.g. prometheus-adapter) must serve from the proxy's series for hpa. */
 export const HPA_POD_METRICS = {
@@ -24,7 +50,7 @@ export const HPA_POD_METRICS = {
 /** External metric an adapter must serve for a query target, selected by the ModelDeployment's name. */
 export const HPA_EXTERNAL_QUERY_METRIC = "modelops_autoscaling_query";
 
-function metadata(mdep: ModelDeployment): Obj {
+function metadata(mdep: ModelDeployment): OwnedMeta {
   return {
     name: mdep.metadata.name,
     namespace: mdep.metadata.namespace,
@@ -33,12 +59,12 @@ function metadata(mdep: ModelDeployment): Obj {
   };
 }
 
-function scaleTarget(mdep: ModelDeployment): Obj {
+function scaleTarget(mdep: ModelDeployment): V2CrossVersionObjectReference {
   return { apiVersion: API_VERSION, kind: "ModelDeployment", name: mdep.metadata.name };
 }
 
-export function desiredHpa(mdep: ModelDeployment, a: Autoscaling): Obj {
-  const spec: Obj = {
+export function desiredHpa(mdep: ModelDeployment, a: Autoscaling): Owned<V2HorizontalPodAutoscaler> {
+  const spec: V2HorizontalPodAutoscalerSpec = {
     scaleTargetRef: scaleTarget(mdep),
     minReplicas: Math.max(1, a.minReplicas), // HPA needs 1 unless HPAScaleToZero is enabled
     maxReplicas: a.maxReplicas,
@@ -49,7 +75,7 @@ export function desiredHpa(mdep: ModelDeployment, a: Autoscaling): Obj {
   return { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: metadata(mdep), spec };
 }
 
-function hpaMetric(mdep: ModelDeployment, t: AutoscalingTarget, index: number): Obj {
+function hpaMetric(mdep: ModelDeployment, t: AutoscalingTarget, index: number): V2MetricSpec {
   if (t.type === "cpu" || t.type === "memory") {
     return {
       type: "Resource",
@@ -73,10 +99,10 @@ function hpaMetric(mdep: ModelDeployment, t: AutoscalingTarget, index: number): 
   };
 }
 
-function hpaBehavior(a: Autoscaling): Obj | undefined {
+function hpaBehavior(a: Autoscaling): V2HorizontalPodAutoscalerBehavior | undefined {
   const direction = (d: Autoscaling["scaleUp"]) => {
     if (!d) return undefined;
-    const out: Obj = {};
+    const out: V2HPAScalingRules = {};
     if (d.stabilizationWindowSeconds !== undefined)
       out.stabilizationWindowSeconds = d.stabilizationWindowSeconds;
     if (d.maxPodsPerStep) out.policies = [{ type: "Pods", value: d.maxPodsPerStep, periodSeconds: 15 }];
@@ -92,7 +118,7 @@ export function desiredScaledObject(
   mdep: ModelDeployment,
   a: Autoscaling,
   prometheusAddress: string | undefined,
-): Obj {
+): ScaledObject {
   const triggers = a.targets.map((t) => kedaTrigger(mdep, t, prometheusAddress));
   return {
     apiVersion: "keda.sh/v1alpha1",
@@ -111,7 +137,7 @@ function kedaTrigger(
   mdep: ModelDeployment,
   t: AutoscalingTarget,
   prometheusAddress: string | undefined,
-): Obj {
+): KedaTrigger {
   if (t.type === "cpu" || t.type === "memory") {
     return { type: t.type, metricType: "Utilization", metadata: { value: String(t.averageUtilization) } };
   }

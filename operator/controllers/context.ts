@@ -39,7 +39,11 @@ export interface ReconcileDeps {
 /** How the operator writes: its field manager, and the hash that catches fields desired stopped setting. */
 export const APPLY_AS = { fieldManager: FIELD_MANAGER, hashAnnotation: APPLIED_HASH_ANNOTATION } as const;
 
-/** The API's zod types have no index signature; the generic client wants one. */
+/**
+ * The API's zod types and client-node's model types have no index signature
+ * (and the latter type timestamps as Date where the JSON has strings); the
+ * generic client wants one.
+ */
 export function asKubeObject(obj: object): KubeObject {
   return obj as KubeObject;
 }

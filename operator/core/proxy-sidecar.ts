@@ -8,6 +8,7 @@
 // /path annotations for the metrics port (named "metrics"), which the common
 // "kubernetes-pods" scrape job and the Prometheus operator's PodMonitor
 // (port: metrics) both understand.
+import type { V1Container } from "@kubernetes/client-node";
 import pkg from "../../package.json" with { type: "json" };
 import { canaryServiceName, type ModelDeployment, type ModelVersion, SERVICE_PORT } from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
@@ -18,8 +19,6 @@ export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
 export const PROXY_COMMAND = ["node", "operator/proxy/main.ts"];
 const PREFERRED_HTTP_PORT = 8000;
 const PREFERRED_METRICS_PORT = 9090;
-
-type Obj = Record<string, unknown>;
 
 export interface ProxyPorts {
   http: number;
@@ -37,6 +36,9 @@ export function proxyEnabled(mdep: ModelDeployment): boolean {
   return mdep.spec.proxy?.enabled ?? true;
 }
 
+/** The proxy's configuration as the operator writes it: ports always set, as the pod's ports name them. */
+export type SidecarConfig = ProxyConfigInput & { listenPort: number; metricsPort: number };
+
 export interface ProxyShadow {
   url: string;
   percent: number;
@@ -48,7 +50,7 @@ export function proxyConfig(
   mv: ModelVersion,
   revision: string,
   shadow?: ProxyShadow,
-): ProxyConfigInput {
+): SidecarConfig {
   const ports = proxyPorts(mv.spec.runtime.port);
   const reference = mv.spec.reference;
   const entry = (r: NonNullable<NonNullable<typeof reference>["features"]>[number]) => ({
@@ -75,7 +77,7 @@ export function proxyConfig(
 }
 
 /** The sidecar container; runs as non-root with a read-only root filesystem. */
-export function proxyContainer(config: ProxyConfigInput, image: string): Obj {
+export function proxyContainer(config: SidecarConfig, image: string): V1Container {
   return {
     name: PROXY_CONTAINER,
     image,

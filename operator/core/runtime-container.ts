@@ -38,7 +38,7 @@ export function wireRuntime(
   const path = modelPathInContainer(location);
   const port = String(runtime.port);
   const readinessPath = runtime.protocol === "v2" ? "/v2/health/ready" : `/v1/models/${model.name}`;
-  const common = { env: [] as { name: string; value: string }[], args: [] as string[], readinessPath };
+  const common: ContainerWiring = { env: [], args: [], readinessPath };
   switch (runtime.name) {
     case "mlserver": {
       common.env.push(

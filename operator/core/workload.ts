@@ -2,6 +2,14 @@
 // Deployment per revision and the Service clients call. Pure: the reconciler
 // applies what this returns.
 import { createHash } from "node:crypto";
+import type {
+  V1Container,
+  V1Deployment,
+  V1ObjectMeta,
+  V1OwnerReference,
+  V1PodSpec,
+  V1Service,
+} from "@kubernetes/client-node";
 import {
   API_VERSION,
   FIELD_MANAGER,
@@ -13,7 +21,6 @@ import {
   revisionDeploymentName,
   SERVICE_PORT,
 } from "../api/index.ts";
-import type { ProxyConfigInput } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import {
   DEFAULT_PROXY_IMAGE,
@@ -22,12 +29,24 @@ import {
   proxyContainer,
   proxyEnabled,
   proxyPorts,
+  type SidecarConfig,
   scrapeAnnotations,
 } from "./proxy-sidecar.ts";
 import { canonicalResources } from "./quantity.ts";
 import { wireRuntime } from "./runtime-container.ts";
 
-type Obj = Record<string, unknown>;
+/** Metadata of an object the operator builds: always named and owned. */
+export type OwnedMeta = V1ObjectMeta & { name: string; ownerReferences: V1OwnerReference[] };
+
+/**
+ * An object the operator builds and owns: client-node's model type (types
+ * only; the objects stay plain JSON) with what every builder sets made
+ * required, so callers read its name and spec without casts.
+ */
+export type Owned<T extends { metadata?: V1ObjectMeta; spec?: object }> = T & {
+  metadata: OwnedMeta;
+  spec: NonNullable<T["spec"]>;
+};
 
 /**
  * A revision is everything that changes what the pods run: the version's
@@ -44,12 +63,13 @@ export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
   return createHash("sha256").update(input).digest("hex").slice(0, 10);
 }
 
-export function ownerReference(mdep: ModelDeployment): Obj {
+export function ownerReference(mdep: ModelDeployment): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: "ModelDeployment",
     name: mdep.metadata.name,
-    uid: mdep.metadata.uid,
+    // The apiserver sets it on every object the operator reads; a hand-built one may lack it.
+    uid: mdep.metadata.uid as string,
     controller: true,
     blockOwnerDeletion: true,
   };
@@ -85,7 +105,7 @@ export function desiredDeployment(
   revision: string,
   replicas: number,
   options: WorkloadOptions = {},
-): Obj {
+): Owned<V1Deployment> {
   const labels = revisionLabels(mdep, mv, revision);
   const template = mdep.spec.template ?? {};
   const withProxy = proxyEnabled(mdep);
@@ -93,10 +113,10 @@ export function desiredDeployment(
     ...(template.annotations ?? {}),
     ...(withProxy ? scrapeAnnotations(proxyPorts(mv.spec.runtime.port)) : {}),
   };
-  const spec = podSpec(mdep, mv);
+  const { spec, model } = podSpec(mdep, mv);
   if (withProxy) {
     const config = proxyConfig(mdep, mv, revision, options.shadow);
-    injectProxy(spec, config, mv.spec.runtime.port, options.proxyImage);
+    injectProxy(spec, model, config, mv.spec.runtime.port, options.proxyImage);
   }
   return {
     apiVersion: "apps/v1",
@@ -121,7 +141,8 @@ export function desiredDeployment(
   };
 }
 
-function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
+/** The pod of a revision, and its model server container (the first). */
+function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; model: V1Container } {
   const parsed = parseArtifactUri(mv.spec.artifact.uri);
   if ("error" in parsed) throw new Error(parsed.error); // ModelVersion validation rejects this first
   const runtime = mv.spec.runtime;
@@ -133,7 +154,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
   const template = mdep.spec.template ?? {};
   const env = [...wiring.env, ...(template.env ?? [])];
   const resources = template.resources ?? runtime.resources;
-  const container: Obj = {
+  const container: V1Container = {
     name: "model",
     image: runtime.image,
     ports: [{ name: "http", containerPort: runtime.port, protocol: "TCP" }],
@@ -143,7 +164,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
   };
   if (wiring.args.length > 0) container.args = wiring.args;
   if (resources && Object.keys(resources).length > 0) container.resources = canonicalResources(resources);
-  const spec: Obj = {
+  const spec: V1PodSpec = {
     containers: [container],
     securityContext: { seccompProfile: { type: "RuntimeDefault" } },
   };
@@ -161,7 +182,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
       { name: "model", persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } },
     ];
   }
-  return spec;
+  return { spec, model: container };
 }
 
 /**
@@ -171,19 +192,18 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): Obj {
  * the whole path a client uses answers.
  */
 function injectProxy(
-  spec: Obj,
-  config: ProxyConfigInput,
+  spec: V1PodSpec,
+  model: V1Container,
+  config: SidecarConfig,
   modelPort: number,
   image = DEFAULT_PROXY_IMAGE,
 ): void {
-  const containers = spec.containers as Obj[];
-  const model = containers[0] as Obj & { readinessProbe: { httpGet: Obj } };
   model.ports = [{ name: "model", containerPort: modelPort, protocol: "TCP" }];
   model.readinessProbe = {
     ...model.readinessProbe,
-    httpGet: { ...model.readinessProbe.httpGet, port: config.listenPort },
+    httpGet: { ...model.readinessProbe?.httpGet, port: config.listenPort },
   };
-  containers.push(proxyContainer(config, image));
+  spec.containers.push(proxyContainer(config, image));
 }
 
 /**
@@ -192,7 +212,11 @@ function injectProxy(
  * revision, or every revision of the ModelDeployment when `revision` is
  * undefined (the replicas router during a canary).
  */
-export function desiredService(mdep: ModelDeployment, name: string, revision: string | undefined): Obj {
+export function desiredService(
+  mdep: ModelDeployment,
+  name: string,
+  revision: string | undefined,
+): Owned<V1Service> {
   const selector: Record<string, string> = { [LABEL_DEPLOYMENT]: mdep.metadata.name };
   if (revision) selector[LABEL_REVISION] = revision;
   return {

@@ -2,6 +2,7 @@
 // ModelDeployment back through the SRE's undo action, start a retraining Job
 // with the drift report, call a webhook. Each action reports what it did as
 // one clause; a failing action never stops the others.
+import type { V1Job, V1JobSpec, V1JobTemplateSpec, V1PodSpec, V1Secret } from "@kubernetes/client-node";
 import {
   ACTION_ANNOTATION,
   API_VERSION,
@@ -11,8 +12,9 @@ import {
   LABEL_DRIFT_MONITOR,
   type ModelDeployment,
 } from "../../api/index.ts";
+import type { Owned } from "../../core/workload.ts";
 import type { KubeObject } from "../../runtime/types.ts";
-import type { ReconcileDeps } from "../context.ts";
+import { asKubeObject, type ReconcileDeps } from "../context.ts";
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
@@ -86,12 +88,6 @@ async function rollback(
   };
 }
 
-type JobTemplate = {
-  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-};
-type Container = { env?: { name: string; value?: string }[] };
-
 async function startRetraining(
   deps: ReconcileDeps,
   dm: DriftMonitor,
@@ -113,21 +109,22 @@ async function startRetraining(
     };
   }
   const job = retrainingJob(dm, report, Date.parse(report.evaluatedAt));
-  await deps.kube.create(job as KubeObject, { fieldManager: FIELD_MANAGER });
+  await deps.kube.create(asKubeObject(job), { fieldManager: FIELD_MANAGER });
   return { action: "retrainJob", ok: true, message: `retraining Job ${job.metadata.name} created` };
 }
 
 function isFinished(job: KubeObject): boolean {
-  const conditions =
-    ((job.status ?? {}) as { conditions?: { type: string; status: string }[] }).conditions ?? [];
+  const conditions = (job as V1Job).status?.conditions ?? [];
   return conditions.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 
 /** The Job from the template, owned by the DriftMonitor, every container given DRIFT_REPORT. */
-export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: number) {
-  const template = (dm.spec.actions?.retrainJob?.template ?? {}) as JobTemplate;
-  const spec = structuredClone(template.spec ?? {}) as { template?: { spec?: Record<string, unknown> } };
-  const podSpec = (spec.template?.spec ?? {}) as { containers?: Container[]; initContainers?: Container[] };
+export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: number): Owned<V1Job> {
+  // The template is the user's JSON as written (the CRD preserves unknown
+  // fields), so any level of it may be missing; the apiserver validates the Job.
+  const template = (dm.spec.actions?.retrainJob?.template ?? {}) as V1JobTemplateSpec;
+  const spec = structuredClone(template.spec ?? {}) as V1JobSpec;
+  const podSpec: Partial<V1PodSpec> = spec.template?.spec ?? {};
   const value = JSON.stringify(report);
   for (const c of [...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])]) {
     c.env = [...(c.env ?? []).filter((e) => e.name !== "DRIFT_REPORT"), { name: "DRIFT_REPORT", value }];
@@ -171,7 +168,7 @@ async function callWebhook(
       namespace: dm.metadata.namespace,
       name: webhook.secretRef.name,
     });
-    const encoded = (secret.data as Record<string, string> | undefined)?.[webhook.secretRef.key];
+    const encoded = (secret as V1Secret).data?.[webhook.secretRef.key];
     if (!encoded) throw new Error(`Secret ${webhook.secretRef.name} has no key ${webhook.secretRef.key}`);
     headers.authorization = `Bearer ${Buffer.from(encoded, "base64").toString("utf8").trim()}`;
   }

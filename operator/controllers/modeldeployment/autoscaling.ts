@@ -1,6 +1,7 @@
 // The autoscaling part of a ModelDeployment reconcile: owns the HPA or the
 // KEDA ScaledObject, or (builtin) measures load in Prometheus and changes the
 // ModelDeployment's total through its scale subresource, as an HPA would.
+import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerStatus } from "@kubernetes/client-node";
 import {
   API_VERSION,
   type Autoscaling,
@@ -17,8 +18,7 @@ import { applyIfChanged } from "../../runtime/apply.ts";
 import { kubeTime } from "../../runtime/conditions.ts";
 import { isNotFound, KubeApiError } from "../../runtime/kube.ts";
 import { gaugeOn } from "../../runtime/metrics.ts";
-import type { KubeObject } from "../../runtime/types.ts";
-import { APPLY_AS, type ReconcileDeps } from "../context.ts";
+import { APPLY_AS, asKubeObject, type ReconcileDeps } from "../context.ts";
 
 /** Without KEDA, look again this often: the ScaledObject is created once KEDA is installed. */
 const KEDA_RECHECK_MS = 60_000;
@@ -60,12 +60,9 @@ export async function reconcileAutoscaling(
 
 async function hpa(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling): Promise<AutoscalingOutcome> {
   const live = deps.stores.hpas.get(mdep.metadata.namespace, mdep.metadata.name);
-  await applyIfChanged(deps.kube, desiredHpa(mdep, a) as KubeObject, live, APPLY_AS);
-  const st = (live?.status ?? {}) as {
-    desiredReplicas?: number;
-    currentReplicas?: number;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
+  await applyIfChanged(deps.kube, asKubeObject(desiredHpa(mdep, a)), live, APPLY_AS);
+  const st: Partial<V2HorizontalPodAutoscalerStatus> =
+    (live as V2HorizontalPodAutoscaler | undefined)?.status ?? {};
   const active = st.conditions?.find((c) => c.type === "ScalingActive");
   const status: AutoscalingStatus = { provider: "hpa", ...counts(st.desiredReplicas, st.currentReplicas) };
   if (active?.message) status.message = `${active.reason}: ${active.message}`;
@@ -81,8 +78,8 @@ async function keda(deps: ReconcileDeps, mdep: ModelDeployment, a: Autoscaling):
   };
   try {
     const live = await deps.kube.getOrUndefined(ref);
-    const desired = desiredScaledObject(mdep, a, deps.prometheusAddress) as KubeObject;
-    await applyIfChanged(deps.kube, desired, live, APPLY_AS);
+    const desired = desiredScaledObject(mdep, a, deps.prometheusAddress);
+    await applyIfChanged(deps.kube, asKubeObject(desired), live, APPLY_AS);
     return {
       ...NOTHING,
       status: { provider: "keda", message: "ScaledObject applied; KEDA scales the ModelDeployment" },

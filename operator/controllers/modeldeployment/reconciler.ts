@@ -3,6 +3,7 @@
 // decision in the order that keeps serving safe: Services and routes first
 // (so an abort moves traffic before anything else), then Deployments, then
 // deletions, then status.
+import type { V1Deployment } from "@kubernetes/client-node";
 import {
   ACTION_ANNOTATION,
   ACTION_VERBS,
@@ -15,7 +16,7 @@ import {
 } from "../../api/index.ts";
 import { replicasShadowTarget } from "../../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
-import { desiredDeployment, revisionHash } from "../../core/workload.ts";
+import { desiredDeployment, type Owned, revisionHash } from "../../core/workload.ts";
 import { pendingAction } from "../../rollout/actions.ts";
 import { stepRollout } from "../../rollout/engine.ts";
 import { routeOf } from "../../rollout/routers/index.ts";
@@ -149,22 +150,19 @@ function observedRevisions(deps: ReconcileDeps, mdep: ModelDeployment): Map<stri
     .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
     .filter((d) => ownedBy(mdep, d) && !d.metadata?.deletionTimestamp);
   const revisions = new Map<string, RevisionState>();
-  for (const d of owned) {
+  for (const live of owned) {
+    const d = live as V1Deployment;
     const labels = d.metadata?.labels ?? {};
-    const spec = (d.spec ?? {}) as { replicas?: number };
-    const status = (d.status ?? {}) as {
-      readyReplicas?: number;
-      conditions?: { type: string; reason?: string }[];
-    };
     const revision = labels[LABEL_REVISION] ?? "";
     revisions.set(revision, {
       revision,
       version: labels[LABEL_VERSION] ?? "",
-      replicas: spec.replicas ?? 0,
-      readyReplicas: status.readyReplicas ?? 0,
+      replicas: d.spec?.replicas ?? 0,
+      readyReplicas: d.status?.readyReplicas ?? 0,
       deadlineExceeded:
-        status.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded") ??
-        false,
+        d.status?.conditions?.some(
+          (c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded",
+        ) ?? false,
     });
   }
   return revisions;
@@ -179,10 +177,10 @@ async function applyServices(
   const desired = desiredServices(mdep, decision.traffic, router);
   const names = new Set<string>();
   for (const svc of desired) {
-    const name = (svc.metadata as { name: string }).name;
+    const name = svc.metadata.name;
     names.add(name);
     const live = deps.stores.services.get(mdep.metadata.namespace, name);
-    await applyIfChanged(deps.kube, svc as KubeObject, live, APPLY_AS);
+    await applyIfChanged(deps.kube, asKubeObject(svc), live, APPLY_AS);
   }
   const stale = deps.stores.services
     .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
@@ -220,11 +218,8 @@ async function applyRevisions(
       }),
       mdep,
     );
-    const live = deps.stores.deployments.get(
-      mdep.metadata.namespace,
-      (desired.metadata as { name: string }).name,
-    );
-    await applyIfChanged(deps.kube, desired as KubeObject, live, APPLY_AS);
+    const live = deps.stores.deployments.get(mdep.metadata.namespace, desired.metadata.name);
+    await applyIfChanged(deps.kube, asKubeObject(desired), live, APPLY_AS);
     rendered.add(rev.revision);
   }
   for (const [revision, replicas] of decision.replicas) {
@@ -232,7 +227,7 @@ async function applyRevisions(
     const live = deps.stores.deployments
       .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: revision })
       .find((d) => ownedBy(mdep, d));
-    if (!live || (live.spec as { replicas?: number }).replicas === replicas) continue;
+    if (!live || (live as V1Deployment).spec?.replicas === replicas) continue;
     await deps.kube.mergePatch(
       {
         apiVersion: "apps/v1",
@@ -246,9 +241,8 @@ async function applyRevisions(
   }
 }
 
-function withDeadline(deployment: Record<string, unknown>, mdep: ModelDeployment): Record<string, unknown> {
-  (deployment.spec as Record<string, unknown>).progressDeadlineSeconds =
-    mdep.spec.progressDeadlineSeconds ?? 600;
+function withDeadline(deployment: Owned<V1Deployment>, mdep: ModelDeployment): Owned<V1Deployment> {
+  deployment.spec.progressDeadlineSeconds = mdep.spec.progressDeadlineSeconds ?? 600;
   return deployment;
 }
 

@@ -1,5 +1,6 @@
 // Which Services a ModelDeployment owns for the traffic the engine decided,
 // and which revision each selects. Pure.
+import type { V1Service } from "@kubernetes/client-node";
 import {
   canaryServiceName,
   clientServiceName,
@@ -7,12 +8,14 @@ import {
   previewServiceName,
   stableServiceName,
 } from "../../api/index.ts";
-import { desiredService } from "../../core/workload.ts";
+import { desiredService, type Owned } from "../../core/workload.ts";
 import type { RouterKind, Traffic } from "../../rollout/types.ts";
 
-type Obj = Record<string, unknown>;
-
-export function desiredServices(mdep: ModelDeployment, traffic: Traffic, router: RouterKind): Obj[] {
+export function desiredServices(
+  mdep: ModelDeployment,
+  traffic: Traffic,
+  router: RouterKind,
+): Owned<V1Service>[] {
   const name = mdep.metadata.name;
   const stable = traffic.stableRevision;
   if (!stable) return [];
