@@ -1,7 +1,9 @@
 // Analysis: metrics measured against Prometheus during a rollout, deciding
 // whether it goes on, pauses for a human, or rolls back.
+
 import { z } from "zod";
 import { type CelRule, durationSchema, listMap, withCel } from "./common.ts";
+import { ANALYSIS_COUNT } from "./defaults.ts";
 
 /** CEL: exactly one of the optional fields is set. Cheap: no list walking. */
 export function celExactlyOne(fields: string[], what: string, fix: string): CelRule {
@@ -101,8 +103,9 @@ export const analysisSchema = z
       .optional()
       .describe(
         "Number of measurements after which the analysis succeeds. Omitted: an analysis step or a " +
-          "blue-green pre/post-promotion analysis takes 3; a background analysis (canary.analysis, " +
-          "shadow.analysis) measures until the rollout ends.",
+          `blue-green pre/post-promotion analysis takes ${ANALYSIS_COUNT}; a background analysis (canary.analysis, ` +
+          "shadow.analysis) measures until the rollout ends, and the rollout promotes only while its latest " +
+          "measurement passed.",
       ),
     failureLimit: z
       .number()

@@ -22,6 +22,7 @@ export * from "./autoscaling.ts";
 export * from "./common.ts";
 export * from "./contract.ts";
 export * from "./crd.ts";
+export * from "./defaults.ts";
 export * from "./driftmonitor.ts";
 export * from "./modeldeployment.ts";
 export * from "./modeldeployment-status.ts";

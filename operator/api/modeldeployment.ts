@@ -13,6 +13,12 @@ import {
   stringMapSchema,
   withCel,
 } from "./common.ts";
+import {
+  ABORT_SCALE_DOWN_DELAY_SECONDS,
+  MIRROR_PERCENT,
+  PROGRESS_DEADLINE_SECONDS,
+  SCALE_DOWN_DELAY_SECONDS,
+} from "./defaults.ts";
 import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
 
 const STEP_FIELDS = ["setWeight", "pause", "analysis"];
@@ -23,13 +29,13 @@ const delaySeconds = (defaultSeconds: number, what: string) =>
 /** Seconds a rolled-back revision keeps running, so its pods and logs can be inspected. */
 const abortScaleDownDelay = () =>
   delaySeconds(
-    600,
+    ABORT_SCALE_DOWN_DELAY_SECONDS,
     "Seconds the new revision keeps running after a rollback (it serves no traffic), for debugging; then it is deleted.",
   );
 /** Seconds the previous revision stays warm after promotion, so a rollback needs no cold start. */
 const scaleDownDelay = () =>
   delaySeconds(
-    30,
+    SCALE_DOWN_DELAY_SECONDS,
     "Seconds the previous revision keeps running after promotion (and after postPromotionAnalysis), for a " +
       "fast switch back.",
   );
@@ -120,9 +126,9 @@ export const shadowStrategySchema = withCel(
         .int()
         .min(0)
         .max(100)
-        .default(100)
+        .default(MIRROR_PERCENT)
         .describe(
-          "Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default 100.",
+          `Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default ${MIRROR_PERCENT}.`,
         ),
       duration: durationSchema
         .optional()
@@ -249,9 +255,9 @@ export const modelDeploymentSpecSchema = z
       .int()
       .min(1)
       .max(86400)
-      .default(600)
+      .default(PROGRESS_DEADLINE_SECONDS)
       .describe(
-        "Seconds a new revision may take to become ready before the rollout fails and rolls back. Default 600.",
+        `Seconds a new revision may take to become ready before the rollout fails and rolls back. Default ${PROGRESS_DEADLINE_SECONDS}.`,
       ),
     template: podTemplateOverridesSchema.optional(),
     strategy: strategySchema.optional(),

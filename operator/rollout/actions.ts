@@ -73,7 +73,7 @@ function promoteOneStep(t: Tick, settings: StrategySettings, inRollout: boolean)
     promoteNow(t, settings);
     return "promoting";
   }
-  const guard = runOf(t, "postPromotion");
+  const guard = runOf(t, { kind: "postPromotion" });
   if (!inRollout && guard) {
     guard.phase = "Successful";
     return "accepted the post-promotion analysis";

@@ -38,7 +38,7 @@ export function tickBlueGreen(t: Tick, settings: StrategySettings, strategy: Blu
         return;
       }
     } else if (stage === PRE_PROMOTION && strategy.prePromotionAnalysis) {
-      const run = ensureRun(t, "prePromotion", target.revision);
+      const run = ensureRun(t, { kind: "prePromotion" }, target.revision);
       if (run.phase === "Failed") {
         abortRollout(t, settings, "AnalysisFailed", run.message ?? "pre-promotion analysis failed");
         return;

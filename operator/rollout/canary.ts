@@ -23,6 +23,8 @@ import {
 import { applyCanaryWeight } from "./traffic.ts";
 import type { Revision } from "./types.ts";
 
+const BACKGROUND = { kind: "background" } as const;
+
 type CanaryStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["canary"]>;
 
 /** The weight in force at step `index`: the last setWeight at or before it. */
@@ -37,10 +39,10 @@ export function weightAt(steps: CanaryStep[], index: number): number {
 export function tickCanary(t: Tick, settings: StrategySettings, strategy: CanaryStrategy): void {
   const target = canary(t);
   if (!target) return;
-  if (strategy.analysis) ensureRun(t, "background", target.revision);
+  if (strategy.analysis) ensureRun(t, BACKGROUND, target.revision);
   // Several steps can complete in one tick (e.g. a setWeight whose pods are ready).
   for (let guard = 0; guard <= strategy.steps.length; guard++) {
-    const background = runOf(t, "background");
+    const background = runOf(t, BACKGROUND);
     if (background?.phase === "Failed") {
       abortRollout(t, settings, "AnalysisFailed", background.message ?? "background analysis failed");
       return;
@@ -90,7 +92,7 @@ function runStep(
     return "waiting";
   }
   if (step.analysis) {
-    const run = ensureRun(t, `step-${index}`, target.revision);
+    const run = ensureRun(t, { kind: "step", index }, target.revision);
     if (run.phase === "Successful") return "done";
     if (run.phase === "Failed") {
       abortRollout(t, settings, "AnalysisFailed", run.message ?? `analysis of step ${index + 1} failed`);

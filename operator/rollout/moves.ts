@@ -1,7 +1,12 @@
 // Moves shared by every strategy: starting a rollout, aborting it, promoting
 // it, and the post-promotion guard that can still roll back to the warm
 // previous revision.
-import type { Analysis, ModelDeployment } from "../api/index.ts";
+import {
+  ABORT_SCALE_DOWN_DELAY_SECONDS,
+  type Analysis,
+  type ModelDeployment,
+  SCALE_DOWN_DELAY_SECONDS,
+} from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
 import {
   canary,
@@ -42,8 +47,8 @@ export function strategySettings(mdep: ModelDeployment): StrategySettings {
   const post = s?.canary?.postPromotionAnalysis ?? s?.blueGreen?.postPromotionAnalysis;
   return {
     kind,
-    scaleDownDelaySeconds: chosen?.scaleDownDelaySeconds ?? 30,
-    abortScaleDownDelaySeconds: chosen?.abortScaleDownDelaySeconds ?? 600,
+    scaleDownDelaySeconds: chosen?.scaleDownDelaySeconds ?? SCALE_DOWN_DELAY_SECONDS,
+    abortScaleDownDelaySeconds: chosen?.abortScaleDownDelaySeconds ?? ABORT_SCALE_DOWN_DELAY_SECONDS,
     postPromotionAnalysis: post,
   };
 }
@@ -116,7 +121,7 @@ export function promote(t: Tick, settings: StrategySettings): void {
     t.st.previousVersion = old.version;
   }
   if (settings.postPromotionAnalysis && old) {
-    ensureRun(t, "postPromotion", rev.revision);
+    ensureRun(t, { kind: "postPromotion" }, rev.revision);
   } else if (old) {
     retire(t, old, settings.scaleDownDelaySeconds, "warm for a fast rollback");
   }
@@ -130,7 +135,7 @@ export function guardAfterPromotion(
   t: Tick,
   settings: StrategySettings,
 ): "rolledBack" | "running" | "paused" | "done" {
-  const run = runOf(t, "postPromotion");
+  const run = runOf(t, { kind: "postPromotion" });
   const previous =
     t.st.previousRevision && t.st.previousVersion
       ? { revision: t.st.previousRevision, version: t.st.previousVersion }

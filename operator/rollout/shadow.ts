@@ -1,6 +1,6 @@
 // Shadow: the new revision receives a copy of live traffic and serves nobody;
 // after its duration (or a successful analysis) it is promoted. Pure.
-import { type ModelDeployment, parseDurationMs } from "../api/index.ts";
+import { MIRROR_PERCENT, type ModelDeployment, parseDurationMs } from "../api/index.ts";
 import { abortRollout, type StrategySettings } from "./moves.ts";
 import { checkDeadline, pauseIfInconclusive, promoteAtFullSize } from "./stages.ts";
 import {
@@ -38,7 +38,7 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     return;
   }
   const total = totalReplicas(t);
-  const mirror = strategy.mirrorPercent ?? 100;
+  const mirror = strategy.mirrorPercent ?? MIRROR_PERCENT;
   const pods = Math.max(1, Math.ceil((total * mirror) / 100));
   t.replicas.set(target.revision, pods);
   if (t.st.stableRevision) t.replicas.set(t.st.stableRevision, total);
@@ -59,7 +59,7 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     t.render.push({ revision: t.st.stableRevision, version: t.st.stableVersion });
   }
   t.st.trafficMessage = `${mirror}% of requests mirrored to ${target.version}; its answers are discarded`;
-  const run = strategy.analysis ? ensureRun(t, "shadow", target.revision) : undefined;
+  const run = strategy.analysis ? ensureRun(t, { kind: "shadow" }, target.revision) : undefined;
   if (run?.phase === "Failed") {
     abortRollout(t, settings, "AnalysisFailed", run.message ?? "shadow analysis failed");
     return;

@@ -1,6 +1,6 @@
 // Moves every strategy's stages share: the progress deadline, an
 // inconclusive analysis holding the rollout, and promotion at full size.
-import { parseDurationMs } from "../api/index.ts";
+import { ANALYSIS_COUNT, PROGRESS_DEADLINE_SECONDS, parseDurationMs } from "../api/index.ts";
 import { abortRollout, promote, type StrategySettings } from "./moves.ts";
 import { isReady, revisionState, setPhase, sinceMs, type Tick, totalReplicas, wakeAt } from "./tick.ts";
 import type { AnalysisRun, Revision } from "./types.ts";
@@ -14,7 +14,8 @@ export function checkDeadline(
   target: Revision,
   extraMs: number,
 ): StepOutcome {
-  const deadlineMs = (t.input.mdep.spec.progressDeadlineSeconds ?? 600) * 1000 + extraMs;
+  const deadlineMs =
+    (t.input.mdep.spec.progressDeadlineSeconds ?? PROGRESS_DEADLINE_SECONDS) * 1000 + extraMs;
   const stuckPods = revisionState(t, target.revision)?.deadlineExceeded ?? false;
   const elapsed = sinceMs(t, t.st.currentStepStartTime);
   if (stuckPods || elapsed > deadlineMs) {
@@ -32,7 +33,7 @@ export function analysisBudgetMs(step: {
   analysis?: { interval: string; count?: number | undefined } | undefined;
 }): number {
   if (!step.analysis) return 0;
-  return parseDurationMs(step.analysis.interval) * ((step.analysis.count ?? 3) + 1);
+  return parseDurationMs(step.analysis.interval) * ((step.analysis.count ?? ANALYSIS_COUNT) + 1);
 }
 
 /** An inconclusive analysis holds the rollout until data arrives or a human decides. */

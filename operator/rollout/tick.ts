@@ -4,6 +4,7 @@
 // wake-ups); the moves every strategy shares (start, abort, promote, guard,
 // roll back) are in moves.ts.
 import { kubeTime } from "../runtime/conditions.ts";
+import { type AnalysisId, runName } from "./analyses.ts";
 import type {
   AnalysisRun,
   EngineEvent,
@@ -104,13 +105,15 @@ export function nextStage(t: Tick): void {
   enterStage(t, (t.st.currentStepIndex ?? 0) + 1);
 }
 
-export function runOf(t: Tick, name: string): AnalysisRun | undefined {
+export function runOf(t: Tick, id: AnalysisId): AnalysisRun | undefined {
+  const name = runName(id);
   return t.st.analysisRuns?.find((r) => r.name === name);
 }
 
 /** Starts the named analysis of `revision` unless it already runs. */
-export function ensureRun(t: Tick, name: string, revision: string): AnalysisRun {
-  const existing = runOf(t, name);
+export function ensureRun(t: Tick, id: AnalysisId, revision: string): AnalysisRun {
+  const name = runName(id);
+  const existing = runOf(t, id);
   if (existing && existing.revision === revision) return existing;
   const run: AnalysisRun = {
     name,

@@ -10,31 +10,10 @@ import {
   recordAnalysisMetricValues,
   recordMeasurement,
 } from "../../analysis/index.ts";
-import type { Analysis, ModelDeployment } from "../../api/index.ts";
+import type { ModelDeployment } from "../../api/index.ts";
+import { type RunSpec, runSpecs } from "../../rollout/analyses.ts";
 import type { AnalysisRun, Status } from "../../rollout/types.ts";
 import type { ReconcileDeps } from "../context.ts";
-
-/** Step, pre- and post-promotion analyses end after this many measurements unless count says otherwise. */
-const DEFAULT_COUNT = 3;
-
-export type AnalysisSpec = { analysis: Analysis; defaultCount: number | undefined };
-
-/** The spec of the analysis a run belongs to, from the run's name. */
-export function analysisSpecFor(mdep: ModelDeployment, runName: string): AnalysisSpec | undefined {
-  const s = mdep.spec.strategy;
-  const bounded = (analysis: Analysis | undefined) =>
-    analysis ? { analysis, defaultCount: DEFAULT_COUNT } : undefined;
-  const open = (analysis: Analysis | undefined) =>
-    analysis ? { analysis, defaultCount: undefined } : undefined;
-  if (runName === "background") return open(s?.canary?.analysis);
-  if (runName === "shadow") return open(s?.shadow?.analysis);
-  if (runName === "prePromotion") return bounded(s?.blueGreen?.prePromotionAnalysis);
-  if (runName === "postPromotion") {
-    return bounded(s?.blueGreen?.postPromotionAnalysis ?? s?.canary?.postPromotionAnalysis);
-  }
-  const step = /^step-(\d+)$/.exec(runName);
-  return step ? bounded(s?.canary?.steps[Number(step[1])]?.analysis) : undefined;
-}
 
 /** Measures every due run; returns the status with their results and when the next one is due. */
 export async function measureDueAnalyses(
@@ -44,14 +23,15 @@ export async function measureDueAnalyses(
   now: Date,
 ): Promise<{ status: Status; nextDueMs: number | undefined }> {
   const runs = status.analysisRuns ?? [];
+  const specs = runSpecs(mdep);
   let nextDueMs: number | undefined;
   const measured: AnalysisRun[] = [];
   for (const run of runs) {
-    const spec = analysisSpecFor(mdep, run.name);
+    const spec = specs.get(run.name);
     let next = run;
     const due = spec ? nextMeasurementAt(run, spec.analysis) : undefined;
     if (spec && due && due.getTime() <= now.getTime()) {
-      const results = await measure(deps, mdep, status, run, spec.analysis);
+      const results = await measure(deps, mdep, status, run, spec);
       next = recordMeasurement(run, spec.analysis, results, now, { defaultCount: spec.defaultCount });
     }
     const after = spec ? nextMeasurementAt(next, spec.analysis) : undefined;
@@ -66,10 +46,10 @@ async function measure(
   mdep: ModelDeployment,
   status: Status,
   run: AnalysisRun,
-  analysis: Analysis,
+  { id, analysis }: RunSpec,
 ): Promise<MetricJudgement[]> {
   // The guard compares the promoted revision with the one it replaced.
-  const guard = run.name === "postPromotion";
+  const guard = id.kind === "postPromotion";
   const baseline = guard
     ? { revision: status.previousRevision, version: status.previousVersion }
     : { revision: status.stableRevision, version: status.stableVersion };
