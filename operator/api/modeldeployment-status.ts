@@ -20,6 +20,26 @@ export const MODEL_DEPLOYMENT_PHASES = [
 ] as const;
 export type ModelDeploymentPhase = (typeof MODEL_DEPLOYMENT_PHASES)[number];
 
+/**
+ * Where a rollout is. Canary: Steps (currentStepIndex says which), then
+ * Promoting. Blue-green: Preview (the new revision starts at full size behind
+ * the preview Service), PrePromotionAnalysis, AwaitingPromotion, Promoting.
+ * Shadow: Starting, Mirroring, Promoting. No strategy: Promoting.
+ * PromotingOnRequest is Promoting after an SRE's promote-full: analyses are
+ * skipped, readiness is not.
+ */
+export const ROLLOUT_STAGES = [
+  "Steps",
+  "Preview",
+  "PrePromotionAnalysis",
+  "AwaitingPromotion",
+  "Starting",
+  "Mirroring",
+  "Promoting",
+  "PromotingOnRequest",
+] as const;
+export type RolloutStage = (typeof ROLLOUT_STAGES)[number];
+
 export const measurementPhaseSchema = z
   .enum(["Successful", "Failed", "Inconclusive", "Error"])
   .describe("Result of one measurement: Successful, Failed, Inconclusive (no data) or Error (query failed).");
@@ -139,10 +159,31 @@ export const modelDeploymentStatusSchema = z
       .max(100)
       .optional()
       .describe("Percentage (0..100) of traffic sent to the new revision (mirrored share for shadow)."),
-    currentStepIndex: count(
-      "Index of the canary step being run; equal to the number of steps once all are done.",
+    stage: z
+      .enum(ROLLOUT_STAGES)
+      .optional()
+      .describe(
+        "Where the rollout is. Canary: Steps, then Promoting. Blue-green: Preview, PrePromotionAnalysis, " +
+          "AwaitingPromotion, Promoting. Shadow: Starting, Mirroring, Promoting. No strategy: Promoting. " +
+          "Promoting: the new revision grows to full size and takes all traffic once its pods are ready and " +
+          "every analysis passed; PromotingOnRequest: the same after promote-full, without the analyses.",
+      ),
+    currentStepIndex: count("Canary only: index of the step being run (stage Steps)."),
+    currentStepStartTime: time(
+      "RFC 3339 time the current step or stage started; its progress deadline counts from here.",
     ),
-    currentStepStartTime: time("RFC 3339 time the current step (or blue-green/shadow phase) started."),
+    restoring: z
+      .object({
+        revision: z.string().describe("Revision hash being restored."),
+        version: z.string().describe("Its ModelVersion."),
+        startTime: time("RFC 3339 time the undo was requested; its progress deadline counts from here."),
+        message: text("Why traffic returns to it: an SRE's undo, a DriftMonitor, or a failed guard."),
+      })
+      .optional()
+      .describe(
+        "An undo in progress: the previous version starts again at full size; traffic returns to it only " +
+          "once its pods are ready.",
+      ),
     pauseStartTime: time("RFC 3339 time the current pause started; empty when not paused."),
     analysisRuns: listMap(
       z.array(analysisRunStatusSchema).max(16).describe("Analyses of the current rollout."),

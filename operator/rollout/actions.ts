@@ -1,9 +1,9 @@
 // Manual actions (api/contract.ts ACTION_ANNOTATION says how they are
 // requested): what each verb does to a rollout.
 import { ACTION_ANNOTATION, ACTION_VERBS, type ActionVerb } from "../api/contract.ts";
-import { abortRollout, promote, rollBackTo, type StrategySettings, startRollout } from "./moves.ts";
-import { SHADOW_PROMOTING } from "./shadow.ts";
-import { canary, emit, enterStage, nextStage, runOf, type Tick } from "./tick.ts";
+import { abortRollout, returnTo, type StrategySettings, startRollout } from "./moves.ts";
+import { currentStage } from "./stages.ts";
+import { canary, emit, enterStage, nextStep, runOf, type Tick } from "./tick.ts";
 import type { ManualAction } from "./types.ts";
 
 /** The pending action, if the annotation holds one the operator has not handled yet. */
@@ -34,8 +34,9 @@ function applyAction(t: Tick, settings: StrategySettings, verb: ActionVerb): str
       return promoteOneStep(t, settings, inRollout);
     case "promote-full":
       if (!inRollout) return undefined;
-      promoteNow(t, settings);
-      return "promoting at once";
+      // Every step and analysis is skipped; readiness is not (stages.ts tickPromoting).
+      enterStage(t, "PromotingOnRequest");
+      return "promoting once the new pods are ready, skipping the remaining steps and analyses";
     case "abort":
       if (!inRollout) return undefined;
       abortRollout(t, settings, "Aborted", "aborted by an operator action");
@@ -43,38 +44,30 @@ function applyAction(t: Tick, settings: StrategySettings, verb: ActionVerb): str
     case "retry": {
       const target = t.input.target;
       if (t.st.phase !== "RolledBack" || !target || target.revision !== t.st.canaryRevision) return undefined;
-      startRollout(t, target);
+      startRollout(t, settings, target);
       return `restarted the rollout of ${target.version}`;
     }
     case "undo":
-      return undo(t, settings) ? `serving ${t.st.stableVersion} again` : undefined;
+      if (!undo(t, settings)) return undefined;
+      return t.st.restoring
+        ? `starting ${t.st.restoring.version} again; traffic returns to it once its pods are ready`
+        : `serving ${t.st.stableVersion} again`;
   }
-}
-
-/**
- * Skips what is left of the rollout. A canary or shadow revision first grows
- * to the full size (the strategy's last stage), then takes all traffic; a
- * blue-green preview already has it.
- */
-function promoteNow(t: Tick, settings: StrategySettings): void {
-  const strategy = t.input.mdep.spec.strategy;
-  if (settings.kind === "canary" && strategy?.canary) enterStage(t, strategy.canary.steps.length);
-  else if (settings.kind === "shadow") enterStage(t, SHADOW_PROMOTING);
-  else promote(t, settings);
 }
 
 function promoteOneStep(t: Tick, settings: StrategySettings, inRollout: boolean): string | undefined {
-  if (inRollout && settings.kind === "canary") {
-    nextStage(t);
+  if (inRollout && settings.kind === "canary" && currentStage(t, "canary") === "Steps") {
+    nextStep(t);
     return "skipped to the next step";
   }
-  // Blue-green and shadow promote in one move, once the new pods are up.
-  if (inRollout && (t.st.currentStepIndex ?? 0) >= 1) {
-    promoteNow(t, settings);
-    return "promoting";
+  // Blue-green, shadow and a canary past its steps promote in one move; the
+  // new revision still takes traffic only once its pods are ready.
+  if (inRollout) {
+    enterStage(t, "PromotingOnRequest");
+    return "promoting once the new pods are ready";
   }
   const guard = runOf(t, { kind: "postPromotion" });
-  if (!inRollout && guard) {
+  if (guard) {
     guard.phase = "Successful";
     return "accepted the post-promotion analysis";
   }
@@ -91,8 +84,7 @@ function undo(t: Tick, settings: StrategySettings): boolean {
   const previous = previousRunning
     ? { revision: t.st.previousRevision as string, version: t.st.previousVersion as string }
     : t.input.previousTarget;
-  if (!previous) return false;
-  if (!previousRunning) t.render.push(previous);
-  rollBackTo(t, previous, settings, "undone by an operator action");
+  if (!previous || t.st.restoring) return false;
+  returnTo(t, previous, settings, "undone by an operator action");
   return true;
 }

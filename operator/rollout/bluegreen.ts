@@ -1,13 +1,19 @@
 // Blue-green: the new revision starts at full size behind the <name>-preview
 // Service, is analysed there, and takes all traffic at once. Pure.
 import type { ModelDeployment } from "../api/index.ts";
-import { abortRollout, promote, type StrategySettings } from "./moves.ts";
-import { analysisBudgetMs, checkDeadline, pauseIfInconclusive } from "./stages.ts";
+import { abortRollout, type StrategySettings } from "./moves.ts";
+import {
+  analysisBudgetMs,
+  checkDeadline,
+  currentStage,
+  pauseIfInconclusive,
+  tickPromoting,
+} from "./stages.ts";
 import {
   canary,
   ensureRun,
+  enterStage,
   isReady,
-  nextStage,
   setPhase,
   sinceMs,
   type Tick,
@@ -15,11 +21,9 @@ import {
   wakeAt,
 } from "./tick.ts";
 
-type BlueGreenStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["blueGreen"]>;
+const PRE_PROMOTION = { kind: "prePromotion" } as const;
 
-const PREVIEW = 0;
-const PRE_PROMOTION = 1;
-const PROMOTION_GATE = 2;
+type BlueGreenStrategy = NonNullable<NonNullable<ModelDeployment["spec"]["strategy"]>["blueGreen"]>;
 
 export function tickBlueGreen(t: Tick, settings: StrategySettings, strategy: BlueGreenStrategy): void {
   const target = canary(t);
@@ -29,32 +33,38 @@ export function tickBlueGreen(t: Tick, settings: StrategySettings, strategy: Blu
   if (t.st.stableRevision) t.replicas.set(t.st.stableRevision, total);
   t.traffic.previewRevision = target.revision;
   t.st.canaryWeight = 0;
-  for (let guard = 0; guard < 3; guard++) {
-    const stage = t.st.currentStepIndex ?? PREVIEW;
-    if (stage === PREVIEW) {
+  for (let guard = 0; guard < 4; guard++) {
+    const stage = currentStage(t, "blueGreen");
+    if (stage === "Promoting" || stage === "PromotingOnRequest") {
+      tickPromoting(t, settings, target, []);
+      return;
+    }
+    if (stage === "Preview") {
       setPhase(t, "Progressing", `Starting ${target.version} on the preview Service (${total} pods)`);
       if (!isReady(t, target.revision, total)) {
         checkDeadline(t, settings, target, 0);
         return;
       }
-    } else if (stage === PRE_PROMOTION && strategy.prePromotionAnalysis) {
-      const run = ensureRun(t, { kind: "prePromotion" }, target.revision);
-      if (run.phase === "Failed") {
-        abortRollout(t, settings, "AnalysisFailed", run.message ?? "pre-promotion analysis failed");
-        return;
+      enterStage(t, "PrePromotionAnalysis");
+    } else if (stage === "PrePromotionAnalysis") {
+      if (strategy.prePromotionAnalysis) {
+        const run = ensureRun(t, PRE_PROMOTION, target.revision);
+        if (run.phase === "Failed") {
+          abortRollout(t, settings, "AnalysisFailed", run.message ?? "pre-promotion analysis failed");
+          return;
+        }
+        if (run.phase !== "Successful") {
+          setPhase(t, "Progressing", `Analysing ${target.version} on the preview Service`);
+          pauseIfInconclusive(t, run);
+          checkDeadline(t, settings, target, analysisBudgetMs({ analysis: strategy.prePromotionAnalysis }));
+          return;
+        }
       }
-      if (run.phase !== "Successful") {
-        setPhase(t, "Progressing", `Analysing ${target.version} on the preview Service`);
-        pauseIfInconclusive(t, run);
-        checkDeadline(t, settings, target, analysisBudgetMs({ analysis: strategy.prePromotionAnalysis }));
-        return;
-      }
-    } else if (stage === PROMOTION_GATE) {
+      enterStage(t, "AwaitingPromotion");
+    } else {
       if (!promotionGateOpen(t, strategy)) return;
-      promote(t, settings);
-      return;
+      enterStage(t, "Promoting");
     }
-    nextStage(t);
   }
 }
 

@@ -5,15 +5,17 @@ import { abortRollout, type StrategySettings } from "./moves.ts";
 import {
   analysisBudgetMs,
   checkDeadline,
+  currentStage,
   pauseIfInconclusive,
-  promoteAtFullSize,
   type StepOutcome,
+  tickPromoting,
 } from "./stages.ts";
 import {
   canary,
   ensureRun,
+  enterStage,
   isReady,
-  nextStage,
+  nextStep,
   runOf,
   setPhase,
   sinceMs,
@@ -40,28 +42,32 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
   const target = canary(t);
   if (!target) return;
   if (strategy.analysis) ensureRun(t, BACKGROUND, target.revision);
+  const steps = strategy.steps;
   // Several steps can complete in one tick (e.g. a setWeight whose pods are ready).
-  for (let guard = 0; guard <= strategy.steps.length; guard++) {
+  for (let guard = 0; guard <= steps.length; guard++) {
     const background = runOf(t, BACKGROUND);
     if (background?.phase === "Failed") {
       abortRollout(t, settings, "AnalysisFailed", background.message ?? "background analysis failed");
       return;
     }
     const index = t.st.currentStepIndex ?? 0;
-    if (index >= strategy.steps.length) {
-      applyCanaryWeight(t, target, weightAt(strategy.steps, strategy.steps.length - 1));
-      promoteAtFullSize(t, settings, target);
+    if (currentStage(t, "canary") !== "Steps" || index >= steps.length) {
+      if (currentStage(t, "canary") === "Steps") enterStage(t, "Promoting");
+      // The weight in force stays while the canary grows to full size.
+      applyCanaryWeight(t, target, weightAt(steps, index));
+      const gates = strategy.analysis ? [{ id: BACKGROUND, analysis: strategy.analysis }] : [];
+      tickPromoting(t, settings, target, gates);
       return;
     }
-    const pods = applyCanaryWeight(t, target, weightAt(strategy.steps, index));
-    const step = strategy.steps[index] as CanaryStep;
+    const pods = applyCanaryWeight(t, target, weightAt(steps, index));
+    const step = steps[index] as CanaryStep;
     const outcome = runStep(t, settings, target, step, index, pods);
     if (outcome === "aborted") return;
     if (outcome === "waiting") {
       pauseIfInconclusive(t, background);
       return;
     }
-    nextStage(t);
+    nextStep(t);
   }
 }
 
@@ -106,12 +112,6 @@ function runStep(
 
 function waitForPods(t: Tick, settings: StrategySettings, target: Revision, pods: number): StepOutcome {
   if (isReady(t, target.revision, pods) && !t.input.routerError) return "done";
-  if (t.input.router !== "replicas") {
-    // A route must not send the new weight to pods that are not ready yet.
-    const before = t.input.mdep.status?.canaryWeight ?? 0;
-    t.traffic.canaryWeight = before;
-    t.st.canaryWeight = before;
-  }
   return checkDeadline(t, settings, target, 0);
 }
 

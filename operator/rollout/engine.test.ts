@@ -66,6 +66,7 @@ describe("canary", () => {
     w.analysis["step-3"] = "Successful";
     runUntil(w, () => stepIndex(w) === 4);
     expect(tick(w, { advanceMs: 3_600_000 }).status.phase).toBe("Paused"); // pause without duration waits
+    w.analysis.background = "Successful";
     const promoted = tick(w, { action: promoteAction(1) });
     expect(promoted.status.stableVersion).toBe("v2");
     expect(promoted.status.previousVersion).toBe("v1");

@@ -5,9 +5,16 @@
 import { handleAction } from "./actions.ts";
 import { tickBlueGreen } from "./bluegreen.ts";
 import { tickCanary } from "./canary.ts";
-import { guardAfterPromotion, type StrategySettings, startRollout, strategySettings } from "./moves.ts";
+import {
+  cancelRollout,
+  guardAfterPromotion,
+  type StrategySettings,
+  startRollout,
+  strategySettings,
+  tickRestoring,
+} from "./moves.ts";
 import { tickShadow } from "./shadow.ts";
-import { beginTick, canary, isReady, setPhase, type Tick, totalReplicas, wakeAt } from "./tick.ts";
+import { beginTick, canary, isReady, runOf, setPhase, type Tick, totalReplicas, wakeAt } from "./tick.ts";
 import type { RolloutDecision, RolloutInput } from "./types.ts";
 
 export function stepRollout(input: RolloutInput): RolloutDecision {
@@ -18,8 +25,10 @@ export function stepRollout(input: RolloutInput): RolloutDecision {
   if (target) {
     const stableRunning = t.st.stableRevision !== undefined && input.revisions.has(t.st.stableRevision);
     if (!stableRunning && !canary(t)) serveFirst(t, target);
-    if (t.st.stableRevision === target.revision) steady(t, settings);
-    else if (t.st.phase === "RolledBack" && t.st.canaryRevision === target.revision) holdRolledBack(t);
+    if (t.st.stableRevision === target.revision) {
+      if (canary(t)) cancelRollout(t, settings, target);
+      if (!tickRestoring(t, settings)) steady(t, settings);
+    } else if (t.st.phase === "RolledBack" && t.st.canaryRevision === target.revision) holdRolledBack(t);
     else progress(t, settings, target);
   }
   if (t.st.stableRevision && !t.replicas.has(t.st.stableRevision)) {
@@ -36,10 +45,11 @@ function serveFirst(t: Tick, target: { revision: string; version: string }): voi
 }
 
 function steady(t: Tick, settings: StrategySettings): void {
+  if (t.st.stableRevision !== t.input.target?.revision) return; // a guard or restore rolled back
   const stable = { revision: t.st.stableRevision as string, version: t.st.stableVersion as string };
   t.render.push(stable);
   const guard = guardAfterPromotion(t, settings);
-  if (guard === "rolledBack" || guard === "paused") return;
+  if (guard !== "done" && guard !== "running") return;
   const total = totalReplicas(t);
   const ready = isReady(t, stable.revision, total);
   const guarding = guard === "running" ? " (post-promotion analysis running)" : "";
@@ -53,7 +63,7 @@ function holdRolledBack(t: Tick): void {
 }
 
 function progress(t: Tick, settings: StrategySettings, target: { revision: string; version: string }): void {
-  if (t.st.canaryRevision !== target.revision) startRollout(t, target);
+  if (t.st.canaryRevision !== target.revision) startRollout(t, settings, target);
   t.render.push(target);
   if (t.input.mdep.spec.paused) {
     keepCurrentTraffic(t);
@@ -101,6 +111,25 @@ function retireDue(t: Tick): void {
   else delete t.st.retiringRevisions;
 }
 
+/**
+ * Every revision that runs is stable, canary, retiring, restoring or the
+ * previous one under a post-promotion guard; any other goes. Nothing the
+ * tick renders or keeps is deleted in the same tick.
+ */
+function sweep(t: Tick): string[] {
+  const keep = new Set<string | undefined>([
+    t.st.stableRevision,
+    // A rolled-back canary stays in status for retry; its pods only while it is retiring.
+    t.st.phase === "RolledBack" ? undefined : t.st.canaryRevision,
+    t.st.restoring?.revision,
+    ...(t.st.retiringRevisions ?? []).map((r) => r.revision),
+    ...t.render.map((r) => r.revision),
+  ]);
+  if (runOf(t, { kind: "postPromotion" })) keep.add(t.st.previousRevision);
+  const strays = [...t.input.revisions.keys()].filter((rev) => !keep.has(rev));
+  return [...new Set([...t.deleteRevisions, ...strays])].filter((rev) => !keep.has(rev));
+}
+
 function finish(t: Tick): RolloutDecision {
   t.traffic.stableRevision = t.st.stableRevision;
   if (t.st.canaryWeight !== undefined && !canary(t)) delete t.st.canaryWeight;
@@ -109,7 +138,7 @@ function finish(t: Tick): RolloutDecision {
     render: t.render,
     replicas: t.replicas,
     traffic: t.traffic,
-    deleteRevisions: [...new Set(t.deleteRevisions)],
+    deleteRevisions: sweep(t),
     events: t.events,
     requeueAfterMs: t.wakeAtMs === undefined ? undefined : t.wakeAtMs - t.now.getTime(),
   };

@@ -5,6 +5,8 @@ import {
   ABORT_SCALE_DOWN_DELAY_SECONDS,
   type Analysis,
   type ModelDeployment,
+  PROGRESS_DEADLINE_SECONDS,
+  type RolloutStage,
   SCALE_DOWN_DELAY_SECONDS,
 } from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
@@ -13,13 +15,18 @@ import {
   clearRollout,
   emit,
   ensureRun,
+  enterStage,
+  isReady,
   record,
   resetTraffic,
   retire,
+  revisionState,
   runOf,
   setPhase,
+  sinceMs,
   stable,
   type Tick,
+  totalReplicas,
   unretire,
   wakeAt,
 } from "./tick.ts";
@@ -53,8 +60,15 @@ export function strategySettings(mdep: ModelDeployment): StrategySettings {
   };
 }
 
+const FIRST_STAGE: Record<StrategyKind, RolloutStage> = {
+  canary: "Steps",
+  blueGreen: "Preview",
+  none: "Preview",
+  shadow: "Starting",
+};
+
 /** A new target: supersede any rollout in progress and start from the first stage. */
-export function startRollout(t: Tick, target: Revision): void {
+export function startRollout(t: Tick, settings: StrategySettings, target: Revision): void {
   const previous = canary(t);
   if (previous && previous.revision !== target.revision && t.st.phase !== "RolledBack") {
     record(t, "Aborted", previous.version, previous.revision, `superseded by ${target.version}`);
@@ -68,11 +82,12 @@ export function startRollout(t: Tick, target: Revision): void {
     delete t.st.retiringRevisions;
   }
   clearRollout(t);
+  delete t.st.restoring;
   t.st.canaryRevision = target.revision;
   t.st.canaryVersion = target.version;
   t.st.canaryWeight = 0;
-  t.st.currentStepIndex = 0;
-  t.st.currentStepStartTime = kubeTime(t.now);
+  if (settings.kind === "canary") t.st.currentStepIndex = 0;
+  enterStage(t, FIRST_STAGE[settings.kind]);
   t.st.rolloutStartTime = kubeTime(t.now);
   delete t.st.analysisRuns;
   unretire(t, target.revision);
@@ -86,14 +101,45 @@ export function startRollout(t: Tick, target: Revision): void {
   );
 }
 
+/**
+ * spec.modelVersion names the stable version again: a rollout in progress
+ * ends (traffic back to stable, recorded as aborted), and a rolled-back one
+ * is forgotten, since the spec no longer asks for it.
+ */
+export function cancelRollout(t: Tick, settings: StrategySettings, target: Revision): void {
+  const rev = canary(t);
+  if (!rev) return;
+  if (t.st.phase !== "RolledBack") {
+    record(t, "Aborted", rev.version, rev.revision, `spec.modelVersion returned to ${target.version}`);
+    emit(
+      t,
+      "Normal",
+      "RolloutCancelled",
+      `Rollout of ${rev.version} cancelled: spec.modelVersion is ${target.version} again`,
+    );
+    retire(t, rev, settings.scaleDownDelaySeconds, "rollout cancelled");
+  }
+  clearRollout(t);
+  resetTraffic(t);
+  delete t.st.analysisRuns;
+}
+
+/** Analyses still measuring stop; decided ones stay in status as the evidence of why. */
+function endRuns(t: Tick): void {
+  t.st.analysisRuns = t.st.analysisRuns?.filter((r) => r.phase !== "Running" && r.phase !== "Inconclusive");
+  if (t.st.analysisRuns?.length === 0) delete t.st.analysisRuns;
+}
+
 /** Traffic back to stable at once; the new revision is kept for debugging, then deleted. */
 export function abortRollout(t: Tick, settings: StrategySettings, reason: string, message: string): void {
   const rev = canary(t);
   if (!rev) return;
   record(t, "RolledBack", rev.version, rev.revision, message);
   retire(t, rev, settings.abortScaleDownDelaySeconds, `rolled back: ${reason}`);
+  endRuns(t);
   t.st.canaryWeight = 0;
   resetTraffic(t);
+  delete t.st.stage;
   delete t.st.currentStepIndex;
   delete t.st.currentStepStartTime;
   setPhase(
@@ -142,12 +188,7 @@ export function guardAfterPromotion(
       : undefined;
   if (!run || !previous) return "done";
   if (run.phase === "Failed") {
-    rollBackTo(
-      t,
-      previous,
-      settings,
-      `post-promotion analysis failed: ${run.message ?? "a metric regressed"}`,
-    );
+    returnTo(t, previous, settings, `post-promotion analysis failed: ${run.message ?? "a metric regressed"}`);
     return "rolledBack";
   }
   if (run.phase === "Successful") {
@@ -193,4 +234,54 @@ export function rollBackTo(
     `${failed?.version ?? "The new version"} rolled back: ${message}. Serving ${previous.version}.`,
   );
   wakeAt(t, t.now.getTime());
+}
+
+/**
+ * Traffic goes back to `previous` (undo, a failed guard): at once when it
+ * runs ready at full size; otherwise it starts again first, and the current
+ * stable serves until then (tickRestoring), so an undo is never an outage.
+ */
+export function returnTo(t: Tick, previous: Revision, settings: StrategySettings, message: string): void {
+  if (isReady(t, previous.revision, totalReplicas(t))) {
+    rollBackTo(t, previous, settings, message);
+    return;
+  }
+  t.st.restoring = { ...previous, startTime: kubeTime(t.now), message };
+  unretire(t, previous.revision);
+  delete t.st.analysisRuns; // a failed guard is decided; restoring carries its message
+  tickRestoring(t, settings);
+}
+
+/** An undo or guard rollback waiting for the previous revision's pods. Returns false once nothing is restoring. */
+export function tickRestoring(t: Tick, settings: StrategySettings): boolean {
+  const r = t.st.restoring;
+  if (!r) return false;
+  const previous = { revision: r.revision, version: r.version };
+  const total = totalReplicas(t);
+  if (isReady(t, r.revision, total)) {
+    delete t.st.restoring;
+    rollBackTo(t, previous, settings, r.message ?? "undone by an operator action");
+    return false;
+  }
+  const deadlineMs = (t.input.mdep.spec.progressDeadlineSeconds ?? PROGRESS_DEADLINE_SECONDS) * 1000;
+  if (sinceMs(t, r.startTime) > deadlineMs || revisionState(t, r.revision)?.deadlineExceeded) {
+    delete t.st.restoring;
+    emit(
+      t,
+      "Warning",
+      "RestoreFailed",
+      `${r.version} did not become ready within progressDeadlineSeconds; ${t.st.stableVersion} still serves`,
+    );
+    return false;
+  }
+  t.render.push(previous);
+  t.replicas.set(r.revision, total);
+  const ready = revisionState(t, r.revision)?.readyReplicas ?? 0;
+  setPhase(
+    t,
+    "Progressing",
+    `Returning to ${r.version}: ${ready} of ${total} pods ready; traffic moves to it once all are ready`,
+  );
+  wakeAt(t, Date.parse(r.startTime ?? t.now.toISOString()) + deadlineMs + 1);
+  return true;
 }

@@ -2,13 +2,12 @@
 // after its duration (or a successful analysis) it is promoted. Pure.
 import { MIRROR_PERCENT, type ModelDeployment, parseDurationMs } from "../api/index.ts";
 import { abortRollout, type StrategySettings } from "./moves.ts";
-import { checkDeadline, pauseIfInconclusive, promoteAtFullSize } from "./stages.ts";
+import { checkDeadline, currentStage, pauseIfInconclusive, tickPromoting } from "./stages.ts";
 import {
   canary,
   ensureRun,
   enterStage,
   isReady,
-  nextStage,
   setPhase,
   sinceMs,
   type Tick,
@@ -22,8 +21,7 @@ export const SHADOW_NEEDS_MESH =
   "shadow on the replicas router mirrors through the modelops-proxy sidecar, which spec.proxy.enabled " +
   "turns off: enable it, or set spec.trafficRouting to gatewayAPI or istio";
 
-/** Stages: 0 starting the shadow pods, 1 mirroring, 2 growing to full size to take over. */
-export const SHADOW_PROMOTING = 2;
+const SHADOW = { kind: "shadow" } as const;
 
 export function tickShadow(t: Tick, settings: StrategySettings, strategy: ShadowStrategy): void {
   const target = canary(t);
@@ -33,10 +31,6 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     setPhase(t, "Paused", SHADOW_NEEDS_MESH, "ShadowUnsupported");
     return;
   }
-  if ((t.st.currentStepIndex ?? 0) >= SHADOW_PROMOTING) {
-    promoteAtFullSize(t, settings, target);
-    return;
-  }
   const total = totalReplicas(t);
   const mirror = strategy.mirrorPercent ?? MIRROR_PERCENT;
   const pods = Math.max(1, Math.ceil((total * mirror) / 100));
@@ -44,14 +38,16 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
   if (t.st.stableRevision) t.replicas.set(t.st.stableRevision, total);
   t.traffic.canaryRevision = target.revision;
   t.st.canaryWeight = 0;
-  if ((t.st.currentStepIndex ?? 0) === 0) {
+  const stage = currentStage(t, "shadow");
+  if (stage === "Starting") {
     setPhase(t, "Progressing", `Starting ${target.version} as a shadow (${pods} pods)`);
     if (!isReady(t, target.revision, pods)) {
       checkDeadline(t, settings, target, 0);
       return;
     }
-    nextStage(t);
+    enterStage(t, "Mirroring");
   }
+  // Mirroring goes on while the shadow grows to take over, so its analysis keeps data.
   t.traffic.mirrorPercent = mirror;
   // Without a mesh the stable revision's proxies mirror: their config carries
   // the shadow target, so the stable revision is rendered again (its pods roll).
@@ -59,7 +55,12 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
     t.render.push({ revision: t.st.stableRevision, version: t.st.stableVersion });
   }
   t.st.trafficMessage = `${mirror}% of requests mirrored to ${target.version}; its answers are discarded`;
-  const run = strategy.analysis ? ensureRun(t, { kind: "shadow" }, target.revision) : undefined;
+  const run = strategy.analysis ? ensureRun(t, SHADOW, target.revision) : undefined;
+  const gates = strategy.analysis ? [{ id: SHADOW, analysis: strategy.analysis }] : [];
+  if (stage === "Promoting" || stage === "PromotingOnRequest") {
+    tickPromoting(t, settings, target, gates);
+    return;
+  }
   if (run?.phase === "Failed") {
     abortRollout(t, settings, "AnalysisFailed", run.message ?? "shadow analysis failed");
     return;
@@ -67,11 +68,11 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
   const remaining = strategy.duration
     ? parseDurationMs(strategy.duration) - sinceMs(t, t.st.currentStepStartTime)
     : 0;
-  const analysisDone = !strategy.analysis?.count || run?.phase === "Successful";
-  if (remaining <= 0 && analysisDone) {
-    enterStage(t, SHADOW_PROMOTING);
-    t.traffic.mirrorPercent = 0;
-    promoteAtFullSize(t, settings, target);
+  // A counted analysis must finish; one without count gates promotion in tickPromoting.
+  const countedDone = !strategy.analysis?.count || run?.phase === "Successful";
+  if (remaining <= 0 && countedDone) {
+    enterStage(t, "Promoting");
+    tickPromoting(t, settings, target, gates);
     return;
   }
   setPhase(t, "Progressing", `Shadowing ${mirror}% of traffic to ${target.version}`);

@@ -3,6 +3,7 @@
 // edit that state (phase, stage, analysis runs, retiring revisions, events,
 // wake-ups); the moves every strategy shares (start, abort, promote, guard,
 // roll back) are in moves.ts.
+import type { RolloutStage } from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
 import { type AnalysisId, runName } from "./analyses.ts";
 import type {
@@ -95,14 +96,19 @@ export function setPhase(
   }
 }
 
-/** Moves to a stage (a canary step, or a blue-green/shadow stage); its deadline starts now. */
-export function enterStage(t: Tick, index: number): void {
-  t.st.currentStepIndex = index;
+/** Moves to a stage; its progress deadline starts now. A canary keeps its step index through Promoting. */
+export function enterStage(t: Tick, stage: RolloutStage): void {
+  t.st.stage = stage;
   t.st.currentStepStartTime = kubeTime(t.now);
 }
 
-export function nextStage(t: Tick): void {
-  enterStage(t, (t.st.currentStepIndex ?? 0) + 1);
+/** Canary: on to the next step. The finished step's analysis leaves status, which stays bounded. */
+export function nextStep(t: Tick): void {
+  const done = runName({ kind: "step", index: t.st.currentStepIndex ?? 0 });
+  t.st.analysisRuns = t.st.analysisRuns?.filter((r) => r.name !== done);
+  if (t.st.analysisRuns?.length === 0) delete t.st.analysisRuns;
+  t.st.currentStepIndex = (t.st.currentStepIndex ?? 0) + 1;
+  enterStage(t, "Steps");
 }
 
 export function runOf(t: Tick, id: AnalysisId): AnalysisRun | undefined {
@@ -146,10 +152,17 @@ export function record(
   t.st.history = [entry, ...(t.st.history ?? [])].slice(0, HISTORY_LIMIT);
 }
 
+/** Most revisions kept warm at once (the CRD's limit): beyond it the one due first goes now. */
+export const MAX_RETIRING = 8;
+
 /** Keeps a revision running, without traffic, until the delay passes. */
 export function retire(t: Tick, rev: Revision, delaySeconds: number, reason: string): void {
   const deleteAfter = kubeTime(new Date(t.now.getTime() + delaySeconds * 1000));
-  const others = (t.st.retiringRevisions ?? []).filter((r) => r.revision !== rev.revision);
+  const others = (t.st.retiringRevisions ?? [])
+    .filter((r) => r.revision !== rev.revision)
+    .sort((a, b) => Date.parse(a.deleteAfter ?? "") - Date.parse(b.deleteAfter ?? ""));
+  while (others.length >= MAX_RETIRING)
+    t.deleteRevisions.push((others.shift() as { revision: string }).revision);
   t.st.retiringRevisions = [...others, { revision: rev.revision, version: rev.version, deleteAfter, reason }];
 }
 
@@ -173,6 +186,7 @@ export function clearRollout(t: Tick): void {
     "canaryVersion",
     "canaryRevision",
     "canaryWeight",
+    "stage",
     "currentStepIndex",
     "currentStepStartTime",
     "rolloutStartTime",

@@ -3,7 +3,7 @@
 // added beside it); with an exact router the canary gets enough pods for its
 // share and the route carries the weight.
 import { replicaSplit } from "./routers/replicas.ts";
-import { type Tick, totalReplicas } from "./tick.ts";
+import { isReady, type Tick, totalReplicas } from "./tick.ts";
 import type { Revision } from "./types.ts";
 
 export function exactRouterCanaryReplicas(total: number, weight: number): number {
@@ -27,8 +27,16 @@ export function applyCanaryWeight(t: Tick, target: Revision, weight: number): nu
   const canaryPods = exactRouterCanaryReplicas(total, weight);
   if (stableRevision) t.replicas.set(stableRevision, total);
   t.replicas.set(target.revision, canaryPods);
-  t.traffic.canaryWeight = weight;
-  t.st.canaryWeight = weight;
-  t.st.trafficMessage = `${weight}% to ${target.version} through the ${t.input.router} router`;
+  // A route must not send a weight to pods that are not ready for it: until
+  // they are, the canary keeps the weight it already had (none when new).
+  const was = t.input.mdep.status;
+  const before = was?.canaryRevision === target.revision ? (was.canaryWeight ?? 0) : 0;
+  const realised = isReady(t, target.revision, canaryPods) ? weight : Math.min(weight, before);
+  t.traffic.canaryWeight = realised;
+  t.st.canaryWeight = realised;
+  t.st.trafficMessage =
+    realised === weight
+      ? `${weight}% to ${target.version} through the ${t.input.router} router`
+      : `${realised}% to ${target.version} through the ${t.input.router} router until ${canaryPods} of its pods are ready for ${weight}%`;
   return canaryPods;
 }

@@ -1,0 +1,300 @@
+// The engine's safety promises as properties over random histories: version
+// changes, SRE actions, Prometheus answers (pass, fail, no data, error), pods
+// that take time, never become ready or crash, an autoscaler changing the
+// total, and spec.paused. Every reconcile of every history is checked. A
+// failing history is shrunk and printed; keep it as a case in the table at
+// the end.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type ModelDeployment, modelDeploymentStatusSchema } from "../api/index.ts";
+import {
+  age,
+  type PodLife,
+  type PromAnswer,
+  reconcile,
+  rolloutWorld,
+  setSpec,
+} from "../testing/rollout-world.ts";
+import { runSpecs } from "./analyses.ts";
+import { stepRollout } from "./engine.ts";
+import type { ManualAction, RolloutDecision, RolloutInput, RouterKind, Traffic } from "./types.ts";
+
+const VERSIONS = ["v1", "v2", "v3"] as const;
+
+type Event =
+  | { t: "wait"; ms: number }
+  | { t: "version"; v: string }
+  | { t: "action"; verb: ManualAction["verb"] }
+  | { t: "prometheus"; answer: PromAnswer }
+  | { t: "replicas"; n: number }
+  | { t: "paused"; paused: boolean };
+
+const analysisArb = fc.record({
+  interval: fc.constantFrom("30s", "1m"),
+  count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+  failureLimit: fc.constantFrom(0, 1),
+  inconclusiveLimit: fc.constantFrom(0, 1),
+  metrics: fc.constant([]),
+});
+const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+const delays = { scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 120 };
+
+const stepArb = fc.oneof(
+  fc.integer({ min: 0, max: 100 }).map((setWeight) => ({ setWeight })),
+  fc.constantFrom({ pause: { duration: "30s" } }, { pause: { duration: "2m" } }, { pause: {} }),
+  analysisArb.map((analysis) => ({ analysis })),
+);
+
+const strategyArb: fc.Arbitrary<ModelDeployment["spec"]["strategy"]> = fc.oneof(
+  fc.constant(undefined),
+  fc.record({
+    canary: fc.record({
+      steps: fc.array(stepArb, { minLength: 1, maxLength: 6 }),
+      analysis: optional(analysisArb),
+      postPromotionAnalysis: optional(analysisArb),
+      ...constants(delays),
+    }),
+  }),
+  fc.record({
+    blueGreen: fc.record({
+      autoPromotionEnabled: fc.boolean(),
+      autoPromotionSeconds: optional(fc.constantFrom(0, 60)),
+      prePromotionAnalysis: optional(analysisArb),
+      postPromotionAnalysis: optional(analysisArb),
+      ...constants(delays),
+    }),
+  }),
+  fc.record({
+    shadow: fc.record({
+      mirrorPercent: fc.integer({ min: 1, max: 100 }),
+      duration: optional(fc.constantFrom("1m", "3m")),
+      analysis: optional(analysisArb),
+      ...constants(delays),
+    }),
+  }),
+) as fc.Arbitrary<ModelDeployment["spec"]["strategy"]>;
+
+function constants<T extends Record<string, unknown>>(o: T) {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fc.constant(v)])) as {
+    [K in keyof T]: fc.Arbitrary<T[K]>;
+  };
+}
+
+const podLifeArb: fc.Arbitrary<PodLife> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.integer({ min: 0, max: 3 }).map((afterTicks) => ({ kind: "ready" as const, afterTicks })),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "neverReady" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 6 }).map((afterTicks) => ({ kind: "crashes" as const, afterTicks })),
+  },
+);
+
+const eventArb: fc.Arbitrary<Event> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.integer({ min: 1, max: 180 }).map((s) => ({ t: "wait" as const, ms: s * 1000 })),
+  },
+  { weight: 2, arbitrary: fc.constantFrom(...VERSIONS).map((v) => ({ t: "version" as const, v })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom("promote", "promote-full", "abort", "retry", "undo")
+      .map((verb) => ({ t: "action" as const, verb: verb as ManualAction["verb"] })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom<PromAnswer>("pass", "fail", "noData", "error")
+      .map((answer) => ({ t: "prometheus" as const, answer })),
+  },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }).map((n) => ({ t: "replicas" as const, n })) },
+  { weight: 1, arbitrary: fc.boolean().map((paused) => ({ t: "paused" as const, paused })) },
+);
+
+const scenarioArb = fc.record({
+  strategy: strategyArb,
+  router: fc.constantFrom<RouterKind>("replicas", "gatewayAPI", "istio"),
+  replicas: fc.integer({ min: 1, max: 5 }),
+  lives: fc.tuple(podLifeArb, podLifeArb, podLifeArb),
+  events: fc.array(eventArb, { minLength: 5, maxLength: 40 }),
+});
+type Scenario = typeof scenarioArb extends fc.Arbitrary<infer S> ? S : never;
+
+function mdep(s: Scenario): ModelDeployment {
+  return {
+    apiVersion: "modelops.io/v1alpha1",
+    kind: "ModelDeployment",
+    metadata: { name: "iris", namespace: "ml", uid: "u1", generation: 1 },
+    spec: {
+      modelVersion: "v1",
+      replicas: s.replicas,
+      paused: false,
+      progressDeadlineSeconds: 300,
+      strategy: s.strategy,
+    },
+  } as ModelDeployment;
+}
+
+/** Ready pods each revision needs for the share of client traffic it gets. */
+function requiredReady(traffic: Traffic, router: RouterKind, total: number): Map<string, number> {
+  const need = new Map<string, number>();
+  const { stableRevision, canaryRevision, canaryWeight } = traffic;
+  const share = (pct: number) => (pct > 0 ? Math.max(1, Math.ceil((total * pct) / 100)) : 0);
+  if (router === "replicas") {
+    // One Service: it selects the stable revision, both (a replica-ratio
+    // split, where only ready pods get requests), or the canary alone.
+    if (canaryRevision && canaryWeight >= 100) need.set(canaryRevision, total);
+    else if (stableRevision) need.set(stableRevision, canaryRevision && canaryWeight > 0 ? 0 : total);
+    return need;
+  }
+  if (stableRevision) need.set(stableRevision, share(100 - (canaryRevision ? canaryWeight : 0)));
+  if (canaryRevision) need.set(canaryRevision, Math.max(need.get(canaryRevision) ?? 0, share(canaryWeight)));
+  return need;
+}
+
+type Checker = {
+  prevTraffic: Traffic | undefined;
+  rolloutRevision: string | undefined;
+  manualPromote: boolean;
+  passedSteps: Set<number>;
+};
+
+function check(
+  s: Scenario,
+  c: Checker,
+  input: RolloutInput,
+  d: RolloutDecision,
+  action: ManualAction | undefined,
+  world: { pods: Map<string, unknown> },
+): void {
+  const st = d.status;
+  const total = input.mdep.spec.replicas ?? 1;
+  // (f) the same input gives the same decision, and the input is not changed.
+  const before = JSON.stringify(input.mdep);
+  expect(stepRollout(input)).toEqual(d);
+  expect(JSON.stringify(input.mdep)).toBe(before);
+  // (d) status fits every CRD limit.
+  const parsed = modelDeploymentStatusSchema.safeParse(st);
+  if (!parsed.success) throw new Error(`status does not fit the CRD: ${parsed.error.message}`);
+  // (a) traffic moves only to revisions with ready pods for their share.
+  // When nothing that served had a ready pod, there was no service to
+  // protect. Traffic going back to the same stable revision (abort, a
+  // cancelled or superseded canary) is never held back: an abort always
+  // fires, and the stable revision is kept at full size (c) for it.
+  const was = c.prevTraffic ? requiredReady(c.prevTraffic, s.router, total) : new Map<string, number>();
+  const servedBefore = [...was.keys()].some((rev) => (input.revisions.get(rev)?.readyReplicas ?? 0) > 0);
+  if (servedBefore) {
+    for (const [rev, need] of requiredReady(d.traffic, s.router, total)) {
+      const ready = input.revisions.get(rev)?.readyReplicas ?? 0;
+      const backToStable = rev === d.traffic.stableRevision && rev === c.prevTraffic?.stableRevision;
+      if (!backToStable && need > (was.get(rev) ?? 0) && ready < need)
+        throw new Error(`traffic moved to ${rev} with ${ready} ready pods; its share needs ${need}`);
+    }
+  }
+  c.prevTraffic = d.traffic;
+  // (c) the stable revision stays at full size while a rollout is undecided.
+  if (st.canaryRevision && st.phase !== "RolledBack" && st.stableRevision) {
+    const planned = d.replicas.get(st.stableRevision) ?? 0;
+    if (planned < total)
+      throw new Error(`stable ${st.stableRevision} planned at ${planned} of ${total} during a rollout`);
+  }
+  // (b) promoted only after every analysis of the rollout passed.
+  const inputCanary = input.mdep.status?.canaryRevision;
+  if (inputCanary !== c.rolloutRevision) {
+    c.rolloutRevision = inputCanary;
+    c.manualPromote = false;
+    c.passedSteps = new Set();
+  }
+  if (action?.verb === "promote" || action?.verb === "promote-full") c.manualPromote = true;
+  const specs = runSpecs(input.mdep);
+  for (const run of input.mdep.status?.analysisRuns ?? []) {
+    const id = specs.get(run.name)?.id;
+    if (id?.kind === "step" && run.phase === "Successful" && run.revision === inputCanary)
+      c.passedSteps.add(id.index);
+  }
+  const promoted = st.history?.[0];
+  const newRecord = promoted && JSON.stringify(promoted) !== JSON.stringify(input.mdep.status?.history?.[0]);
+  if (newRecord && promoted.result === "Promoted" && !c.manualPromote) {
+    for (const [name, spec] of specs) {
+      if (spec.id.kind === "postPromotion") continue;
+      const run = input.mdep.status?.analysisRuns?.find(
+        (r) => r.name === name && r.revision === promoted.revision,
+      );
+      const passed =
+        spec.id.kind === "step"
+          ? c.passedSteps.has(spec.id.index)
+          : run?.phase === "Successful" ||
+            (run?.phase === "Running" &&
+              (run.consecutiveErrors ?? 0) === 0 &&
+              run.measurements?.at(-1)?.phase === "Successful");
+      if (!passed)
+        throw new Error(
+          `promoted ${promoted.version} although analysis ${name} had not passed: ${JSON.stringify(run)}`,
+        );
+    }
+  }
+  // (e) every owned revision is stable, canary, retiring, or the previous one
+  // coming back (undo) or kept warm under a post-promotion guard.
+  const allowed = new Set([
+    st.stableRevision,
+    st.canaryRevision,
+    st.restoring?.revision,
+    ...(st.retiringRevisions ?? []).map((r) => r.revision),
+  ]);
+  if (st.analysisRuns?.some((r) => r.name === "postPromotion")) allowed.add(st.previousRevision);
+  for (const rev of world.pods.keys()) {
+    if (!allowed.has(rev)) throw new Error(`revision ${rev} runs but is neither stable, canary nor retiring`);
+  }
+}
+
+/** One line per reconcile, for replaying a counterexample with SAFETY_TRACE=1 SAFETY_SEED=... */
+function traceLine(
+  now: number,
+  action: ManualAction | undefined,
+  d: RolloutDecision,
+  w: { pods: Map<string, { ready: number; replicas: number }> },
+): string {
+  const st = d.status;
+  const pods = [...w.pods].map(([r, p]) => `${r}:${p.ready}/${p.replicas}`).join(" ");
+  const runs = (st.analysisRuns ?? []).map((r) => `${r.name}=${r.phase}`).join(",");
+  return `t=${now / 1000 - 1767225600}s ${action?.verb ?? ""} phase=${st.phase} stage=${st.stage ?? "-"} stable=${st.stableRevision} canary=${st.canaryRevision ?? "-"} w=${d.traffic.canaryWeight} restoring=${st.restoring?.revision ?? "-"} retiring=${(st.retiringRevisions ?? []).map((r) => r.revision)} runs=${runs} delete=${d.deleteRevisions} pods=[${pods}] msg=${st.message}`;
+}
+
+function play(s: Scenario): void {
+  const lives = new Map(VERSIONS.map((v, i) => [v, s.lives[i] as PodLife]));
+  const w = rolloutWorld(mdep(s), s.router, lives);
+  const c: Checker = {
+    prevTraffic: undefined,
+    rolloutRevision: undefined,
+    manualPromote: false,
+    passedSteps: new Set(),
+  };
+  let n = 0;
+  const step = (action?: ManualAction) => {
+    const { input, decision } = reconcile(w, action);
+    if (process.env.SAFETY_TRACE) console.log(traceLine(w.now, action, decision, w));
+    check(s, c, input, decision, action, w);
+  };
+  step();
+  for (const e of s.events) {
+    if (e.t === "wait") age(w, e.ms);
+    else if (e.t === "version") setSpec(w, { modelVersion: e.v });
+    else if (e.t === "prometheus") w.prometheus = e.answer;
+    else if (e.t === "replicas") setSpec(w, { replicas: e.n });
+    else if (e.t === "paused") setSpec(w, { paused: e.paused });
+    step(e.t === "action" ? { verb: e.verb, value: `${e.verb}@${n++}` } : undefined);
+  }
+}
+
+describe("rollout safety properties", () => {
+  it("hold over 10,000 random histories", () => {
+    const seed = process.env.SAFETY_SEED ? Number(process.env.SAFETY_SEED) : undefined;
+    fc.assert(fc.property(scenarioArb, play), {
+      numRuns: Number(process.env.SAFETY_RUNS ?? 10_000),
+      ...(seed === undefined ? {} : { seed, path: process.env.SAFETY_PATH, endOnFailure: true }),
+    });
+  }, 300_000);
+});
