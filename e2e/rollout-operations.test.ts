@@ -167,9 +167,9 @@ describe("routers", () => {
         "-o",
         "jsonpath={.spec.http[0].mirrorPercentage.value}",
       ]);
-    await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    await waitStatus(ns, "iris", (s) => s.stage === "Mirroring", "mirroring");
     await expect.poll(mirror, { timeout: 10_000 }).toBe("40");
-    const mirrored = await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    const mirrored = await waitStatus(ns, "iris", (s) => s.stage === "Mirroring", "mirroring");
     expect(mirrored.canaryWeight).toBe(0);
     await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted after 6 s");
     await expect.poll(mirror, { timeout: 10_000 }).toBe("");
