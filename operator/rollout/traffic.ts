@@ -19,8 +19,10 @@ export function applyCanaryWeight(t: Tick, target: Revision, weight: number): nu
     const split = replicaSplit(total, weight);
     if (stableRevision) t.replicas.set(stableRevision, split.stable);
     t.replicas.set(target.revision, split.canary);
-    t.traffic.canaryWeight = split.realisedWeight;
-    t.st.canaryWeight = split.realisedWeight;
+    // 100 means the Service selects the canary alone: only once all its pods are ready.
+    const all = split.allTraffic && isReady(t, target.revision, split.canary);
+    t.traffic.canaryWeight = all ? 100 : split.realisedWeight;
+    t.st.canaryWeight = t.traffic.canaryWeight;
     t.st.trafficMessage = split.message;
     return split.canary;
   }

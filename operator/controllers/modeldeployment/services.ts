@@ -19,10 +19,11 @@ export function desiredServices(
   const name = mdep.metadata.name;
   const stable = traffic.stableRevision;
   if (!stable) return [];
-  // Without a mesh the weight is the replica ratio behind one Service.
-  const splitByReplicas =
-    router === "replicas" && traffic.canaryRevision !== undefined && traffic.canaryWeight > 0;
-  const services = [desiredService(mdep, clientServiceName(name), splitByReplicas ? undefined : stable)];
+  // Without a mesh the weight is the replica ratio behind one Service, which
+  // selects the canary alone at 100 (rollout/routers/replicas.ts).
+  const canary = router === "replicas" && traffic.canaryWeight > 0 ? traffic.canaryRevision : undefined;
+  const clientSelects = canary === undefined ? stable : traffic.canaryWeight >= 100 ? canary : undefined;
+  const services = [desiredService(mdep, clientServiceName(name), clientSelects)];
   if (traffic.previewRevision)
     services.push(desiredService(mdep, previewServiceName(name), traffic.previewRevision));
   if (router !== "replicas") {

@@ -10,7 +10,7 @@ import type { RouteTarget, TrafficRouter } from "./types.ts";
 
 export { GatewayApiRouter } from "./gateway-api.ts";
 export { IstioRouter } from "./istio.ts";
-export { type ReplicaSplit, type ReplicaSplitOptions, replicaSplit } from "./replicas.ts";
+export { type ReplicaSplit, replicaSplit } from "./replicas.ts";
 export * from "./types.ts";
 
 export interface Routers {

@@ -1,66 +1,54 @@
 // The router without a mesh: one Service selects the pods of both revisions,
-// so a request lands on the canary with probability canary/(stable+canary).
-// The weight can therefore only be approximated by whole pods.
-//
-// Semantics, chosen so the stable revision is never scaled down before the
-// canary has won (the failure users of peers complain about most):
+// so a request lands on the canary with probability canary/(stable+canary)
+// over their ready pods. The weight can therefore only be approximated by
+// whole pods. The realisation rule, chosen so the stable revision is never
+// scaled down before the canary has won (the failure users of peers complain
+// about most) and a rollout never costs more than a blue-green one:
 // - stable always keeps `total` replicas while the rollout is undecided;
-// - 0 < w < 100: canary = ceil(total * w / (100 - w)), at least 1, at most
-//   maxCanaryReplicas; rounding up means the realised weight is never below
-//   the one asked for (unless capped), so analysis sees at least that traffic;
 // - w = 0: canary = 0;
-// - w = 100 is not a ratio (it would need infinitely many canary pods): it is
-//   promotion. canary = total, so the new revision can carry all traffic,
-//   stable keeps total, and the shared Service realises 50% until the engine
-//   points the Service at the canary revision alone; only then may it scale
-//   the old revision down. `promotion` tells the engine to do that switch.
+// - 0 < w < 100: canary = ceil(total * w / (100 - w)), at least 1, at most
+//   `total`; rounding up means the realised weight is never below the one
+//   asked for, up to 50% (canary = total), which is the most a split at
+//   full stable size can give without the canary outgrowing the stable;
+// - w = 100: canary = total, and the Service selects the canary alone once
+//   all its pods are ready (all traffic); until then the 1:1 split (50%);
 // - total = 0 (scaled to zero): nothing serves, nothing to split.
+// With 1 replica the only weights are 0, 50 and 100%; a mesh router
+// (gatewayAPI, istio) gives exact weights.
 
 export interface ReplicaSplit {
   stable: number;
   canary: number;
-  /** round(100 * canary / (stable + canary)): what the shared Service delivers. */
+  /** round(100 * canary / (stable + canary)): what the shared Service delivers while it selects both. */
   realisedWeight: number;
-  /** w was 100: the Service must select only the canary revision to reach it. */
-  promotion: boolean;
+  /** w was 100: the Service selects only the canary revision once its pods are ready. */
+  allTraffic: boolean;
   /** Human-readable account of the rounding, for status and Events. */
   message: string;
 }
 
-export interface ReplicaSplitOptions {
-  /**
-   * Most canary pods a weight may ask for. Default 10 × total: weights above
-   * ~91% would otherwise need 11× the capacity (w = 99 needs 99 × total).
-   */
-  maxCanaryReplicas?: number;
-}
-
-export const DEFAULT_CANARY_REPLICA_FACTOR = 10;
-
-export function replicaSplit(total: number, weight: number, opts: ReplicaSplitOptions = {}): ReplicaSplit {
+export function replicaSplit(total: number, weight: number): ReplicaSplit {
   checkArguments(total, weight);
   if (total === 0) {
     return split(0, 0, false, `weight ${weight}% not realised: 0 replicas requested, nothing serves`);
   }
   if (weight === 0) return split(total, 0, false, `weight 0% realised as 0 canary / ${total} stable pods`);
   if (weight === 100) {
-    const ratio = realised(total, total);
     return split(
       total,
       total,
       true,
-      `weight 100% is promotion: ${total} canary / ${total} stable pods = ${ratio}% until the Service ` +
-        `selects only the canary revision; the stable pods stay until then`,
+      `weight 100%: ${total} canary pods; the Service selects only them once all are ready ` +
+        `(${total} stable pods stay warm until the rollout is decided)`,
     );
   }
-  const cap = Math.max(1, Math.floor(opts.maxCanaryReplicas ?? DEFAULT_CANARY_REPLICA_FACTOR * total));
   const wanted = Math.max(1, Math.ceil((total * weight) / (100 - weight)));
-  const canary = Math.min(wanted, cap);
+  const canary = Math.min(wanted, total);
   const ratio = realised(total, canary);
   const pods = `${canary} canary / ${total} stable pods = ${ratio}%`;
   const why =
-    wanted > cap
-      ? ` (capped at maxCanaryReplicas ${cap}; ${wanted} would be needed)`
+    wanted > total
+      ? ` (the canary runs at most as many pods as the stable: ${wanted} would be needed; a mesh router gives exact weights)`
       : ratio === weight
         ? ""
         : " (pods are whole; rounded up so the canary gets at least the weight)";
@@ -80,6 +68,6 @@ function realised(stable: number, canary: number): number {
   return stable + canary === 0 ? 0 : Math.round((100 * canary) / (stable + canary));
 }
 
-function split(stable: number, canary: number, promotion: boolean, message: string): ReplicaSplit {
-  return { stable, canary, realisedWeight: realised(stable, canary), promotion, message };
+function split(stable: number, canary: number, allTraffic: boolean, message: string): ReplicaSplit {
+  return { stable, canary, realisedWeight: realised(stable, canary), allTraffic, message };
 }
