@@ -4,13 +4,18 @@ import { measureAnalysis } from "./measure.ts";
 import { ANALYSIS_METRIC_VALUE, recordAnalysisMetricValues } from "./metrics.ts";
 import type { MetricProvider, MetricResult } from "./provider.ts";
 
-/** Answers by the revision a query selects; records every query. */
-function fakeProvider(byRevision: Record<string, MetricResult>): MetricProvider & { queries: string[] } {
+/** Answers by the revision a query selects; records every query and the time it was asked for. */
+function fakeProvider(
+  byRevision: Record<string, MetricResult>,
+): MetricProvider & { queries: string[]; times: (Date | undefined)[] } {
   const queries: string[] = [];
+  const times: (Date | undefined)[] = [];
   return {
     queries,
-    async query(query) {
+    times,
+    async query(query, options) {
       queries.push(query);
+      times.push(options?.time);
       const revision = /revision="([^"]+)"/.exec(query)?.[1] ?? "";
       return byRevision[revision] ?? { kind: "noData", reason: "the query returned no series" };
     },
@@ -20,6 +25,33 @@ function fakeProvider(byRevision: Record<string, MetricResult>): MetricProvider 
 const ctx = { namespace: "ml", name: "iris", revision: "new", stableRevision: "old", version: "iris-v2" };
 
 describe("measureAnalysis", () => {
+  it("measures the stable side as of stableAt (the guard's baseline before the switch), the new one now", async () => {
+    const provider = fakeProvider({
+      new: { kind: "value", value: 0.11 },
+      old: { kind: "value", value: 0.1 },
+    });
+    const switchedAt = new Date("2026-01-01T00:00:00Z");
+    const metric = {
+      name: "p99",
+      builtin: "latencyP99" as const,
+      maxRatioToStable: 1.2,
+      noData: "Inconclusive" as const,
+    };
+    const [result] = await measureAnalysis(
+      provider,
+      { interval: "1m", metrics: [metric] },
+      { ...ctx, stableAt: switchedAt },
+    );
+    const byRevision = provider.queries.map((q, i) => [/revision="([^"]+)"/.exec(q)?.[1], provider.times[i]]);
+    expect(byRevision).toEqual(
+      expect.arrayContaining([
+        ["new", undefined],
+        ["old", switchedAt],
+      ]),
+    );
+    expect(result?.phase).toBe("Successful");
+  });
+
   it("queries the new revision, and stable only for ratio metrics", async () => {
     const provider = fakeProvider({ new: { kind: "value", value: 0.3 }, old: { kind: "value", value: 0.2 } });
     const results = await measureAnalysis(

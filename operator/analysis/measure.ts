@@ -16,6 +16,12 @@ export interface MeasureContext {
   version: string;
   /** ModelVersion of the stable revision, for {{version}} in a user query compared with stable. */
   stableVersion?: string | undefined;
+  /**
+   * Measure the stable side as of this time. A post-promotion guard compares
+   * the promoted revision with the one it replaced, which no longer gets
+   * traffic: its honest baseline is the window before the switch.
+   */
+  stableAt?: Date | undefined;
 }
 
 type MeasuredAnalysis = Pick<Analysis, "interval"> & { metrics: AnalysisMetric[] };
@@ -70,7 +76,7 @@ async function measureStable(
     version: ctx.stableVersion,
     interval,
   };
-  return measureSide(provider, metric, vars, options);
+  return measureSide(provider, metric, vars, { ...options, time: ctx.stableAt });
 }
 
 /** Runs the metric's query for the revision in `vars.revision`. */

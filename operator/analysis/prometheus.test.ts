@@ -241,4 +241,13 @@ describe("Prometheus provider", () => {
       message: "Prometheus answered HTTP 401 Unauthorized: Unauthorized",
     });
   });
+  it("evaluates a query as of a past time when asked", async () => {
+    handler = success("vector", [series({}, "0.5")]);
+    const provider = createPrometheusProvider({ address });
+    await provider.query("vector(1)", { time: new Date(1_700_000_000_500) });
+    await provider.query("vector(2)");
+    const timeOf = (q: string) => seen.find((r) => r.body.get("query") === q)?.body.get("time");
+    expect(timeOf("vector(1)")).toBe("1700000000.500");
+    expect(timeOf("vector(2)")).toBeNull();
+  });
 });

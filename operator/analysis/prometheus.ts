@@ -50,7 +50,10 @@ export function createPrometheusProvider(config: PrometheusConfig): MetricProvid
       const response = await fetch(url, {
         method: "POST",
         headers,
-        body: new URLSearchParams({ query }),
+        body: new URLSearchParams({
+          query,
+          ...(options.time ? { time: (options.time.getTime() / 1000).toFixed(3) } : {}),
+        }),
         signal,
       });
       return { status: response.status, statusText: response.statusText, body: await response.text() };

@@ -14,6 +14,8 @@ export type MetricResult =
 export interface QueryOptions {
   /** Aborts the query early, e.g. when the operator shuts down. */
   signal?: AbortSignal;
+  /** Evaluates the query as of this time instead of now. */
+  time?: Date | undefined;
 }
 
 /** One series of an instant vector: its labels and value (+Inf/-Inf as Infinity; NaN samples dropped). */

@@ -60,6 +60,8 @@ async function measure(
     stableRevision: baseline.revision,
     version: (guard ? status.stableVersion : status.canaryVersion) ?? "",
     stableVersion: baseline.version,
+    // The guard's run starts at the switch; the previous revision's traffic ends there.
+    stableAt: guard && run.startTime ? new Date(run.startTime) : undefined,
   };
   const results = deps.prometheus
     ? await measureAnalysis(deps.prometheus, analysis, ctx)
