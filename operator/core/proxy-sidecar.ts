@@ -8,7 +8,7 @@
 // /path annotations for the metrics port (named "metrics"), which the common
 // "kubernetes-pods" scrape job and the Prometheus operator's PodMonitor
 // (port: metrics) both understand.
-import type { V1Container } from "@kubernetes/client-node";
+import type { V1Container, V1Deployment } from "@kubernetes/client-node";
 import pkg from "../../package.json" with { type: "json" };
 import { canaryServiceName, type ModelDeployment, type ModelVersion, SERVICE_PORT } from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
@@ -23,6 +23,20 @@ const PREFERRED_METRICS_PORT = 9090;
 export interface ProxyPorts {
   http: number;
   metrics: number;
+}
+
+/**
+ * The sidecar image of a revision: the one its Deployment already runs, else
+ * the operator's current one. An operator upgrade therefore restarts no
+ * inference pod, unanalysed, all at once: each ModelDeployment's next rollout
+ * brings the new sidecar, through its own strategy and analysis.
+ */
+export function pinnedProxyImage(
+  live: V1Deployment | undefined,
+  current: string | undefined,
+): string | undefined {
+  const running = live?.spec?.template?.spec?.containers?.find((c) => c.name === PROXY_CONTAINER);
+  return running?.image ?? current;
 }
 
 /** Ports of the proxy that never collide with the model server's. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { desiredServices } from "../controllers/modeldeployment/services.ts";
 import { parseProxyConfig } from "../proxy/config.ts";
 import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
-import { replicasShadowTarget } from "./proxy-sidecar.ts";
+import { pinnedProxyImage, replicasShadowTarget } from "./proxy-sidecar.ts";
 import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
 
 type Container = {
@@ -209,5 +209,18 @@ describe("shadow on the replicas router", () => {
       ["iris-canary", "c1"],
     ]);
     expect(names({ ...traffic, canaryRevision: undefined, mirrorPercent: 0 })).toEqual([["iris", "s1"]]);
+  });
+});
+
+describe("sidecar image across operator upgrades", () => {
+  it("keeps the image a revision's Deployment runs, and gives a new revision the operator's current one", () => {
+    const mdep = modelDeployment("iris-v1");
+    const old = desiredDeployment(mdep, modelVersion("iris-v1"), "rev1", 1, { proxyImage: "op:1" });
+    expect(pinnedProxyImage(old, "op:2")).toBe("op:1");
+    expect(pinnedProxyImage(undefined, "op:2")).toBe("op:2");
+    const rerendered = desiredDeployment(mdep, modelVersion("iris-v1"), "rev1", 1, {
+      proxyImage: pinnedProxyImage(old, "op:2"),
+    });
+    expect(rerendered.spec.template).toEqual(old.spec.template);
   });
 });
