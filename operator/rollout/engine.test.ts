@@ -55,7 +55,8 @@ describe("canary", () => {
     const w = rollingOut(canaryStrategy);
     const first = tick(w);
     expect(first.events.map((e) => e.reason)).toContain("RolloutStarted");
-    expect(first.status.canaryWeight).toBe(20);
+    expect(first.traffic.canaryWeight).toBe(20); // the split, as the canary pods become ready
+    expect(first.status.canaryWeight).toBe(0); // what the Service delivers while none is ready
     expect(first.replicas.get("rev-v1")).toBe(4); // stable is never scaled down
     expect(first.replicas.get("rev-v2")).toBe(1);
     runUntil(w, () => stepIndex(w) === 1);

@@ -10,6 +10,21 @@ export function exactRouterCanaryReplicas(total: number, weight: number): number
   return Math.max(1, Math.ceil((total * weight) / 100));
 }
 
+/** The canary's share of requests over the ready pods the shared Service selects. */
+function readyShare(
+  t: Tick,
+  stable: string | undefined,
+  stablePods: number,
+  canary: string,
+  canaryPods: number,
+): number {
+  const ready = (rev: string | undefined, planned: number) =>
+    Math.min(planned, rev ? (t.input.revisions.get(rev)?.readyReplicas ?? 0) : 0);
+  const c = ready(canary, canaryPods);
+  const s = ready(stable, stablePods);
+  return c + s === 0 ? 0 : Math.round((100 * c) / (c + s));
+}
+
 /** Sets pods, traffic and status for `weight` percent to `target`; returns the canary's pod count. */
 export function applyCanaryWeight(t: Tick, target: Revision, weight: number): number {
   const total = totalReplicas(t);
@@ -22,8 +37,14 @@ export function applyCanaryWeight(t: Tick, target: Revision, weight: number): nu
     // 100 means the Service selects the canary alone: only once all its pods are ready.
     const all = split.allTraffic && isReady(t, target.revision, split.canary);
     t.traffic.canaryWeight = all ? 100 : split.realisedWeight;
-    t.st.canaryWeight = t.traffic.canaryWeight;
-    t.st.trafficMessage = split.message;
+    // Status says what the Service delivers now: only ready pods get requests.
+    t.st.canaryWeight = all
+      ? 100
+      : readyShare(t, stableRevision, split.stable, target.revision, split.canary);
+    t.st.trafficMessage =
+      t.st.canaryWeight === t.traffic.canaryWeight
+        ? split.message
+        : `${split.message}; ${t.st.canaryWeight}% until the canary's pods are ready`;
     return split.canary;
   }
   const canaryPods = exactRouterCanaryReplicas(total, weight);
