@@ -2,14 +2,18 @@
 // autoscaler both change the ModelDeployment's total through its scale
 // subresource, and the operator splits the total between revisions.
 import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { FixtureExporter } from "../hack/localcluster/exporter.ts";
 import { waitFor } from "../hack/localcluster/kubectl.ts";
-import { INFLIGHT_REQUESTS } from "../operator/api/metric-names.ts";
+import { queryValue } from "../hack/localcluster/prometheus.ts";
+import { INFLIGHT_REQUESTS, MIRRORED_INFLIGHT_REQUESTS } from "../operator/api/metric-names.ts";
+import { metricValue } from "../operator/runtime/metrics.ts";
+import { auditEvents } from "./harness/audit.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
-import { mdepManifest, type RolloutStatus, waitStatus } from "./harness/rollout.ts";
+import { mdepManifest, type RolloutStatus, revisionTraffic, waitStatus } from "./harness/rollout.ts";
 
 let ns: TestNamespace;
 let observed: Observed;
@@ -45,6 +49,33 @@ async function replicasOf(mdep: string, revision: string | undefined): Promise<n
 
 async function specReplicas(name: string): Promise<number> {
   return Number(await ns.kubectlOk(["get", "mdep", name, "-o", "jsonpath={.spec.replicas}"]));
+}
+
+/** The range of spec.replicas seen while watching for `ms`: a change in between shows. */
+async function replicasOver(name: string, ms: number): Promise<{ min: number; max: number }> {
+  const seen: number[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(1000)) seen.push(await specReplicas(name));
+  return { min: Math.min(...seen), max: Math.max(...seen) };
+}
+
+const autoscalerReady = (s: RolloutStatus) => s.conditions?.find((c) => c.type === "AutoscalerReady");
+
+/** The Events with `reason` about a ModelDeployment, each with how often it was recorded. */
+async function eventCounts(object: string, reason: string): Promise<number[]> {
+  const out = await ns.kubectlOk([
+    "get",
+    "events",
+    "-o",
+    "json",
+    "--field-selector",
+    `involvedObject.name=${object},reason=${reason}`,
+  ]);
+  const items = (JSON.parse(out) as { items: { series?: { count?: number } }[] }).items;
+  return items.map((e) => e.series?.count ?? 1);
+}
+
+function autoscalerGauge(name: string, labels: Record<string, string>) {
+  return metricValue(observed.operator.registry, name, { namespace: ns.name, ...labels });
 }
 
 const builtin = `
@@ -110,7 +141,7 @@ describe("autoscaling", () => {
       "provider: keda\nminReplicas: 1\nmaxReplicas: 5\ntargets: [{type: rps, averageValue: 20}]",
     );
     await ns.kubectlOk(["apply", "-f", "-"], manifest);
-    const ready = (s: RolloutStatus) => s.conditions?.find((c) => c.type === "AutoscalerReady");
+    const ready = autoscalerReady;
     const missing = await waitStatus(
       ns,
       "withkeda",
@@ -191,5 +222,131 @@ describe("autoscaling", () => {
       "promoted",
     );
     expect(await replicasOf("split", promoted.stableRevision)).toBe(6);
+  });
+  it("builtin: at steady load it writes nothing, status included", async () => {
+    const rps = builtin.replace("{type: concurrency, averageValue: 2}", "{type: rps, averageValue: 10}");
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(
+        mdepManifest("steady", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+        rps,
+      ),
+    );
+    const s = await waitStatus(ns, "steady", (x) => x.phase === "Available", "Available");
+    // Real traffic: rate() over the window moves a little at every evaluation.
+    revisionTraffic(exporter, ns, "steady", s.stableRevision as string, s.stableVersion as string, {
+      rps: 25,
+    });
+    await expect.poll(() => specReplicas("steady"), { timeout: 30_000, interval: 500 }).toBe(3);
+    await waitStatus(
+      ns,
+      "steady",
+      (x) => x.readyReplicas === 3 && x.autoscaling?.panicUntil === undefined,
+      "3 pods ready, the burst over",
+    );
+    await sleep(4000); // the last write's own watch event is reconciled
+    const since = new Date();
+    await sleep(30_000);
+    const until = new Date();
+    await sleep(1000); // the audit log has every request of the window
+    const writes = auditEvents(inject("auditLogPath"), { since, until }).filter(
+      (e) => e.objectRef?.namespace === ns.name && (e.objectRef.name ?? "").startsWith("steady"),
+    );
+    console.log(`[autoscaling] steady load: ${writes.length} write(s) in 30 s`);
+    expect(writes.map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+    expect(await specReplicas("steady")).toBe(3);
+  });
+
+  it("builtin: a shadow's mirrored requests are not load", async () => {
+    const strategy = "shadow:\n  mirrorPercent: 100\n  duration: 10m";
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(mdepManifest("mirror", "iris-classifier-v1", strategy, 1), builtin),
+    );
+    const v1 = await waitStatus(ns, "mirror", (x) => x.phase === "Available", "v1 Available");
+    inflight("mirror", v1, "stable").set(5); // 5 in flight at 2 per pod: 3 pods
+    await expect.poll(() => specReplicas("mirror"), { timeout: 30_000, interval: 500 }).toBe(3);
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(mdepManifest("mirror", "iris-classifier-v2", strategy, 3), builtin),
+    );
+    const mirroring = await waitStatus(
+      ns,
+      "mirror",
+      (x) => x.canaryRevision !== undefined && (x.trafficMessage ?? "").includes("mirrored"),
+      "mirroring to the shadow",
+    );
+    // What the shadow's proxy reports: a copy of every request in flight, all of them mirrored.
+    const shadow = {
+      namespace: ns.name,
+      deployment: "mirror",
+      revision: mirroring.canaryRevision as string,
+      version: mirroring.canaryVersion as string,
+    };
+    exporter.gauge(INFLIGHT_REQUESTS, shadow).set(5);
+    exporter.gauge(MIRRORED_INFLIGHT_REQUESTS, shadow).set(5);
+    const scraped = `${MIRRORED_INFLIGHT_REQUESTS}{namespace="${ns.name}",deployment="mirror"}`;
+    await expect.poll(() => queryValue(observed.prom.url, scraped), { timeout: 15_000 }).toBe(5);
+    // A stable window (8 s) and more after Prometheus has the copies: clients still send 5, so 3 pods.
+    expect((await replicasOver("mirror", 12_000)).max).toBe(3);
+    expect(await autoscalerGauge("modelops_autoscaler_metric_value", { name: "mirror" })).toBeCloseTo(5, 1);
+  });
+
+  it("builtin: forgets its gauges when the ModelDeployment is deleted", async () => {
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(
+        mdepManifest("gone", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+        builtin,
+      ),
+    );
+    const s = await waitStatus(ns, "gone", (x) => x.phase === "Available", "Available");
+    inflight("gone", s, "stable").set(1);
+    const desired = () => autoscalerGauge("modelops_autoscaler_desired_replicas", { name: "gone" });
+    const measured = () => autoscalerGauge("modelops_autoscaler_metric_value", { name: "gone" });
+    await expect.poll(desired, { timeout: 30_000 }).toBe(1);
+    await expect.poll(measured, { timeout: 30_000 }).toBe(1);
+    await ns.kubectlOk(["delete", "mdep", "gone"]);
+    await expect.poll(desired, { timeout: 30_000 }).toBeUndefined();
+    expect(await measured()).toBeUndefined();
+  });
+
+  // Last: it takes the fixture's series away from Prometheus, then stops Prometheus.
+  it("builtin: holds the current size, and says why once, when metrics vanish or Prometheus is unreachable", async () => {
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      withAutoscaling(
+        mdepManifest("hold", "iris-classifier-v1", "canary:\n  steps: [{setWeight: 50}]", 1),
+        builtin,
+      ),
+    );
+    const s = await waitStatus(ns, "hold", (x) => x.phase === "Available", "Available");
+    inflight("hold", s, "stable").set(9); // 5 pods
+    await expect.poll(() => specReplicas("hold"), { timeout: 30_000, interval: 500 }).toBe(5);
+
+    await observed.prom.reloadTargets([]); // every series goes stale: queries return nothing
+    // Past the stable window and the scale-down delay (8 s each): an empty result is not zero load.
+    expect((await replicasOver("hold", 20_000)).min).toBe(5);
+    const noData = await waitStatus(
+      ns,
+      "hold",
+      (x) => autoscalerReady(x)?.reason === "MetricsUnavailable",
+      "MetricsUnavailable",
+    );
+    expect(autoscalerReady(noData)?.status).toBe("False");
+    expect(autoscalerReady(noData)?.message).toContain("no series");
+    expect(noData.autoscaling?.message).toContain("holding 5");
+
+    await observed.prom.stop();
+    const unreachable = await waitStatus(
+      ns,
+      "hold",
+      (x) => (autoscalerReady(x)?.message ?? "").includes("unreachable"),
+      "Prometheus unreachable",
+    );
+    expect(autoscalerReady(unreachable)?.reason).toBe("MetricsUnavailable");
+    expect((await replicasOver("hold", 10_000)).min).toBe(5);
+    // One Event for the whole episode, not one per evaluation.
+    expect(await eventCounts("hold", "MetricsUnavailable")).toEqual([1]);
   });
 });

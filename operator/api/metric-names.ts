@@ -15,6 +15,14 @@ export const REQUESTS_TOTAL = "modelops_proxy_requests_total";
 export const REQUEST_DURATION = "modelops_proxy_request_duration_seconds";
 /** Gauge of requests in flight, for concurrency autoscaling. */
 export const INFLIGHT_REQUESTS = "modelops_proxy_inflight_requests";
+/**
+ * The part of REQUESTS_TOTAL and INFLIGHT_REQUESTS that reached this proxy as
+ * a mirrored copy (shadow traffic, from another revision's proxy or from a
+ * mesh), so queries of client load can subtract it: each client request is
+ * counted once, by the proxy that answers it.
+ */
+export const MIRRORED_REQUESTS_TOTAL = "modelops_proxy_mirrored_requests_total";
+export const MIRRORED_INFLIGHT_REQUESTS = "modelops_proxy_mirrored_inflight_requests";
 
 /** Histograms (bytes) of inference request and response bodies. */
 export const REQUEST_SIZE = "modelops_proxy_request_size_bytes";

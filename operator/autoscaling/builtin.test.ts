@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type BuiltinInput, builtinDecision } from "./builtin.ts";
+import { type BuiltinInput, builtinDecision, loadOf } from "./builtin.ts";
 
 const base: BuiltinInput = {
   current: 2,
@@ -27,6 +27,32 @@ describe("builtinDecision", () => {
     ["step limit down", { stableTotal: 0, panicTotal: 0, current: 8, maxDownStep: 3 }, 5],
   ])("%s", (_, change, expected) => {
     expect(builtinDecision({ ...base, ...change }).desired).toBe(expected);
+  });
+
+  it.each([
+    ["an empty result", { stableTotal: undefined, panicTotal: undefined }],
+    ["an empty result under a burst", { stableTotal: undefined, panicTotal: 500 }],
+    ["an empty result after the scale-down delay", { stableTotal: undefined, lastScaleMs: 0, current: 8 }],
+  ])("no data holds the current size: %s", (_, change) => {
+    const d = builtinDecision({ ...base, ...change });
+    expect(d.desired).toBe("current" in change ? change.current : base.current);
+    expect(d.reason).toBe(`holding ${d.desired} pod(s) until there is data`);
+  });
+
+  it("does not start a panic it cannot act on: at maxReplicas", () => {
+    const atMax = builtinDecision({ ...base, current: 10, stableTotal: 100, panicTotal: 500 });
+    expect(atMax).toMatchObject({ desired: 10, panicUntilMs: undefined });
+    const below = builtinDecision({ ...base, current: 9, stableTotal: 100, panicTotal: 500 });
+    expect(below).toMatchObject({ desired: 10, panicUntilMs: base.nowMs + base.stableWindowMs });
+  });
+
+  it("gives the same reason for loads that need the same pods: status does not change with every sample", () => {
+    fc.assert(
+      fc.property(fc.double({ min: 10.01, max: 20, noNaN: true }), (total) => {
+        const d = builtinDecision({ ...base, stableTotal: total, panicTotal: total });
+        return d.reason === builtinDecision({ ...base, stableTotal: 20, panicTotal: 20 }).reason;
+      }),
+    );
   });
 
   it("panics on a burst: follows the short window up and holds", () => {
@@ -74,5 +100,25 @@ describe("builtinDecision", () => {
         },
       ),
     );
+  });
+});
+
+describe("loadOf", () => {
+  it.each([
+    ["a value", { kind: "value", value: 12.5 }, { value: 12.5 }],
+    ["a value of 0: no load", { kind: "value", value: 0 }, { value: 0 }],
+    [
+      "an empty result",
+      { kind: "noData", reason: "the query returned no series" },
+      { value: undefined, missing: "the query returned no series" },
+    ],
+    [
+      "a failed query",
+      { kind: "error", message: "Prometheus unreachable at x" },
+      { value: undefined, missing: "Prometheus unreachable at x" },
+    ],
+    ["no Prometheus", undefined, { value: undefined, missing: "no Prometheus configured" }],
+  ] as const)("%s", (_, result, expected) => {
+    expect(loadOf(result)).toEqual(expected);
   });
 });

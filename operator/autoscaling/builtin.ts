@@ -1,6 +1,11 @@
 // The builtin autoscaler's decision, in the spirit of Knative's: a stable
 // window decides in steady load; a short panic window catches bursts, and
 // while it panics the autoscaler only scales up. Pure.
+//
+// Reasons carry whole pod counts, never the measured totals: they go into
+// status, and a total that moves a little at every evaluation would make
+// every evaluation a status write (the totals are gauges instead).
+import type { MetricResult } from "../analysis/provider.ts";
 
 /** Knative's default: a burst is when the short window asks for twice the pods running. */
 export const PANIC_THRESHOLD = 2;
@@ -11,7 +16,7 @@ export type BuiltinInput = {
   max: number;
   /** Target value per pod (requests per second, or requests in flight). */
   targetPerPod: number;
-  /** Totals over all pods of the ModelDeployment; undefined when Prometheus had no data. */
+  /** Client load over all pods of the ModelDeployment; undefined when Prometheus gave none (see loadOf). */
   stableTotal: number | undefined;
   panicTotal: number | undefined;
   nowMs: number;
@@ -26,28 +31,41 @@ export type BuiltinInput = {
 
 export type BuiltinDecision = { desired: number; panicUntilMs: number | undefined; reason: string };
 
+/**
+ * The load a query result stands for. No data (an empty result, NaN) and a
+ * failed query are both "unknown", never 0: read as 0 they would scale a
+ * serving ModelDeployment down to minReplicas whenever Prometheus loses the
+ * series or is down. As Kubernetes' HPA does, the autoscaler then holds.
+ */
+export function loadOf(result: MetricResult | undefined): Load {
+  if (!result) return { value: undefined, missing: "no Prometheus configured" };
+  if (result.kind === "value") return { value: result.value };
+  return { value: undefined, missing: result.kind === "noData" ? result.reason : result.message };
+}
+
+export type Load = { value: number } | { value: undefined; missing: string };
+
 export function builtinDecision(i: BuiltinInput): BuiltinDecision {
+  let panicUntilMs = i.panicUntilMs !== undefined && i.panicUntilMs > i.nowMs ? i.panicUntilMs : undefined;
   if (i.stableTotal === undefined) {
-    return {
-      desired: clamp(i.current, i),
-      panicUntilMs: i.panicUntilMs,
-      reason: "no data: keeping the current size",
-    };
+    const desired = clamp(i.current, i);
+    return { desired, panicUntilMs, reason: `holding ${desired} pod(s) until there is data` };
   }
   const stableWant = Math.ceil(i.stableTotal / i.targetPerPod);
   const panicWant = i.panicTotal === undefined ? 0 : Math.ceil(i.panicTotal / i.targetPerPod);
-  let panicUntilMs = i.panicUntilMs !== undefined && i.panicUntilMs > i.nowMs ? i.panicUntilMs : undefined;
-  if (panicWant >= PANIC_THRESHOLD * Math.max(i.current, 1) && panicWant > i.current) {
+  // A panic starts (or lasts longer) only when it can add pods: at maxReplicas
+  // it would change nothing but panicUntil, a status write at every evaluation.
+  if (panicWant >= PANIC_THRESHOLD * Math.max(i.current, 1) && panicWant > i.current && i.current < i.max) {
     panicUntilMs = i.nowMs + i.stableWindowMs;
   }
   let desired: number;
   let reason: string;
   if (panicUntilMs !== undefined) {
     desired = Math.max(i.current, panicWant, stableWant);
-    reason = `panic: ${fmt(i.panicTotal)} over the short window needs ${panicWant} pod(s); no scale-down until the burst passes`;
+    reason = `panic: the short window needs ${panicWant} pod(s); no scale-down until the burst passes`;
   } else {
     desired = stableWant;
-    reason = `${fmt(i.stableTotal)} over the stable window at ${i.targetPerPod} per pod needs ${stableWant} pod(s)`;
+    reason = `the stable window needs ${stableWant} pod(s) at ${i.targetPerPod} per pod`;
   }
   desired = limitStep(desired, i);
   if (desired < i.current && recentlyScaled(i)) {
@@ -73,8 +91,4 @@ function recentlyScaled(i: BuiltinInput): boolean {
 
 function clamp(n: number, i: { min: number; max: number }): number {
   return Math.min(i.max, Math.max(i.min, n));
-}
-
-function fmt(n: number | undefined): string {
-  return n === undefined ? "no data" : `${Math.round(n * 100) / 100}`;
 }

@@ -89,7 +89,9 @@ describe("desiredScaledObject", () => {
         type: "prometheus",
         metadata: {
           serverAddress: "http://prom:9090",
-          query: 'sum(rate(modelops_proxy_requests_total{namespace="ml",deployment="iris"}[1m]))',
+          query:
+            'sum(rate(modelops_proxy_requests_total{namespace="ml",deployment="iris"}[1m])) - ' +
+            '(sum(rate(modelops_proxy_mirrored_requests_total{namespace="ml",deployment="iris"}[1m])) or vector(0))',
           threshold: "20",
         },
       },

@@ -7,6 +7,8 @@ import {
   FEATURE_CATEGORY_TOTAL,
   FEATURE_VALUE,
   INFLIGHT_REQUESTS,
+  MIRRORED_INFLIGHT_REQUESTS,
+  MIRRORED_REQUESTS_TOTAL,
   PASSTHROUGH_REQUESTS_TOTAL,
   PREDICTION_CATEGORY_TOTAL,
   PREDICTION_VALUE,
@@ -81,12 +83,15 @@ export function createProxyMetrics(config: ProxyConfig) {
     "code",
   ]);
   const agreement = counter(SHADOW_AGREEMENT_TOTAL, "Compared predictions: agree or disagree.", ["result"]);
-  const inflight = new client.Gauge({
-    name: INFLIGHT_REQUESTS,
-    help: "Inference requests in flight.",
-    labelNames: names,
-    registers: [registry],
-  });
+  const gauge = (name: string, help: string) =>
+    new client.Gauge({ name, help, labelNames: names, registers: [registry] });
+  const inflight = gauge(INFLIGHT_REQUESTS, "Inference requests in flight.");
+  // Shadow traffic this proxy receives, counted in the totals above and again
+  // here, so the client load (totals minus these) counts each request once.
+  const mirrored = zeroed(
+    counter(MIRRORED_REQUESTS_TOTAL, "Inference requests received as mirrored copies."),
+  );
+  const mirroredInflight = gauge(MIRRORED_INFLIGHT_REQUESTS, "Mirrored inference requests in flight.");
   const features = new Distributions(config.reference.features, {
     histogram: FEATURE_VALUE,
     counter: FEATURE_CATEGORY_TOTAL,
@@ -110,6 +115,8 @@ export function createProxyMetrics(config: ProxyConfig) {
     requestSize: histogram(REQUEST_SIZE, "Inference request body size (bytes).", SIZE_BUCKETS),
     responseSize: histogram(RESPONSE_SIZE, "Inference response body size (bytes).", SIZE_BUCKETS),
     inflight,
+    mirrored,
+    mirroredInflight,
     unparsedRequest: zeroed(unparsed.labels({ part: "request" })),
     unparsedResponse: zeroed(unparsed.labels({ part: "response" })),
     shadow: {

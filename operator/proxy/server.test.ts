@@ -146,4 +146,22 @@ describe("modelops-proxy server", () => {
     expect(m).toMatch(/modelops_proxy_shadow_agreement_total\{result="agree".*\} 2/);
     expect(m).toMatch(/modelops_proxy_shadow_agreement_total\{result="disagree".*\} 1/);
   });
+
+  it("counts the copies a shadow receives as mirrored, so client load counts each request once", async () => {
+    const model = await upstream(() => ({ status: 200, body: labels(["a"]) }));
+    const shadow = await proxy({ upstream: model, revision: "r2", version: "iris-v2" });
+    const stable = await proxy({
+      upstream: model,
+      shadow: { url: `http://127.0.0.1:${shadow.port}`, percent: 100 },
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await post(stable, "/v2/models/iris/infer", v2([1]))).status).toBe(200);
+    const count = async (p: RunningProxy, name: string) =>
+      Number((await metricsOf(p)).match(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m"))?.[1]);
+    await expect.poll(() => count(shadow, "modelops_proxy_mirrored_requests_total")).toBe(3);
+    expect(await count(shadow, "modelops_proxy_requests_total")).toBe(3); // analysis of the shadow still sees them
+    expect(await count(stable, "modelops_proxy_requests_total")).toBe(3);
+    expect(await count(stable, "modelops_proxy_mirrored_requests_total")).toBe(0);
+    expect(await count(shadow, "modelops_proxy_mirrored_inflight_requests")).toBe(0);
+  });
 });

@@ -12,10 +12,16 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
+import {
+  canaryServiceName,
+  clientServiceName,
+  previewServiceName,
+  stableServiceName,
+} from "../api/contract.ts";
 import type { ProxyConfig } from "./config.ts";
 import { codeClass, type ProxyMetrics } from "./metrics.ts";
 import { type InferenceRoute, inferenceRoute, type Parsed, parseRequest, parseResponse } from "./payload.ts";
-import type { ShadowMirror } from "./shadow.ts";
+import { isMirroredCopy, type ShadowMirror } from "./shadow.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the message. */
 const HOP_BY_HOP = new Set([
@@ -87,9 +93,13 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
       agent,
     });
 
+  const name = deps.config.deployment;
+  const ownNames = new Set(
+    [clientServiceName, stableServiceName, canaryServiceName, previewServiceName].map((f) => f(name)),
+  );
   const server = createServer((req, res) => {
     const route = inferenceRoute(req.method, req.url);
-    if (route) infer(deps, forward, req, res, route);
+    if (route) infer(deps, forward, req, res, route, isMirroredCopy(req.headers, ownNames));
     else passthrough(deps, forward, req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
@@ -126,11 +136,13 @@ function infer(
   req: IncomingMessage,
   res: ServerResponse,
   route: InferenceRoute,
+  mirroredCopy: boolean,
 ): void {
   const { metrics, config } = deps;
   const start = performance.now();
   metrics.inflight.inc();
-  const mirrored = deps.shadow?.selects() ?? false;
+  if (mirroredCopy) metrics.mirroredInflight.inc();
+  const copyToShadow = deps.shadow?.selects() ?? false;
   const requestBody = new BodyCopy(config.maxParseBytes);
   const responseBody = new BodyCopy(config.maxParseBytes);
   let status = 0;
@@ -149,7 +161,7 @@ function infer(
   });
   req.on("data", (c: Buffer) => requestBody.add(c));
   req.on("end", () => {
-    if (mirrored && deps.shadow && requestBody.complete) {
+    if (copyToShadow && deps.shadow && requestBody.complete) {
       shadowed = deps.shadow.send(req.url ?? "/", req.headers, requestBody.buffer(), route.protocol);
     }
   });
@@ -160,6 +172,10 @@ function infer(
     if (done) return;
     done = true;
     metrics.inflight.dec();
+    if (mirroredCopy) {
+      metrics.mirroredInflight.dec();
+      metrics.mirrored.inc();
+    }
     // A client that hangs up before its answer is counted as 4xx: not the model's fault.
     const code = answered ? codeClass(status) : "4xx";
     metrics.requests[code].inc();

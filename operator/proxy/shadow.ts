@@ -13,13 +13,29 @@ import { type Columns, type Parsed, type Protocol, parseResponse } from "./paylo
 
 type ShadowConfig = NonNullable<ProxyConfig["shadow"]>;
 
+/** Marks the copies this proxy sends, so the shadow's proxy counts them as mirrored, not as clients'. */
+export const SHADOW_HEADER = "x-modelops-shadow";
+
 /** Headers worth copying: the body's type, and nothing that names the original connection. */
 function shadowHeaders(headers: IncomingHttpHeaders, length: number): Record<string, string> {
   const out: Record<string, string> = { "content-length": String(length) };
   const type = headers["content-type"];
   if (type) out["content-type"] = type;
-  out["x-modelops-shadow"] = "1";
+  out[SHADOW_HEADER] = "1";
   return out;
+}
+
+/**
+ * Whether a request is a mirrored copy rather than a client's: our own mirror
+ * sets SHADOW_HEADER; Envoy, under Istio and Envoy-based Gateway API
+ * implementations, appends "-shadow" to the host of the copies it mirrors
+ * (iris.ml.svc.cluster.local-shadow). A host that is one of `ownNames` (the
+ * ModelDeployment's own Services, whose name may end in "-shadow") is a client.
+ */
+export function isMirroredCopy(headers: IncomingHttpHeaders, ownNames: ReadonlySet<string>): boolean {
+  if (headers[SHADOW_HEADER] !== undefined) return true;
+  const host = (headers.host ?? "").replace(/:\d+$/, "");
+  return host.endsWith("-shadow") && !ownNames.has(host);
 }
 
 export class ShadowMirror {

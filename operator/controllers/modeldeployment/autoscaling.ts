@@ -10,15 +10,17 @@ import {
   type ModelDeployment,
   parseDurationMs,
 } from "../../api/index.ts";
-import { type BuiltinDecision, builtinDecision } from "../../autoscaling/builtin.ts";
+import { type BuiltinDecision, builtinDecision, type Load, loadOf } from "../../autoscaling/builtin.ts";
+import { forgetAutoscalerMetrics, recordAutoscalerMetrics } from "../../autoscaling/metrics.ts";
 import { desiredHpa, desiredScaledObject } from "../../autoscaling/objects.ts";
 import { totalQuery } from "../../autoscaling/queries.ts";
-import type { EngineEvent, Status } from "../../rollout/types.ts";
+import { type AutoscalingStatus, statusToWrite } from "../../autoscaling/status.ts";
+import type { EngineEvent } from "../../rollout/types.ts";
 import { applyIfChanged } from "../../runtime/apply.ts";
 import { kubeTime } from "../../runtime/conditions.ts";
 import { isNotFound, KubeApiError } from "../../runtime/kube.ts";
-import { gaugeOn } from "../../runtime/metrics.ts";
 import { APPLY_AS, asKubeObject, type ReconcileDeps } from "../context.ts";
+import { conditionIs } from "./status.ts";
 
 /** Without KEDA, look again this often: the ScaledObject is created once KEDA is installed. */
 const KEDA_RECHECK_MS = 60_000;
@@ -26,7 +28,8 @@ const KEDA_RECHECK_MS = 60_000;
 /** How often the builtin autoscaler looks at the load (Knative ticks every 2 s). */
 export const BUILTIN_TICK_MS = 2_000;
 
-type AutoscalingStatus = NonNullable<Status["autoscaling"]>;
+/** AutoscalerReady's reason while some target has no load data and the size is held. */
+export const METRICS_UNAVAILABLE = "MetricsUnavailable";
 
 export type AutoscalingOutcome = {
   status: AutoscalingStatus | undefined;
@@ -48,6 +51,8 @@ export async function reconcileAutoscaling(
   now: Date,
 ): Promise<AutoscalingOutcome> {
   const a = mdep.spec.autoscaling;
+  if (a?.provider !== "builtin")
+    forgetAutoscalerMetrics(deps.registry, mdep.metadata.namespace ?? "", mdep.metadata.name);
   if (!a) {
     if (mdep.status?.autoscaling) await removeAutoscalers(deps, mdep);
     return NOTHING;
@@ -117,6 +122,8 @@ async function builtin(
   const current = mdep.spec.replicas ?? 1;
   const previous = mdep.status?.autoscaling;
   const decisions = await Promise.all(a.targets.map((t) => decide(deps, mdep, a, t, current, previous, now)));
+  // Each target's decision is a floor: one without data holds the current
+  // size, so the others can still scale up but nothing scales down (as the HPA).
   const winner = decisions.reduce((best, d) => (d.decision.desired > best.decision.desired ? d : best));
   const desired = winner.decision.desired;
   const status: AutoscalingStatus = {
@@ -124,10 +131,10 @@ async function builtin(
     ...counts(desired, current),
     metrics: decisions.map((d) => ({
       type: d.target.type,
-      ...(d.value === undefined ? {} : { value: d.value }),
+      ...(d.load.value === undefined ? {} : { value: d.load.value }),
       target: d.target.averageValue ?? 0,
     })),
-    message: winner.decision.reason,
+    message: explain(winner),
   };
   const panicUntil = decisions
     .map((d) => d.decision.panicUntilMs)
@@ -136,29 +143,55 @@ async function builtin(
   if (previous?.lastScaleTime) status.lastScaleTime = previous.lastScaleTime;
   const events: EngineEvent[] = [];
   if (desired !== current) {
-    await deps.kube.mergePatch(
-      {
-        apiVersion: API_VERSION,
-        kind: "ModelDeployment",
-        namespace: mdep.metadata.namespace,
-        name: mdep.metadata.name,
-        subresource: "scale",
-      },
-      { spec: { replicas: desired } },
-      { fieldManager: FIELD_MANAGER },
-    );
+    await scaleTo(deps, mdep, desired);
     status.lastScaleTime = kubeTime(now);
     events.push({
       type: "Normal",
       reason: "Scaled",
-      message: `${current} → ${desired} pod(s): ${winner.decision.reason}`,
+      message: `${current} → ${desired} pod(s): ${explain(winner)}`,
     });
   }
-  recordAutoscalerMetrics(deps, mdep, desired, decisions);
-  return { status, problem: undefined, events, requeueAfterMs: BUILTIN_TICK_MS };
+  const problem = missingData(decisions);
+  // A Warning when metrics vanish, once per episode: not while the condition
+  // already says so, nor for a new ModelDeployment whose pods were never
+  // scraped yet (the condition alone tells that).
+  const hadData = previous?.metrics?.some((m) => m.value !== undefined) ?? false;
+  if (problem && hadData && !conditionIs(mdep.status, "AutoscalerReady", "False", METRICS_UNAVAILABLE))
+    events.push({ type: "Warning", ...problem });
+  recordAutoscalerMetrics(
+    deps.registry,
+    { namespace: mdep.metadata.namespace ?? "", name: mdep.metadata.name },
+    desired,
+    decisions.map((d) => ({ type: d.target.type, value: d.load.value })),
+  );
+  return {
+    status: statusToWrite(previous, status),
+    problem,
+    events,
+    requeueAfterMs: BUILTIN_TICK_MS,
+  };
 }
 
-type TargetDecision = { target: AutoscalingTarget; value: number | undefined; decision: BuiltinDecision };
+/** Writes the total through the scale subresource, as an HPA would. */
+async function scaleTo(deps: ReconcileDeps, mdep: ModelDeployment, replicas: number): Promise<void> {
+  await deps.kube.mergePatch(
+    {
+      apiVersion: API_VERSION,
+      kind: "ModelDeployment",
+      namespace: mdep.metadata.namespace,
+      name: mdep.metadata.name,
+      subresource: "scale",
+    },
+    { spec: { replicas } },
+    { fieldManager: FIELD_MANAGER },
+  );
+}
+
+type TargetDecision = {
+  target: AutoscalingTarget;
+  load: Load;
+  decision: BuiltinDecision;
+};
 
 async function decide(
   deps: ReconcileDeps,
@@ -170,16 +203,17 @@ async function decide(
   now: Date,
 ): Promise<TargetDecision> {
   const [stable, panic] = await Promise.all([
-    loadTotal(deps, totalQuery(mdep, target, a.stableWindow)),
-    loadTotal(deps, totalQuery(mdep, target, a.panicWindow)),
+    deps.prometheus?.query(totalQuery(mdep, target, a.stableWindow)),
+    deps.prometheus?.query(totalQuery(mdep, target, a.panicWindow)),
   ]);
+  const load = loadOf(stable);
   const decision = builtinDecision({
     current,
     min: a.minReplicas,
     max: a.maxReplicas,
     targetPerPod: target.averageValue ?? 1,
-    stableTotal: stable,
-    panicTotal: panic,
+    stableTotal: load.value,
+    panicTotal: loadOf(panic).value,
     nowMs: now.getTime(),
     stableWindowMs: parseDurationMs(a.stableWindow),
     panicUntilMs: previous?.panicUntil ? Date.parse(previous.panicUntil) : undefined,
@@ -191,12 +225,24 @@ async function decide(
     maxUpStep: a.scaleUp?.maxPodsPerStep,
     maxDownStep: a.scaleDown?.maxPodsPerStep,
   });
-  return { target, value: stable, decision };
+  return { target, load, decision };
 }
 
-async function loadTotal(deps: ReconcileDeps, query: string): Promise<number | undefined> {
-  const result = await deps.prometheus?.query(query);
-  return result?.kind === "value" ? result.value : result?.kind === "noData" ? 0 : undefined;
+function explain(d: TargetDecision): string {
+  const why = d.load.value === undefined ? `no data (${d.load.missing}); ` : "";
+  return `${d.target.type}: ${why}${d.decision.reason}`;
+}
+
+/** AutoscalerReady=False while a target has no data: what is missing, and that nothing scales down meanwhile. */
+function missingData(decisions: TargetDecision[]): { reason: string; message: string } | undefined {
+  const missing = decisions.flatMap((d) =>
+    d.load.value === undefined ? [`${d.target.type}: ${d.load.missing}`] : [],
+  );
+  if (missing.length === 0) return undefined;
+  return {
+    reason: METRICS_UNAVAILABLE,
+    message: `No load data (${missing.join("; ")}); no scale-down until the metrics return`,
+  };
 }
 
 function counts(desired: number | undefined, current: number | undefined) {
@@ -204,27 +250,6 @@ function counts(desired: number | undefined, current: number | undefined) {
     ...(desired === undefined ? {} : { desiredReplicas: desired }),
     ...(current === undefined ? {} : { currentReplicas: current }),
   };
-}
-
-function recordAutoscalerMetrics(
-  deps: ReconcileDeps,
-  mdep: ModelDeployment,
-  desired: number,
-  decisions: TargetDecision[],
-): void {
-  const series = { namespace: mdep.metadata.namespace ?? "", name: mdep.metadata.name };
-  gaugeOn(deps.registry, {
-    name: "modelops_autoscaler_desired_replicas",
-    help: "Pods the builtin autoscaler asked for.",
-    labelNames: ["namespace", "name"],
-  }).set(series, desired);
-  const value = gaugeOn(deps.registry, {
-    name: "modelops_autoscaler_metric_value",
-    help: "Total load the builtin autoscaler measured over its stable window, per target type.",
-    labelNames: ["namespace", "name", "type"],
-  });
-  for (const d of decisions)
-    if (d.value !== undefined) value.set({ ...series, type: d.target.type }, d.value);
 }
 
 async function removeAutoscalers(deps: ReconcileDeps, mdep: ModelDeployment): Promise<void> {

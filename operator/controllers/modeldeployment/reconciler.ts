@@ -14,6 +14,7 @@ import {
   type ModelDeployment,
   type ModelVersion,
 } from "../../api/index.ts";
+import { forgetAutoscalerMetrics } from "../../autoscaling/metrics.ts";
 import { replicasShadowTarget } from "../../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
 import { desiredDeployment, type Owned, revisionHash } from "../../core/workload.ts";
@@ -42,6 +43,7 @@ export async function reconcileModelDeployment(
   const mdep = deps.stores.modelDeployments.get(key.namespace, key.name) as ModelDeployment | undefined;
   if (!mdep || mdep.metadata.deletionTimestamp) {
     forgetRolloutMetrics(deps.registry, key.namespace ?? "", key.name);
+    forgetAutoscalerMetrics(deps.registry, key.namespace ?? "", key.name);
     return {}; // owned objects go with it through the garbage collector
   }
   const now = deps.now();
