@@ -1,15 +1,18 @@
 // Simulated model traffic for the local demo cluster, whose KWOK pods run no
-// container: a Prometheus scrapes an exporter that publishes, for every
-// revision of every ModelDeployment, the series the modelops-proxy sidecar
-// would (operator/api/metric-names.ts), so rollout analyses have data.
+// container: a Prometheus scrapes an exporter that publishes the series the
+// modelops-proxy sidecar would (operator/api/metric-names.ts) for the
+// revisions that clients' requests really reach (hack/localcluster/
+// cluster-traffic.ts), so rollout analyses have data, and only real data.
 //   node hack/demo-traffic.ts --kubeconfig PATH --dir DIR [--bad-version NAME]
 // --bad-version makes that ModelVersion answer 30% errors, to watch a rollback.
 // Prints PROMETHEUS_URL=... once ready; runs until SIGTERM.
 import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { API_VERSION } from "../operator/api/contract.ts";
 import { KubeClient } from "../operator/runtime/kube.ts";
-import { FixtureExporter, type Traffic } from "./localcluster/exporter.ts";
+import { ClusterTraffic, type ServedModel } from "./localcluster/cluster-traffic.ts";
+import { FixtureExporter } from "./localcluster/exporter.ts";
 import { startPrometheus } from "./localcluster/prometheus.ts";
 
 const { values } = parseArgs({
@@ -39,42 +42,27 @@ const prom = await startPrometheus({
 });
 console.log(`PROMETHEUS_URL=${prom.url}`);
 
-const flows = new Map<string, Traffic>();
-type Status = {
-  stableRevision?: string;
-  stableVersion?: string;
-  canaryRevision?: string;
-  canaryVersion?: string;
-};
+// Clients call each ModelDeployment at 40 requests per second; which
+// revisions answer is derived from the cluster (its Services' ready endpoints
+// and routes), as it would be for real clients.
+const traffic = new ClusterTraffic(exporter, kube);
+const served = new Map<string, ServedModel>();
+const versions = values["bad-version"] ? { [values["bad-version"]]: { errorRate: 0.3 } } : {};
 
 async function follow(): Promise<void> {
-  const list = await kube.list({ apiVersion: "modelops.io/v1alpha1", kind: "ModelDeployment" });
+  const list = await kube.list({ apiVersion: API_VERSION, kind: "ModelDeployment" });
   const live = new Set<string>();
   for (const mdep of list.items) {
-    const s = (mdep.status ?? {}) as Status;
-    const pairs = [
-      [s.stableRevision, s.stableVersion, 30],
-      [s.canaryRevision, s.canaryVersion, 10],
-    ] as const;
-    for (const [revision, version, rps] of pairs) {
-      if (!revision || !version) continue;
-      const key = `${mdep.metadata?.namespace}/${mdep.metadata?.name}/${revision}`;
-      live.add(key);
-      if (flows.has(key)) continue;
-      const errorRate = version === values["bad-version"] ? 0.3 : 0.002;
-      const series = {
-        namespace: mdep.metadata?.namespace ?? "",
-        deployment: mdep.metadata?.name ?? "",
-        revision,
-        version,
-      };
-      flows.set(key, exporter.traffic(series, { rps, errorRate, latencySeconds: 0.04 }));
-    }
+    const namespace = mdep.metadata?.namespace ?? "";
+    const name = mdep.metadata?.name ?? "";
+    const key = `${namespace}/${name}`;
+    live.add(key);
+    if (!served.has(key)) served.set(key, traffic.serve({ namespace, mdep: name, rps: 40, versions }));
   }
-  for (const [key, flow] of flows) {
+  for (const [key, model] of served) {
     if (live.has(key)) continue;
-    flow.stop();
-    flows.delete(key);
+    model.stop();
+    served.delete(key);
   }
 }
 
@@ -84,6 +72,7 @@ const timer = setInterval(
 );
 const shutdown = async () => {
   clearInterval(timer);
+  await traffic.close();
   await prom.stop();
   await exporter.close();
   process.exit(0);
