@@ -1,6 +1,7 @@
 // A real Prometheus for integration tests: started per test file on a free
 // loopback port, scraping static targets (usually a FixtureExporter) every
-// second so rate() over 10-30 s windows has data within a few seconds.
+// second so rate() over 10-30 s windows has data within a few seconds. Rule
+// files are evaluated at the same interval, so alerts change state as fast.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
@@ -22,6 +23,8 @@ export interface StartPrometheusOptions {
   scrapeIntervalMs?: number;
   /** host:port of /metrics endpoints to scrape. */
   targets: string[];
+  /** Rule files (alerting and recording rules) evaluated every scrape interval. */
+  ruleFiles?: string[];
   timeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -36,13 +39,14 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-function configYaml(targets: string[], intervalMs: number): string {
+function configYaml(targets: string[], intervalMs: number, ruleFiles: string[] = []): string {
   const interval = `${intervalMs}ms`;
   // scrape_timeout defaults to 10s, which Prometheus refuses above the interval.
   return `global:
   scrape_interval: ${interval}
   scrape_timeout: ${interval}
   evaluation_interval: ${interval}
+rule_files: ${JSON.stringify(ruleFiles)}
 scrape_configs:
   - job_name: fixture
     # The exporter sets namespace/deployment/... itself, as the proxy does.
@@ -84,7 +88,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
   const intervalMs = opts.scrapeIntervalMs ?? 1000;
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, "prometheus.yml");
-  writeFileSync(configPath, configYaml(opts.targets, intervalMs));
+  writeFileSync(configPath, configYaml(opts.targets, intervalMs, opts.ruleFiles));
   const [port] = await freePorts(1);
   const url = `http://127.0.0.1:${port}`;
   const logPath = join(dir, "prometheus.log");
@@ -114,7 +118,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
     logPath,
     stop,
     reloadTargets: async (targets) => {
-      writeFileSync(configPath, configYaml(targets, intervalMs));
+      writeFileSync(configPath, configYaml(targets, intervalMs, opts.ruleFiles));
       const res = await fetch(`${url}/-/reload`, { method: "POST" });
       if (!res.ok) throw new Error(`reload: ${res.status} ${await res.text()}\n${tailLog(logPath)}`);
     },
@@ -160,4 +164,20 @@ export async function queryValue(url: string, promql: string): Promise<number | 
   if (samples.length > 1) throw new Error(`query ${promql}: ${samples.length} series, expected one`);
   const v = samples[0]?.value;
   return v === undefined || Number.isNaN(v) ? undefined : v;
+}
+
+export interface PromAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** pending while the rule's `for` has not elapsed, then firing. */
+  state: "pending" | "firing";
+  activeAt: string;
+}
+
+/** The alerts of the loaded rule files that are pending or firing now (GET /api/v1/alerts). */
+export async function activeAlerts(url: string): Promise<PromAlert[]> {
+  const res = await fetch(`${url}/api/v1/alerts`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as { status: string; error?: string; data?: { alerts: PromAlert[] } };
+  if (body.status !== "success" || !body.data) throw new Error(`alerts: ${res.status} ${body.error ?? ""}`);
+  return body.data.alerts;
 }

@@ -94,7 +94,11 @@ export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
 
 export const analysisSchema = z
   .object({
-    interval: durationSchema.default("1m").describe('Time between measurements, e.g. "1m". Default "1m".'),
+    // At least 1s, so a typo never turns the analysis into a Prometheus query loop.
+    interval: durationSchema(
+      { min: "1s", max: "24h" },
+      'Time between measurements, e.g. "1m". Default "1m".',
+    ).default("1m"),
     count: z
       .number()
       .int()

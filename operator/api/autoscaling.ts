@@ -93,12 +93,15 @@ export const autoscalingSchema = withCel(
       targets: z.array(autoscalingTargetSchema).min(1).max(8).describe("Metrics to keep at their targets."),
       scaleUp: directionSchema.optional(),
       scaleDown: directionSchema.optional(),
-      panicWindow: durationSchema
-        .default("6s")
-        .describe('builtin: the short window that detects bursts. Default "6s".'),
-      stableWindow: durationSchema
-        .default("60s")
-        .describe('builtin: the window that decides in steady load. Default "60s".'),
+      // The stable window within Knative's bounds (6s..1h); the panic window at most as long.
+      panicWindow: durationSchema(
+        { min: "1s", max: "1h" },
+        'builtin: the short window that detects bursts. Default "6s".',
+      ).default("6s"),
+      stableWindow: durationSchema(
+        { min: "6s", max: "1h" },
+        'builtin: the window that decides in steady load. Default "60s".',
+      ).default("60s"),
     })
     .describe("Autoscaling of the inference pods."),
   [{ rule: "self.minReplicas <= self.maxReplicas", message: "minReplicas must not exceed maxReplicas" }],

@@ -50,26 +50,61 @@ export function kindSchema<K extends string, S extends z.ZodType, T extends z.Zo
   });
 }
 
-export const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
+/**
+ * A duration: numbers and units, e.g. "90s" or "1h30m". A number has at most 6
+ * digits before the point and the whole string at most 20 characters, so no
+ * duration exceeds about 240 years: CEL's duration() (int64 nanoseconds) never
+ * overflows while the range rule evaluates it.
+ */
+export const DURATION_PATTERN = /^([0-9]{1,6}(\.[0-9]+)?(ms|s|m|h))+$/;
+const DURATION_MAX_LENGTH = 20;
+const DURATION_SYNTAX =
+  'write it like "30s", "5m" or "1h30m" (a number of at most 6 digits and a unit ms, s, m or h; no spaces)';
 
-// A CEL rule instead of `pattern`, so a rejection explains the syntax instead of quoting a regex.
-export const durationSchema = withCel(
-  z
-    .string()
-    .max(64)
-    .refine((d) => DURATION_PATTERN.test(d), { message: 'must be a duration such as "30s", "5m" or "1h30m"' })
-    .describe('A duration such as "30s", "5m", "1h30m" or "500ms" (units: ms, s, m, h).'),
-  [
-    {
-      rule: `self.matches(r'${DURATION_PATTERN.source}')`,
-      message:
-        'must be a duration such as "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)',
-      messageExpression:
-        '\'"\' + self + \'" is not a duration: write it like "30s", "5m" or "1h30m" (a number and a unit ms, s, m or h; no spaces)\'',
-    },
-  ],
-);
-export type Duration = z.infer<typeof durationSchema>;
+/** The durations a field accepts, both ends included, e.g. { min: "1s", max: "24h" }. */
+export interface DurationRange {
+  min: string;
+  max: string;
+}
+
+/**
+ * A duration field bounded to `range`. Every duration gets a range: an
+ * unbounded one lets "0s" spin a loop (an analysis querying Prometheus as fast
+ * as the operator requeues) or "600h" exceed what a timer holds. CEL rules
+ * instead of `pattern`, so a rejection names the bad value and the fix; the
+ * refines make zod agree with the apiserver.
+ */
+export function durationSchema(range: DurationRange, description: string) {
+  const [minMs, maxMs] = [parseDurationMs(range.min), parseDurationMs(range.max)];
+  const allowed = `from ${range.min} to ${range.max}`;
+  const syntax = `self.matches(r'${DURATION_PATTERN.source}')`;
+  return withCel(
+    z
+      .string()
+      .max(DURATION_MAX_LENGTH)
+      .refine((d) => DURATION_PATTERN.test(d), {
+        error: (i) => `"${i.input}" is not a duration: ${DURATION_SYNTAX}`,
+      })
+      .refine(
+        (d) => !DURATION_PATTERN.test(d) || (parseDurationMs(d) >= minMs && parseDurationMs(d) <= maxMs),
+        { error: (i) => `"${i.input}" is out of range: write a duration ${allowed}` },
+      )
+      .describe(`${description} From ${range.min} to ${range.max}; units ms, s, m, h.`),
+    [
+      {
+        rule: syntax,
+        message: `must be a duration: ${DURATION_SYNTAX}`,
+        messageExpression: `'"' + self + '" is not a duration: ${DURATION_SYNTAX}'`,
+      },
+      {
+        // Only a well-formed string reaches duration(); a malformed one is the rule above's to report.
+        rule: `!${syntax} || (duration(self) >= duration('${range.min}') && duration(self) <= duration('${range.max}'))`,
+        message: `must be a duration ${allowed}`,
+        messageExpression: `'"' + self + '" is out of range: write a duration ${allowed}'`,
+      },
+    ],
+  );
+}
 
 const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

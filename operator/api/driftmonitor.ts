@@ -171,10 +171,15 @@ export const driftMonitorSpecSchema = z
     targetRef: z
       .object({ name: objectNameSchema("Name of the ModelDeployment in the same namespace.") })
       .describe("The ModelDeployment to watch; its stable ModelVersion's reference is the baseline."),
-    interval: durationSchema.default("5m").describe('How often to evaluate drift, e.g. "5m". Default "5m".'),
-    window: durationSchema
-      .default("1h")
-      .describe('Span of live traffic compared with the reference. Default "1h".'),
+    interval: durationSchema(
+      { min: "1s", max: "24h" },
+      'How often to evaluate drift, e.g. "5m". Default "5m".',
+    ).default("5m"),
+    // At least a minute, so a few scrapes fall in it; at most 30 days, about what Prometheus keeps.
+    window: durationSchema(
+      { min: "1m", max: "720h" },
+      'Span of live traffic compared with the reference. Default "1h".',
+    ).default("1h"),
     minSampleSize: z
       .number()
       .int()

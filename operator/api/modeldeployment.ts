@@ -54,9 +54,11 @@ export const canaryStepSchema = withCel(
         .describe("Send this percentage (0..100) of traffic to the new revision."),
       pause: z
         .object({
-          duration: durationSchema
-            .optional()
-            .describe('How long to wait, e.g. "30s". Omitted: wait until the rollout is promoted by hand.'),
+          // A week at most: a longer wait is a manual gate (omit duration), not a timer.
+          duration: durationSchema(
+            { min: "0s", max: "168h" },
+            'How long to wait, e.g. "30s". Omitted: wait until the rollout is promoted by hand.',
+          ).optional(),
         })
         .optional()
         .describe("Wait before the next step."),
@@ -130,9 +132,10 @@ export const shadowStrategySchema = withCel(
         .describe(
           `Percentage (0..100) of requests copied to the new revision; its answers are discarded. Default ${MIRROR_PERCENT}.`,
         ),
-      duration: durationSchema
-        .optional()
-        .describe('How long to shadow before promoting, e.g. "30m". Set duration or analysis.count.'),
+      duration: durationSchema(
+        { min: "1s", max: "168h" },
+        'How long to shadow before promoting, e.g. "30m". Set duration or analysis.count.',
+      ).optional(),
       analysis: analysisSchema
         .optional()
         .describe("Analysis of the shadow revision while it receives mirrored traffic; a failure aborts."),

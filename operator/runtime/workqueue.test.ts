@@ -112,6 +112,23 @@ describe("WorkQueue delays", () => {
     expect(q.len()).toBe(1);
   });
 
+  it("waits out a delay longer than one timer can hold (2^31 ms) without spinning", () => {
+    const q = new WorkQueue();
+    const armed = vi.spyOn(globalThis, "setTimeout");
+    const thirtyDays = 30 * 86_400_000;
+    q.addAfter("a", thirtyDays);
+    // Node turns a longer timer into a 1 ms one: a re-arm every millisecond.
+    vi.advanceTimersByTime(1000);
+    expect(armed.mock.calls.length).toBe(1);
+    expect(armed.mock.calls[0]?.[1]).toBe(2 ** 31 - 1);
+    vi.advanceTimersByTime(thirtyDays - 1001);
+    expect(q.len()).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(q.len()).toBe(1);
+    expect(armed.mock.calls.length).toBe(2); // re-armed once, for the rest
+    armed.mockRestore();
+  });
+
   it("handles several items with different delays", async () => {
     const q = new WorkQueue();
     q.addAfter("late", 300);

@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiter.ts";
+import { timerDelay } from "./time.ts";
 import { QueueMetrics } from "./workqueue-metrics.ts";
 
 export interface WorkQueueOptions<T> {
@@ -147,7 +148,8 @@ export class WorkQueue<T = string> {
     if (earliest >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = earliest;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, earliest - this.now()));
+    // A delay beyond what one timer holds fires early; fire() finds nothing due and re-arms.
+    this.timer = setTimeout(() => this.fire(), timerDelay(earliest - this.now()));
     this.timer.unref?.();
   }
 
