@@ -2,7 +2,9 @@
 // variable, MODELOPS_PROXY_CONFIG, as JSON. One variable keeps the pod spec
 // self-describing (kubectl get pod -o yaml shows it), needs no ConfigMap
 // lifecycle, and a new ModelVersion (new reference) is a new revision anyway,
-// so the config never changes under a running pod.
+// so the config never changes under a running pod. What changes during a
+// rollout (whether, and how much, to mirror to a shadow) is discovered at
+// run time instead (shadow.percent unset), so a rollout never restarts pods.
 import { z } from "zod";
 
 const fieldSchema = z.object({
@@ -44,13 +46,21 @@ export const proxyConfigSchema = z.object({
     .object({
       /** Base URL of the shadow revision (e.g. http://iris-canary.ns.svc); the request path is appended. */
       url: z.string().url(),
-      /** Share of inference requests mirrored, 0..100. */
-      percent: z.number().min(0).max(100),
+      /**
+       * Share of inference requests mirrored, 0..100. Unset: asked of the
+       * shadow itself (GET <url>/.modelops/mirror) every discoverEveryMs, and
+       * nothing is mirrored while it does not answer (no shadow rollout: the
+       * operator creates the Service behind the URL only while one runs).
+       */
+      percent: z.number().min(0).max(100).optional(),
+      discoverEveryMs: z.number().int().min(100).default(5000),
       /** Mirrored requests in flight at most; beyond that a copy is dropped and counted. */
       maxConcurrent: z.number().int().min(1).default(32),
       timeoutMs: z.number().int().min(1).default(5000),
     })
     .optional(),
+  /** The share of requests this revision asks to receive when it is a shadow, answered at MIRROR_PATH. */
+  mirrorPercent: z.number().min(0).max(100).optional(),
   /** Bodies larger than this are forwarded but not parsed (counted as unparsed). */
   maxParseBytes: z
     .number()
@@ -65,6 +75,8 @@ export type SignatureField = z.infer<typeof fieldSchema>;
 export type ReferenceEntry = z.infer<typeof referenceSchema>;
 
 export const CONFIG_ENV = "MODELOPS_PROXY_CONFIG";
+/** Where a shadow revision's proxy tells the stable proxies what share to mirror to it (never proxied). */
+export const MIRROR_PATH = "/.modelops/mirror";
 
 /** Parses the JSON config; the error says which field is wrong. */
 export function parseProxyConfig(json: string | undefined): ProxyConfig {

@@ -164,4 +164,52 @@ describe("modelops-proxy server", () => {
     expect(await count(stable, "modelops_proxy_mirrored_requests_total")).toBe(0);
     expect(await count(shadow, "modelops_proxy_mirrored_inflight_requests")).toBe(0);
   });
+
+  it("mirrors only while a shadow answers with the share it asks for, without a restart at either end", async () => {
+    const model = await upstream(() => ({ status: 200, body: labels(["a"]) }));
+    let shadow: RunningProxy | undefined = await proxy({
+      upstream: model,
+      revision: "r2",
+      mirrorPercent: 100,
+    });
+    // One port for the shadow's Service, which exists only during the shadow rollout.
+    const port = shadow.port;
+    const stable = await proxy({
+      upstream: model,
+      shadow: { url: `http://127.0.0.1:${port}`, discoverEveryMs: 100 },
+    });
+    const mirrored = async () =>
+      shadow
+        ? Number(
+            (await metricsOf(shadow)).match(/^modelops_proxy_mirrored_requests_total\{[^}]*\} (\d+)$/m)?.[1],
+          )
+        : 0;
+    await expect
+      .poll(async () => {
+        await post(stable, "/v2/models/iris/infer", v2([1]));
+        return mirrored();
+      })
+      .toBeGreaterThan(0);
+    // The shadow's own proxy never copies a copy.
+    expect((await fetch(`http://127.0.0.1:${port}/.modelops/mirror`)).status).toBe(200);
+    await shadow.close();
+    shadow = undefined;
+    // Gone (the rollout ended): the stable proxy stops mirroring, and counts no errors for it.
+    await new Promise((r) => setTimeout(r, 400));
+    const before = await metricsOf(stable);
+    for (let i = 0; i < 5; i++)
+      expect((await post(stable, "/v2/models/iris/infer", v2([1]))).status).toBe(200);
+    const sent = (m: string) =>
+      m.match(/modelops_proxy_shadow_requests_total\{result="(sent|error)"[^}]*\} (\d+)/g);
+    expect(sent(await metricsOf(stable))).toEqual(sent(before));
+  });
+
+  it("answers the mirror share only on a shadow revision", async () => {
+    const model = await upstream(() => ({ status: 200, body: labels(["a"]) }));
+    const shadow = await proxy({ upstream: model, mirrorPercent: 40 });
+    const plain = await proxy({ upstream: model });
+    const ask = (p: RunningProxy) => fetch(`http://127.0.0.1:${p.port}/.modelops/mirror`);
+    expect(await (await ask(shadow)).json()).toEqual({ percent: 40 });
+    expect((await ask(plain)).status).toBe(404);
+  });
 });

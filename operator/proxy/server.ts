@@ -18,7 +18,7 @@ import {
   previewServiceName,
   stableServiceName,
 } from "../api/contract.ts";
-import type { ProxyConfig } from "./config.ts";
+import { MIRROR_PATH, type ProxyConfig } from "./config.ts";
 import { codeClass, type ProxyMetrics } from "./metrics.ts";
 import { type InferenceRoute, inferenceRoute, type Parsed, parseRequest, parseResponse } from "./payload.ts";
 import { isMirroredCopy, type ShadowMirror } from "./shadow.ts";
@@ -71,6 +71,13 @@ class BodyCopy {
   }
 }
 
+/** A shadow revision's proxy tells the stable proxies the share it asks for; others have none. */
+function answerMirror(config: ProxyConfig, res: ServerResponse): void {
+  const percent = config.mirrorPercent;
+  res.writeHead(percent === undefined ? 404 : 200, { "content-type": "application/json" });
+  res.end(JSON.stringify(percent === undefined ? { error: "not a shadow revision" } : { percent }));
+}
+
 function badGateway(res: ServerResponse, err: unknown): void {
   if (!res.headersSent) {
     res.writeHead(502, { "content-type": "text/plain" });
@@ -98,6 +105,7 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
     [clientServiceName, stableServiceName, canaryServiceName, previewServiceName].map((f) => f(name)),
   );
   const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === MIRROR_PATH) return answerMirror(deps.config, res);
     const route = inferenceRoute(req.method, req.url);
     if (route) infer(deps, forward, req, res, route, isMirroredCopy(req.headers, ownNames));
     else passthrough(deps, forward, req, res);
@@ -142,7 +150,8 @@ function infer(
   const start = performance.now();
   metrics.inflight.inc();
   if (mirroredCopy) metrics.mirroredInflight.inc();
-  const copyToShadow = deps.shadow?.selects() ?? false;
+  // A copy is never copied again: a shadow's own proxies mirror nothing of it.
+  const copyToShadow = !mirroredCopy && (deps.shadow?.selects() ?? false);
   const requestBody = new BodyCopy(config.maxParseBytes);
   const responseBody = new BodyCopy(config.maxParseBytes);
   let status = 0;

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, request } from "node:http";
 import { comparePredictions } from "./agreement.ts";
-import type { ProxyConfig } from "./config.ts";
+import { MIRROR_PATH, type ProxyConfig } from "./config.ts";
 import { codeClass, type ProxyMetrics } from "./metrics.ts";
 import { type Columns, type Parsed, type Protocol, parseResponse } from "./payload.ts";
 
@@ -38,8 +38,17 @@ export function isMirroredCopy(headers: IncomingHttpHeaders, ownNames: ReadonlyS
   return host.endsWith("-shadow") && !ownNames.has(host);
 }
 
+/** The share a shadow asks for, from its answer at MIRROR_PATH; anything else is 0. */
+export function announcedPercent(body: unknown): number {
+  const percent = (body as { percent?: unknown } | null)?.percent;
+  return typeof percent === "number" && Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : 0;
+}
+
 export class ShadowMirror {
   private inflight = 0;
+  private percent: number;
+  private discovery: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly agent: Agent;
   private readonly config: ShadowConfig;
   private readonly metrics: ProxyMetrics["shadow"];
@@ -52,11 +61,31 @@ export class ShadowMirror {
     this.outputs = proxyConfig.signature.outputs;
     this.random = random;
     this.agent = new Agent({ keepAlive: true, maxSockets: config.maxConcurrent });
+    this.percent = config.percent ?? 0;
+    if (config.percent === undefined) this.discover();
   }
 
   /** Whether this request is one of the mirrored share; decided before reading its body. */
   selects(): boolean {
-    return this.config.percent > 0 && this.random() * 100 < this.config.percent;
+    return this.percent > 0 && this.random() * 100 < this.percent;
+  }
+
+  /** The share mirrored now. */
+  get mirroring(): number {
+    return this.percent;
+  }
+
+  /** Asks the shadow for its share now and every discoverEveryMs; no answer means no shadow. */
+  private discover(): void {
+    const ask = fetch(new URL(MIRROR_PATH, this.config.url), { signal: AbortSignal.timeout(1000) })
+      .then((res) => (res.ok ? res.json() : undefined))
+      .then(announcedPercent, () => 0);
+    void ask.then((percent) => {
+      this.percent = percent;
+      if (this.closed) return;
+      this.discovery = setTimeout(() => this.discover(), this.config.discoverEveryMs);
+      this.discovery.unref();
+    });
   }
 
   /**
@@ -115,6 +144,8 @@ export class ShadowMirror {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.discovery);
     this.agent.destroy();
   }
 }
