@@ -8,10 +8,17 @@
 // /path annotations for the metrics port (named "metrics"), which the common
 // "kubernetes-pods" scrape job and the Prometheus operator's PodMonitor
 // (port: metrics) both understand.
-import type { V1Container, V1Deployment } from "@kubernetes/client-node";
+import type { V1Container } from "@kubernetes/client-node";
 import pkg from "../../package.json" with { type: "json" };
-import { canaryServiceName, type ModelDeployment, type ModelVersion, SERVICE_PORT } from "../api/index.ts";
+import {
+  canaryServiceName,
+  MIRROR_PERCENT,
+  type ModelDeployment,
+  type ModelVersion,
+  SERVICE_PORT,
+} from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
+import { routerKind } from "../rollout/routers/kind.ts";
 
 export const PROXY_CONTAINER = "modelops-proxy";
 export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
@@ -23,20 +30,6 @@ const PREFERRED_METRICS_PORT = 9090;
 export interface ProxyPorts {
   http: number;
   metrics: number;
-}
-
-/**
- * The sidecar image of a revision: the one its Deployment already runs, else
- * the operator's current one. An operator upgrade therefore restarts no
- * inference pod, unanalysed, all at once: each ModelDeployment's next rollout
- * brings the new sidecar, through its own strategy and analysis.
- */
-export function pinnedProxyImage(
-  live: V1Deployment | undefined,
-  current: string | undefined,
-): string | undefined {
-  const running = live?.spec?.template?.spec?.containers?.find((c) => c.name === PROXY_CONTAINER);
-  return running?.image ?? current;
 }
 
 /** Ports of the proxy that never collide with the model server's. */
@@ -53,18 +46,8 @@ export function proxyEnabled(mdep: ModelDeployment): boolean {
 /** The proxy's configuration as the operator writes it: ports always set, as the pod's ports name them. */
 export type SidecarConfig = ProxyConfigInput & { listenPort: number; metricsPort: number };
 
-export interface ProxyShadow {
-  url: string;
-  percent: number;
-}
-
 /** What the proxy of one revision's pods must know. Inline reference only (configMapRef is not read here). */
-export function proxyConfig(
-  mdep: ModelDeployment,
-  mv: ModelVersion,
-  revision: string,
-  shadow?: ProxyShadow,
-): SidecarConfig {
+export function proxyConfig(mdep: ModelDeployment, mv: ModelVersion, revision: string): SidecarConfig {
   const ports = proxyPorts(mv.spec.runtime.port);
   const reference = mv.spec.reference;
   const entry = (r: NonNullable<NonNullable<typeof reference>["features"]>[number]) => ({
@@ -86,7 +69,25 @@ export function proxyConfig(
       features: (reference?.features ?? []).map(entry),
       predictions: (reference?.predictions ?? []).map(entry),
     },
-    ...(shadow && shadow.percent > 0 ? { shadow: { url: shadow.url, percent: shadow.percent } } : {}),
+    ...mirrorSettings(mdep),
+  };
+}
+
+/**
+ * On the replicas router there is no mesh to mirror: every revision's proxies
+ * ask the `<mdep>-canary` Service, which exists only while a shadow rollout
+ * mirrors (controllers/modeldeployment/services.ts), for the share to copy,
+ * and a revision created under a shadow strategy answers with its
+ * mirrorPercent. Nothing here depends on the rollout's progress, so starting,
+ * ending or aborting a shadow never changes a pod template.
+ */
+function mirrorSettings(mdep: ModelDeployment): Pick<SidecarConfig, "shadow" | "mirrorPercent"> {
+  if (routerKind(mdep) !== "replicas") return {};
+  const host = `${canaryServiceName(mdep.metadata.name)}.${mdep.metadata.namespace ?? "default"}.svc`;
+  const shadow = mdep.spec.strategy?.shadow;
+  return {
+    shadow: { url: `http://${host}:${SERVICE_PORT}` },
+    ...(shadow ? { mirrorPercent: shadow.mirrorPercent ?? MIRROR_PERCENT } : {}),
   };
 }
 
@@ -119,25 +120,4 @@ export function scrapeAnnotations(ports: ProxyPorts): Record<string, string> {
     "prometheus.io/port": String(ports.metrics),
     "prometheus.io/path": "/metrics",
   };
-}
-
-/**
- * On the replicas router a shadow rollout has no mesh to mirror: the stable
- * revision's proxies copy `mirrorPercent` of requests to the `<mdep>-canary`
- * Service (controllers/modeldeployment/services.ts), which selects the shadow revision.
- */
-export function replicasShadowTarget(
-  mdep: ModelDeployment,
-  traffic: {
-    stableRevision?: string | undefined;
-    canaryRevision?: string | undefined;
-    mirrorPercent: number;
-  },
-  router: string,
-  revision: string,
-): ProxyShadow | undefined {
-  if (router !== "replicas" || traffic.mirrorPercent <= 0 || !traffic.canaryRevision) return undefined;
-  if (revision !== traffic.stableRevision) return undefined;
-  const host = `${canaryServiceName(mdep.metadata.name)}.${mdep.metadata.namespace ?? "default"}.svc`;
-  return { url: `http://${host}:${SERVICE_PORT}`, percent: traffic.mirrorPercent };
 }

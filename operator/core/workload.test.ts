@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { desiredServices } from "../controllers/modeldeployment/services.ts";
 import { parseProxyConfig } from "../proxy/config.ts";
 import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
-import { pinnedProxyImage, replicasShadowTarget } from "./proxy-sidecar.ts";
 import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
 
 type Container = {
@@ -151,7 +150,10 @@ describe("modelops-proxy sidecar", () => {
         predictions: [{ name: "y", type: "categorical", categories: ["a", "b"] }],
       },
     });
-    expect(config.shadow).toBeUndefined();
+    // The replicas router: the proxies ask the canary Service for a share to mirror (none without a shadow).
+    expect(config.shadow).toMatchObject({ url: "http://iris-canary.ml.svc:80" });
+    expect(config.shadow?.percent).toBeUndefined();
+    expect(config.mirrorPercent).toBeUndefined();
   });
 
   it("never collides with the model server's port", () => {
@@ -172,55 +174,45 @@ describe("modelops-proxy sidecar", () => {
 });
 
 describe("shadow on the replicas router", () => {
-  const traffic = {
-    stableRevision: "s1",
-    canaryRevision: "c1",
-    previewRevision: undefined,
-    canaryWeight: 0,
-    mirrorPercent: 40,
+  const configOf = (mdep: ReturnType<typeof modelDeployment>, revision: string) => {
+    const [, proxy] = desiredDeployment(mdep, modelVersion("iris-v1"), revision, 1).spec.template.spec
+      ?.containers as [AnyContainer, AnyContainer];
+    return parseProxyConfig(proxy.env?.find((e) => e.name === "MODELOPS_PROXY_CONFIG")?.value);
   };
+  const shadowStrategy = (mirrorPercent: number) =>
+    ({ shadow: { mirrorPercent, scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 600 } }) as never;
 
-  it("gives the stable revision's proxies the canary Service as shadow target", () => {
+  it("gives every revision the same config whatever the rollout does, so mirroring never restarts a pod", () => {
     const mdep = modelDeployment("iris-v1");
-    expect(replicasShadowTarget(mdep, traffic, "replicas", "s1")).toEqual({
-      url: "http://iris-canary.ml.svc:80",
-      percent: 40,
-    });
-    expect(replicasShadowTarget(mdep, traffic, "replicas", "c1")).toBeUndefined();
-    expect(replicasShadowTarget(mdep, traffic, "istio", "s1")).toBeUndefined();
-    expect(replicasShadowTarget(mdep, { ...traffic, mirrorPercent: 0 }, "replicas", "s1")).toBeUndefined();
-    const [, proxy] = (
-      desiredDeployment(mdep, modelVersion("iris-v1"), "s1", 1, {
-        shadow: replicasShadowTarget(mdep, traffic, "replicas", "s1"),
-      }) as unknown as { spec: { template: { spec: { containers: AnyContainer[] } } } }
-    ).spec.template.spec.containers as [AnyContainer, AnyContainer];
-    const config = parseProxyConfig(proxy.env?.find((e) => e.name === "MODELOPS_PROXY_CONFIG")?.value);
-    expect(config.shadow).toMatchObject({ url: "http://iris-canary.ml.svc:80", percent: 40 });
+    mdep.spec.strategy = shadowStrategy(40);
+    const stable = configOf(mdep, "s1");
+    const shadow = configOf(mdep, "c1");
+    expect(stable.shadow).toMatchObject({ url: "http://iris-canary.ml.svc:80" });
+    expect(stable.shadow?.percent).toBeUndefined(); // asked of the shadow at run time
+    expect(shadow.mirrorPercent).toBe(40); // what it answers while it is the shadow
+    mdep.spec.trafficRouting = { istio: { virtualService: "iris" } } as never;
+    expect(configOf(mdep, "s1").shadow).toBeUndefined(); // the mesh mirrors
   });
 
-  it("owns an <mdep>-canary Service selecting the shadow revision while it mirrors", () => {
+  it("owns an <mdep>-canary Service selecting the shadow revision only while it mirrors", () => {
+    const traffic = {
+      stableRevision: "s1",
+      canaryRevision: "c1",
+      previewRevision: undefined,
+      canaryWeight: 0,
+      mirrorPercent: 40,
+    };
     const names = (t: Parameters<typeof desiredServices>[1]) =>
-      desiredServices(modelDeployment("iris-v1"), t, "replicas").map((s) => {
-        const svc = s as { metadata: { name: string }; spec: { selector: Record<string, string> } };
-        return [svc.metadata.name, svc.spec.selector["modelops.io/revision"]];
-      });
+      desiredServices(modelDeployment("iris-v1"), t, "replicas").map((svc) => [
+        svc.metadata.name,
+        svc.spec.selector?.["modelops.io/revision"],
+      ]);
     expect(names(traffic)).toEqual([
       ["iris", "s1"],
       ["iris-canary", "c1"],
     ]);
+    // Starting (pods not ready yet), a canary at weight 0, or after the rollout: no Service, no mirroring.
+    expect(names({ ...traffic, mirrorPercent: 0 })).toEqual([["iris", "s1"]]);
     expect(names({ ...traffic, canaryRevision: undefined, mirrorPercent: 0 })).toEqual([["iris", "s1"]]);
-  });
-});
-
-describe("sidecar image across operator upgrades", () => {
-  it("keeps the image a revision's Deployment runs, and gives a new revision the operator's current one", () => {
-    const mdep = modelDeployment("iris-v1");
-    const old = desiredDeployment(mdep, modelVersion("iris-v1"), "rev1", 1, { proxyImage: "op:1" });
-    expect(pinnedProxyImage(old, "op:2")).toBe("op:1");
-    expect(pinnedProxyImage(undefined, "op:2")).toBe("op:2");
-    const rerendered = desiredDeployment(mdep, modelVersion("iris-v1"), "rev1", 1, {
-      proxyImage: pinnedProxyImage(old, "op:2"),
-    });
-    expect(rerendered.spec.template).toEqual(old.spec.template);
   });
 });

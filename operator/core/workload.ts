@@ -24,7 +24,6 @@ import {
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import {
   DEFAULT_PROXY_IMAGE,
-  type ProxyShadow,
   proxyConfig,
   proxyContainer,
   proxyEnabled,
@@ -50,8 +49,11 @@ export type Owned<T extends { metadata?: V1ObjectMeta; spec?: object }> = T & {
 
 /**
  * A revision is everything that changes what the pods run: the version's
- * serving spec and the deployment's pod template. Replicas are not part of it,
- * so scaling never creates a revision.
+ * serving spec, the deployment's pod template and whether the sidecar runs.
+ * Replicas are not part of it, so scaling never creates a revision. A
+ * revision's Deployment is never re-rendered (the reconciler only scales it),
+ * so what changes the pods must change the hash and roll out. The sidecar
+ * counts only when turned off, so hashes made before it counted stay valid.
  */
 export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
   const input = JSON.stringify({
@@ -59,6 +61,7 @@ export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
     artifact: mv.spec.artifact,
     runtime: mv.spec.runtime,
     template: mdep.spec.template ?? {},
+    ...(proxyEnabled(mdep) ? {} : { proxy: false }),
   });
   return createHash("sha256").update(input).digest("hex").slice(0, 10);
 }
@@ -95,8 +98,6 @@ export function revisionLabels(
 export interface WorkloadOptions {
   /** Image of the modelops-proxy sidecar (the operator's own). */
   proxyImage?: string;
-  /** Where this revision's proxies mirror a share of requests (shadow on the replicas router). */
-  shadow?: ProxyShadow;
 }
 
 export function desiredDeployment(
@@ -115,7 +116,7 @@ export function desiredDeployment(
   };
   const { spec, model } = podSpec(mdep, mv);
   if (withProxy) {
-    const config = proxyConfig(mdep, mv, revision, options.shadow);
+    const config = proxyConfig(mdep, mv, revision);
     injectProxy(spec, model, config, mv.spec.runtime.port, options.proxyImage);
   }
   return {

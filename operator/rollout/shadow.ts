@@ -49,11 +49,8 @@ export function tickShadow(t: Tick, settings: StrategySettings, strategy: Shadow
   }
   // Mirroring goes on while the shadow grows to take over, so its analysis keeps data.
   t.traffic.mirrorPercent = mirror;
-  // Without a mesh the stable revision's proxies mirror: their config carries
-  // the shadow target, so the stable revision is rendered again (its pods roll).
-  if (viaProxy && t.st.stableRevision && t.st.stableVersion) {
-    t.render.push({ revision: t.st.stableRevision, version: t.st.stableVersion });
-  }
+  // Without a mesh the stable revision's proxies mirror, to the canary Service
+  // that exists while mirrorPercent > 0 (core/proxy-sidecar.ts): no pod restarts.
   t.st.trafficMessage = `${mirror}% of requests mirrored to ${target.version}; its answers are discarded`;
   const run = strategy.analysis ? ensureRun(t, SHADOW, target.revision) : undefined;
   const gates = strategy.analysis ? [{ id: SHADOW, analysis: strategy.analysis }] : [];

@@ -13,14 +13,16 @@ import {
   LABEL_VERSION,
   type ModelDeployment,
   type ModelVersion,
+  PROGRESS_DEADLINE_SECONDS,
+  revisionDeploymentName,
 } from "../../api/index.ts";
 import { forgetAutoscalerMetrics } from "../../autoscaling/metrics.ts";
-import { replicasShadowTarget } from "../../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
 import { desiredDeployment, type Owned, revisionHash } from "../../core/workload.ts";
 import { pendingAction } from "../../rollout/actions.ts";
 import { stepRollout } from "../../rollout/engine.ts";
 import { routeOf } from "../../rollout/routers/index.ts";
+import { routerKind } from "../../rollout/routers/kind.ts";
 import type { EngineEvent, RevisionState, RolloutDecision, RouterKind } from "../../rollout/types.ts";
 import { applyIfChanged, applyStatusIfChanged } from "../../runtime/apply.ts";
 import type { ReconcileResult } from "../../runtime/controller.ts";
@@ -92,11 +94,6 @@ export async function reconcileModelDeployment(
   ];
   const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 100) } : {};
-}
-
-function routerKind(mdep: ModelDeployment): RouterKind {
-  const routing = mdep.spec.trafficRouting;
-  return routing?.gatewayAPI ? "gatewayAPI" : routing?.istio ? "istio" : "replicas";
 }
 
 function revisionOf(mdep: ModelDeployment, mv: ModelVersion) {
@@ -198,38 +195,46 @@ async function routeTraffic(deps: ReconcileDeps, mdep: ModelDeployment, decision
   return result.ok ? undefined : { reason: result.reason, message: result.message };
 }
 
-/** Renders the revisions the engine names in full; others only get their replica count. */
+/**
+ * Creates the revisions the engine names that do not exist yet; every
+ * existing revision only gets its replica count and deadline. A revision's
+ * pod template is fixed when it is created (its hash is its identity), so
+ * nothing but a new revision, rolled out through the strategy, restarts
+ * inference pods: not an operator upgrade (a new sidecar image), not a
+ * shadow rollout starting or ending.
+ */
 async function applyRevisions(
   deps: ReconcileDeps,
   mdep: ModelDeployment,
   decision: RolloutDecision,
   lookup: VersionLookup,
 ): Promise<void> {
-  const rendered = new Set<string>();
+  const created = new Set<string>();
   for (const rev of decision.render) {
+    const name = revisionDeploymentName(mdep.metadata.name, rev.revision);
+    if (deps.stores.deployments.get(mdep.metadata.namespace, name)) continue;
     const mv =
       lookup.state === "ready" && lookup.version.metadata.name === rev.version
         ? lookup.version
         : (deps.stores.modelVersions.get(mdep.metadata.namespace, rev.version) as ModelVersion | undefined);
     if (!mv) continue;
     const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
-    const desired = withDeadline(
-      desiredDeployment(mdep, mv, rev.revision, replicas, {
-        proxyImage: deps.proxyImage,
-        shadow: replicasShadowTarget(mdep, decision.traffic, routerKind(mdep), rev.revision),
-      }),
-      mdep,
-    );
-    const live = deps.stores.deployments.get(mdep.metadata.namespace, desired.metadata.name);
-    await applyIfChanged(deps.kube, asKubeObject(desired), live, APPLY_AS);
-    rendered.add(rev.revision);
+    const desired = desiredDeployment(mdep, mv, rev.revision, replicas, { proxyImage: deps.proxyImage });
+    desired.spec.progressDeadlineSeconds = progressDeadline(mdep);
+    await applyIfChanged(deps.kube, asKubeObject(desired), undefined, APPLY_AS);
+    created.add(rev.revision);
   }
-  for (const [revision, replicas] of decision.replicas) {
-    if (rendered.has(revision)) continue;
-    const live = deps.stores.deployments
-      .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name, [LABEL_REVISION]: revision })
-      .find((d) => ownedBy(mdep, d));
-    if (!live || (live as V1Deployment).spec?.replicas === replicas) continue;
+  const owned = deps.stores.deployments
+    .list(mdep.metadata.namespace, { [LABEL_DEPLOYMENT]: mdep.metadata.name })
+    .filter((d) => ownedBy(mdep, d) && !created.has(d.metadata?.labels?.[LABEL_REVISION] ?? ""));
+  for (const live of owned as V1Deployment[]) {
+    const revision = live.metadata?.labels?.[LABEL_REVISION] ?? "";
+    const spec: { replicas?: number; progressDeadlineSeconds?: number } = {};
+    const replicas = decision.replicas.get(revision);
+    if (replicas !== undefined && replicas !== live.spec?.replicas) spec.replicas = replicas;
+    if (live.spec?.progressDeadlineSeconds !== progressDeadline(mdep))
+      spec.progressDeadlineSeconds = progressDeadline(mdep);
+    if (Object.keys(spec).length === 0) continue;
     await deps.kube.mergePatch(
       {
         apiVersion: "apps/v1",
@@ -237,15 +242,14 @@ async function applyRevisions(
         namespace: mdep.metadata.namespace,
         name: live.metadata?.name ?? "",
       },
-      { spec: { replicas } },
+      { spec },
       { fieldManager: FIELD_MANAGER },
     );
   }
 }
 
-function withDeadline(deployment: Owned<V1Deployment>, mdep: ModelDeployment): Owned<V1Deployment> {
-  deployment.spec.progressDeadlineSeconds = mdep.spec.progressDeadlineSeconds ?? 600;
-  return deployment;
+function progressDeadline(mdep: ModelDeployment): number {
+  return mdep.spec.progressDeadlineSeconds ?? PROGRESS_DEADLINE_SECONDS;
 }
 
 async function deleteRevisions(

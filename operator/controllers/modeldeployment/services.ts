@@ -29,8 +29,8 @@ export function desiredServices(
   if (router !== "replicas") {
     services.push(desiredService(mdep, stableServiceName(name), stable));
     services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision ?? stable));
-  } else if (traffic.canaryRevision !== undefined && traffic.canaryWeight === 0) {
-    // The target of the stable proxies' mirror in a shadow rollout (workload.ts).
+  } else if (traffic.canaryRevision !== undefined && traffic.mirrorPercent > 0) {
+    // The target the proxies mirror to while a shadow rollout mirrors (core/proxy-sidecar.ts).
     services.push(desiredService(mdep, canaryServiceName(name), traffic.canaryRevision));
   }
   return services;
