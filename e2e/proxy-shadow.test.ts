@@ -1,8 +1,11 @@
 // Shadow without a mesh: on the replicas router, the stable revision's
 // modelops-proxy sidecars mirror a share of requests to the <mdep>-canary
-// Service, which selects the shadow revision; clients' Service keeps
-// selecting the stable revision alone. Real control plane, operator
-// in-process; the proxy's mirroring itself is covered by e2e/proxy.test.ts.
+// Service, which selects the shadow revision and exists only while it
+// mirrors; clients' Service keeps selecting the stable revision alone. The
+// stable pods learn the share from the shadow at run time, so the rollout
+// never changes their template (no restart). Real control plane, operator
+// in-process; the proxy's mirroring itself is covered by
+// operator/proxy/server.test.ts and e2e/proxy.test.ts.
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { RunningManager } from "../operator/manager.ts";
 import { CONFIG_ENV, parseProxyConfig } from "../operator/proxy/config.ts";
@@ -16,6 +19,7 @@ let ns: TestNamespace | undefined;
 let operator: RunningManager | undefined;
 
 type PodTemplate = {
+  metadata: { generation: number };
   spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
 };
 
@@ -39,24 +43,31 @@ describe("shadow on the replicas router", () => {
     await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v1", strategy));
     const v1 = await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
     const stable = v1.stableRevision as string;
-    expect((await proxyConfigOf(ns, `iris-${stable}`)).shadow).toBeUndefined();
+    const stableGeneration = (await ns.getJson<PodTemplate>("deployment", `iris-${stable}`))?.metadata
+      .generation;
+    // Every revision's proxies ask the canary Service for a share; none exists yet.
+    expect((await proxyConfigOf(ns, `iris-${stable}`)).shadow).toMatchObject({
+      url: `http://iris-canary.${ns.name}.svc:80`,
+    });
+    expect(await ns.getJson("service", "iris-canary")).toBeUndefined();
 
     await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v2", strategy));
-    const mirroring = await waitStatus(ns, "iris", (s) => s.currentStepIndex === 1, "mirroring");
+    const mirroring = await waitStatus(ns, "iris", (s) => s.stage === "Mirroring", "mirroring");
     const shadowRevision = mirroring.canaryRevision as string;
     expect(mirroring.canaryWeight).toBe(0);
     await expect
       .poll(() => serviceRevision(ns as TestNamespace, "iris-canary"), { timeout: 10_000 })
       .toBe(shadowRevision);
     expect(await serviceRevision(ns, "iris")).toBe(stable);
-    await expect
-      .poll(async () => (await proxyConfigOf(ns as TestNamespace, `iris-${stable}`)).shadow, {
-        timeout: 10_000,
-      })
-      .toMatchObject({ url: `http://iris-canary.${ns.name}.svc:80`, percent: 40 });
-    expect((await proxyConfigOf(ns, `iris-${shadowRevision}`)).shadow).toBeUndefined();
+    // The shadow's proxies answer with the share they ask for; the stable's template is untouched.
+    expect((await proxyConfigOf(ns, `iris-${shadowRevision}`)).mirrorPercent).toBe(40);
+    expect((await ns.getJson<PodTemplate>("deployment", `iris-${stable}`))?.metadata.generation).toBe(
+      stableGeneration,
+    );
 
     await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted after 8 s");
     expect(await serviceRevision(ns, "iris")).toBe(shadowRevision);
+    // Mirroring ended with the rollout: the canary Service is gone.
+    await expect.poll(() => ns?.getJson("service", "iris-canary"), { timeout: 10_000 }).toBeUndefined();
   });
 });

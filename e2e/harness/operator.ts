@@ -20,6 +20,8 @@ export interface InProcessOptions {
   resyncMs?: number;
   leaderElect?: boolean;
   prometheus?: MetricProvider;
+  /** Image of the modelops-proxy sidecar it injects (default: the operator's own). */
+  proxyImage?: string;
 }
 
 export async function startInProcess(opts: InProcessOptions): Promise<RunningManager> {
@@ -34,6 +36,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<RunningMan
     leaderElectionNamespace: opts.namespace ?? "default",
     ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }),
     prometheus: opts.prometheus,
+    proxyImage: opts.proxyImage,
   });
 }
 
