@@ -38,6 +38,33 @@ describe("invalid manifests", () => {
     expect(await ns.getJson(kind, name)).toBeUndefined(); // nothing half-created
   });
 
+  // One character more is refused (fixtures *-name-too-long.yaml); names at
+  // the limit are accepted, and reconcile-errors.test.ts shows they are served.
+  it("accepts the longest names whose derived names are valid", async () => {
+    const version = "iris-classifier-trained-on-the-may-2024-snapshot-with-new-featu";
+    const mdep = "payments-fraud-detector-for-card-transactions-in-europe";
+    const monitor = "drift-of-the-payments-fraud-detector-for-card-transactions-in-e";
+    expect([version.length, mdep.length, monitor.length]).toEqual([63, 55, 63]);
+    const sample = readFileSync("config/samples/modelversion.yaml", "utf8");
+    const result = await ns.kubectl(
+      ["apply", "-f", "-"],
+      `${sample.replace("name: iris-classifier-v1", `name: ${version}`)}
+---
+apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: ${mdep}}
+spec: {modelVersion: ${version}}
+---
+apiVersion: modelops.io/v1alpha1
+kind: DriftMonitor
+metadata: {name: ${monitor}}
+spec: {targetRef: {name: ${mdep}}}
+`,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
+
   it("keeps a ModelVersion immutable except its stage", async () => {
     await ns.kubectlOk(["apply", "-f", "config/samples/modelversion.yaml"]);
     const sample = readFileSync("config/samples/modelversion.yaml", "utf8");

@@ -18,13 +18,15 @@ import { reconcileDriftMonitor } from "./controllers/driftmonitor/reconciler.ts"
 import { reconcileModelDeployment } from "./controllers/modeldeployment/reconciler.ts";
 import { reconcileModelVersion } from "./controllers/modelversion.ts";
 import { createRouters } from "./rollout/routers/index.ts";
-import { Controller } from "./runtime/controller.ts";
+import { Controller, type ErrorReporter } from "./runtime/controller.ts";
 import { EventRecorder } from "./runtime/events.ts";
 import { startHealthServer } from "./runtime/health.ts";
 import { Informer, waitForCacheSync } from "./runtime/informer.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 import { createRegistry } from "./runtime/metrics.ts";
+import { reportReconcileError } from "./runtime/reconcile-errors.ts";
+import type { Store } from "./runtime/store.ts";
 import type { KubeObject } from "./runtime/types.ts";
 
 // A standby takes over at most leaseDuration + 2.2 x retryPeriod (the
@@ -96,12 +98,21 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     routers: createRouters(kube),
   };
   const workers = opts.workers ?? 2;
+  // A reconcile that keeps failing is reported on the object it is about.
+  const reportOn =
+    (store: Store<KubeObject>): ErrorReporter =>
+    async (key, err) => {
+      const obj = store.get(key.namespace, key.name);
+      if (obj)
+        await reportReconcileError({ kube, events, fieldManager: FIELD_MANAGER, now: deps.now }, obj, err);
+    };
   const versions = new Controller({
     name: "modelversion",
     workers,
     logger: log,
     registry,
     reconcile: (key) => reconcileModelVersion(deps, key),
+    onRepeatedError: reportOn(deps.stores.modelVersions),
   });
   const deployments = new Controller({
     name: "modeldeployment",
@@ -109,6 +120,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     logger: log,
     registry,
     reconcile: (key, ctx) => reconcileModelDeployment({ ...deps, log: ctx.log }, key),
+    onRepeatedError: reportOn(deps.stores.modelDeployments),
   });
   wireHandlers(informers, versions, deployments);
   const drifts = new Controller({
@@ -117,6 +129,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     logger: log,
     registry,
     reconcile: (key, ctx) => reconcileDriftMonitor({ ...deps, log: ctx.log }, key),
+    onRepeatedError: reportOn(deps.stores.driftMonitors),
   });
   informers.driftMonitors.addEventHandler(drifts.enqueueSelf());
 

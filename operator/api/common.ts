@@ -122,6 +122,28 @@ export function parseDurationMs(duration: string): number {
 
 /** A Kubernetes label value: at most 63 characters, alphanumeric at both ends. */
 export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const LABEL_VALUE_MAX_LENGTH = 63;
+
+/**
+ * metadata.name of a kind whose name the operator puts in a label value (the
+ * apiserver accepts 253 characters). A CEL rule rather than maxLength, so a
+ * rejection says why; on the name rather than the object's root, so that the
+ * apiserver ratchets it: an object created before the rule existed can still
+ * be updated, and its status written.
+ */
+export function labelValueNameSchema(kind: string, carriedBy: string) {
+  const message =
+    `must be at most ${LABEL_VALUE_MAX_LENGTH} characters: ${carriedBy}, and a label value is at most ` +
+    `${LABEL_VALUE_MAX_LENGTH} characters`;
+  return withCel(
+    z
+      .string()
+      .refine((name) => name.length <= LABEL_VALUE_MAX_LENGTH, { message })
+      .describe(`Name of the ${kind}; ${carriedBy}.`),
+    [{ rule: `self.size() <= ${LABEL_VALUE_MAX_LENGTH}`, message }],
+  );
+}
+
 /** A DNS-1123 subdomain: the syntax of most object names. */
 export const OBJECT_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 

@@ -23,6 +23,8 @@ export type KindDefinition = {
   description: string;
   specSchema: z.ZodType;
   statusSchema: z.ZodType;
+  /** Schema of metadata.name, when names derived from it limit it more than the apiserver does. */
+  nameSchema?: z.ZodType;
   printerColumns: PrinterColumn[];
   scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
 };
@@ -159,7 +161,9 @@ export function buildCrd(def: KindDefinition): CustomResourceDefinition {
         type: "string",
         description: "Kind is a string value representing the REST resource this object represents.",
       },
-      metadata: { type: "object" },
+      metadata: def.nameSchema
+        ? { type: "object", properties: { name: zodToStructural(def.nameSchema) } }
+        : { type: "object" },
       spec,
       status,
     },

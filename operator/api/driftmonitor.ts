@@ -6,11 +6,14 @@ import {
   durationSchema,
   keyRefSchema,
   kindSchema,
+  labelValueNameSchema,
   listMap,
+  objectMetaSchema,
   objectNameSchema,
   observedGenerationSchema,
   withCel,
 } from "./common.ts";
+import { LABEL_DRIFT_MONITOR } from "./contract.ts";
 
 export const DRIFT_METHODS = ["psi", "jensenShannon", "ks", "wasserstein", "chiSquare"] as const;
 export type DriftMethod = (typeof DRIFT_METHODS)[number];
@@ -276,11 +279,16 @@ export const driftMonitorStatusSchema = z
   .describe("Observed state of the DriftMonitor, written by the operator.");
 export type DriftMonitorStatus = z.infer<typeof driftMonitorStatusSchema>;
 
+export const driftMonitorNameSchema = labelValueNameSchema(
+  "DriftMonitor",
+  `its retraining Jobs carry it in the ${LABEL_DRIFT_MONITOR} label`,
+);
+
 export const driftMonitorSchema = kindSchema(
   "DriftMonitor",
   driftMonitorSpecSchema,
   driftMonitorStatusSchema,
-);
+).extend({ metadata: objectMetaSchema.extend({ name: driftMonitorNameSchema }) });
 export type DriftMonitor = z.infer<typeof driftMonitorSchema>;
 export type DriftMonitorInput = z.input<typeof driftMonitorSchema>;
 

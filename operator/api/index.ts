@@ -3,16 +3,19 @@
 import type { KindDefinition } from "./crd.ts";
 import {
   DRIFT_MONITOR_DESCRIPTION,
+  driftMonitorNameSchema,
   driftMonitorSpecSchema,
   driftMonitorStatusSchema,
 } from "./driftmonitor.ts";
 import {
   MODEL_DEPLOYMENT_DESCRIPTION,
+  modelDeploymentNameSchema,
   modelDeploymentSpecSchema,
   modelDeploymentStatusSchema,
 } from "./modeldeployment.ts";
 import {
   MODEL_VERSION_DESCRIPTION,
+  modelVersionNameSchema,
   modelVersionSpecSchema,
   modelVersionStatusSchema,
 } from "./modelversion.ts";
@@ -39,6 +42,7 @@ export const modelVersionDefinition: KindDefinition = {
   description: MODEL_VERSION_DESCRIPTION,
   specSchema: modelVersionSpecSchema,
   statusSchema: modelVersionStatusSchema,
+  nameSchema: modelVersionNameSchema,
   printerColumns: [
     { name: "Model", type: "string", jsonPath: ".spec.modelName" },
     { name: "Version", type: "string", jsonPath: ".spec.version" },
@@ -57,6 +61,7 @@ export const modelDeploymentDefinition: KindDefinition = {
   description: MODEL_DEPLOYMENT_DESCRIPTION,
   specSchema: modelDeploymentSpecSchema,
   statusSchema: modelDeploymentStatusSchema,
+  nameSchema: modelDeploymentNameSchema,
   printerColumns: [
     { name: "Phase", type: "string", jsonPath: ".status.phase" },
     { name: "Stable", type: "string", jsonPath: ".status.stableVersion" },
@@ -82,6 +87,7 @@ export const driftMonitorDefinition: KindDefinition = {
   description: DRIFT_MONITOR_DESCRIPTION,
   specSchema: driftMonitorSpecSchema,
   statusSchema: driftMonitorStatusSchema,
+  nameSchema: driftMonitorNameSchema,
   printerColumns: [
     { name: "Target", type: "string", jsonPath: ".spec.targetRef.name" },
     { name: "Verdict", type: "string", jsonPath: ".status.verdict" },

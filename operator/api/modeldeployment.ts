@@ -8,11 +8,13 @@ import {
   envListSchema,
   kindSchema,
   maxProperties,
+  objectMetaSchema,
   objectNameSchema,
   resourceRequirementsSchema,
   stringMapSchema,
   withCel,
 } from "./common.ts";
+import { canaryServiceName, clientServiceName, previewServiceName, stableServiceName } from "./contract.ts";
 import {
   ABORT_SCALE_DOWN_DELAY_SECONDS,
   MIRROR_PERCENT,
@@ -274,11 +276,44 @@ export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;
 export { modelDeploymentStatusSchema };
 export type ModelDeploymentStatus = z.infer<typeof modelDeploymentStatusSchema>;
 
+/** A Service name is a DNS-1035 label: at most 63 characters, a letter first, no dots. */
+const SERVICE_NAME_MAX_LENGTH = 63;
+const SERVICE_NAMES = [clientServiceName, stableServiceName, canaryServiceName, previewServiceName];
+/** The longest ModelDeployment name whose Services' names (<name>-preview the longest) are valid. */
+export const MODEL_DEPLOYMENT_NAME_MAX_LENGTH =
+  SERVICE_NAME_MAX_LENGTH - Math.max(...SERVICE_NAMES.map((serviceName) => serviceName("").length));
+
+const NAME_TOO_LONG =
+  `must be at most ${MODEL_DEPLOYMENT_NAME_MAX_LENGTH} characters: the operator names the ModelDeployment's ` +
+  `Services ${SERVICE_NAMES.map((serviceName) => serviceName("<name>")).join(", ")}, and a Service name is ` +
+  `at most ${SERVICE_NAME_MAX_LENGTH} characters`;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_NOT_DNS_1035 =
+  "must start with a lowercase letter and contain only lowercase letters, digits and '-' (no '.'): " +
+  "the ModelDeployment's Services are named after it, and a Service name must be a DNS-1035 label";
+
+// metadata.name: the apiserver accepts any DNS-1123 subdomain (253
+// characters, dots), but the Services are named after it. CEL rules rather
+// than maxLength and pattern, so a rejection says why; on the name rather
+// than the object's root, so that the apiserver ratchets them: an object
+// created before they existed can still be updated, and its status written.
+export const modelDeploymentNameSchema = withCel(
+  z
+    .string()
+    .refine((name) => name.length <= MODEL_DEPLOYMENT_NAME_MAX_LENGTH, { message: NAME_TOO_LONG })
+    .refine((name) => DNS_1035_LABEL.test(name), { message: NAME_NOT_DNS_1035 })
+    .describe("Name of the ModelDeployment; its Services and revision Deployments are named after it."),
+  [
+    { rule: `self.size() <= ${MODEL_DEPLOYMENT_NAME_MAX_LENGTH}`, message: NAME_TOO_LONG },
+    { rule: `self.matches('${DNS_1035_LABEL.source}')`, message: NAME_NOT_DNS_1035 },
+  ],
+);
+
 export const modelDeploymentSchema = kindSchema(
   "ModelDeployment",
   modelDeploymentSpecSchema,
   modelDeploymentStatusSchema,
-);
+).extend({ metadata: objectMetaSchema.extend({ name: modelDeploymentNameSchema }) });
 export type ModelDeployment = z.infer<typeof modelDeploymentSchema>;
 export type ModelDeploymentInput = z.input<typeof modelDeploymentSchema>;
 

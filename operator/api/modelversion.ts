@@ -14,12 +14,15 @@ import {
   keyRefSchema,
   kindSchema,
   LABEL_VALUE_PATTERN,
+  labelValueNameSchema,
   listMap,
   maxProperties,
+  objectMetaSchema,
   observedGenerationSchema,
   resourceRequirementsSchema,
   withCel,
 } from "./common.ts";
+import { LABEL_VERSION } from "./contract.ts";
 
 const immutable = (field: string, fix: string) =>
   ({ rule: "self == oldSelf", message: `${field} is immutable: ${fix}` }) as const;
@@ -312,11 +315,16 @@ export const modelVersionStatusSchema = z
   .describe("Observed state of the ModelVersion, written by the operator.");
 export type ModelVersionStatus = z.infer<typeof modelVersionStatusSchema>;
 
+export const modelVersionNameSchema = labelValueNameSchema(
+  "ModelVersion",
+  `the pods serving it carry it in the ${LABEL_VERSION} label`,
+);
+
 export const modelVersionSchema = kindSchema(
   "ModelVersion",
   modelVersionSpecSchema,
   modelVersionStatusSchema,
-);
+).extend({ metadata: objectMetaSchema.extend({ name: modelVersionNameSchema }) });
 export type ModelVersion = z.infer<typeof modelVersionSchema>;
 export type ModelVersionInput = z.input<typeof modelVersionSchema>;
 

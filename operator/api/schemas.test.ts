@@ -55,7 +55,7 @@ describe("invalid fixtures", () => {
   it("are at least 10, each with an expect comment naming a field", () => {
     expect(invalid.length).toBeGreaterThanOrEqual(10);
     for (const file of invalid) {
-      expect(readFileSync(join(invalidDir, file), "utf8")).toMatch(/^# expect: spec\.\S+/);
+      expect(readFileSync(join(invalidDir, file), "utf8")).toMatch(/^# expect: (spec|metadata)\.\S+/);
     }
   });
 

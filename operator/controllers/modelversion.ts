@@ -4,6 +4,7 @@ import { FIELD_MANAGER, type ModelVersion } from "../api/index.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
 import { applyStatusIfChanged } from "../runtime/apply.ts";
 import { setCondition } from "../runtime/conditions.ts";
+import { withReconciled } from "../runtime/reconcile-errors.ts";
 import type { ObjectKey } from "../runtime/types.ts";
 import { asKubeObject, type ReconcileDeps } from "./context.ts";
 
@@ -16,7 +17,7 @@ export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey):
   const message = valid
     ? "The artifact, runtime and reference are usable"
     : problems.map((p) => p.message).join("; ");
-  const conditions = setCondition(
+  const validated = setCondition(
     mv.status?.conditions,
     {
       type: "Ready",
@@ -27,6 +28,7 @@ export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey):
     generation,
     ctx.now(),
   );
+  const conditions = withReconciled(validated, generation, ctx.now());
   const phase = valid ? "Ready" : "Invalid";
   const status = { phase, message, observedGeneration: generation, conditions };
   const written = await applyStatusIfChanged(ctx.kube, asKubeObject(mv), status, {

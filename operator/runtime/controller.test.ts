@@ -1,7 +1,13 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../testing/fake-apiserver.ts";
-import { Controller, controllerOwnerKey, type ReconcileContext } from "./controller.ts";
+import {
+  Controller,
+  controllerOwnerKey,
+  REPORT_AFTER_FAILURES,
+  type ReconcileContext,
+} from "./controller.ts";
+import { KubeApiError } from "./kube.ts";
 import { createLogger } from "./logger.ts";
 import { createRegistry, metricValue } from "./metrics.ts";
 import { ItemExponentialRateLimiter } from "./rate-limiter.ts";
@@ -177,6 +183,40 @@ describe("Controller", () => {
     expect(ctxSeen?.reconcileID).toBeTruthy();
     const err = lines.find((l) => l.msg === "Reconciler error");
     expect(err).toMatchObject({ controller: "logs", level: "error", err: { message: "bad thing" } });
+  });
+
+  it("reports a key's error from its third failure in a row until a reconcile succeeds", async () => {
+    const outcomes: (Error | undefined)[] = [
+      new KubeApiError(409, "Conflict", "stale"), // the cache was behind: not the user's problem
+      new Error("quota exceeded 1"),
+      new Error("quota exceeded 2"),
+      new Error("quota exceeded 3"),
+      undefined,
+      new Error("once"),
+      undefined,
+    ];
+    const reported: string[] = [];
+    let calls = 0;
+    const c = new Controller({
+      name: "report",
+      queue: fastQueue("report"),
+      reconcile: async () => {
+        const outcome = outcomes[calls++];
+        if (outcome) throw outcome;
+      },
+      onRepeatedError: async (key, err) => {
+        reported.push(`${key.name}: ${(err as Error).message}`);
+        if (reported.length === 1) throw new Error("the report itself failed"); // logged, no harm
+      },
+    });
+    void c.start();
+    c.enqueue({ namespace: "n", name: "x" });
+    await waitFor(() => calls === 5);
+    c.enqueue({ namespace: "n", name: "x" });
+    await waitFor(() => calls === 7);
+    await c.stop();
+    expect(REPORT_AFTER_FAILURES).toBe(3);
+    expect(reported).toEqual(["x: quota exceeded 3"]);
   });
 
   it("stop() drains the reconcile in flight", async () => {

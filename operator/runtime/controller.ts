@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EventHandlers } from "./informer.ts";
+import { KubeApiError } from "./kube.ts";
 import { silentLogger } from "./logger.ts";
 import { counterOn, gaugeOn, histogramOn } from "./metrics.ts";
 import { type KubeObject, keyOf, type ObjectKey, objectKeyOf, parseKey } from "./types.ts";
@@ -25,6 +26,16 @@ type ReconcileReturn = ReconcileResult | undefined | void;
 
 export type ReconcileFn = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileReturn>;
 
+/** Tells the user that `key` cannot be reconciled, and why (reconcile-errors.ts: a condition and an Event). */
+export type ErrorReporter = (key: ObjectKey, err: unknown) => Promise<void>;
+
+/**
+ * Failures in a row after which a key's error is reported. The first retries
+ * come within tens of milliseconds, so an error still there at the third
+ * attempt is not a blip; conflicts do not count (see countFailure).
+ */
+export const REPORT_AFTER_FAILURES = 3;
+
 export interface ControllerOptions {
   /** Controller name: the `controller` label of metrics and logs. */
   name: string;
@@ -33,6 +44,12 @@ export interface ControllerOptions {
   logger?: Logger;
   registry?: Registry;
   queue?: WorkQueue<string>;
+  /**
+   * Called at the REPORT_AFTER_FAILURES-th failure in a row of a key and at
+   * every one after, until a reconcile succeeds: a log line reaches nobody
+   * who runs `kubectl describe`.
+   */
+  onRepeatedError?: ErrorReporter;
 }
 
 type Result = "success" | "error" | "requeue" | "requeue_after";
@@ -94,11 +111,15 @@ export class Controller {
   private readonly workers: number;
   private readonly log: Logger;
   private readonly metrics: ControllerMetrics | undefined;
+  private readonly onRepeatedError: ErrorReporter | undefined;
+  /** Failures in a row per key; a success deletes the entry. */
+  private readonly failures = new Map<string, number>();
   private running: Promise<void> | undefined;
 
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
     this.reconcileFn = opts.reconcile;
+    this.onRepeatedError = opts.onRepeatedError;
     this.workers = Math.max(1, opts.workers ?? 1);
     this.log = (opts.logger ?? silentLogger()).child({ controller: opts.name });
     this.queue =
@@ -183,6 +204,7 @@ export class Controller {
       this.metrics?.errors.inc(labels);
       this.queue.addRateLimited(key);
       log.error({ err: errorSummary(err), requeues: this.queue.numRequeues(key) }, "Reconciler error");
+      if (this.countFailure(key, err) >= REPORT_AFTER_FAILURES) await this.report(objKey, err, log);
     } finally {
       this.queue.done(key);
       this.metrics?.active.dec(labels);
@@ -191,7 +213,29 @@ export class Controller {
     }
   }
 
+  /**
+   * A conflict means the cache was behind the apiserver (a guarded status
+   * write, runtime/apply.ts): the retry reads the newer object, and there is
+   * nothing for the user to do, so it neither counts nor resets the count.
+   */
+  private countFailure(key: string, err: unknown): number {
+    const stale = err instanceof KubeApiError && err.status === 409 && err.reason === "Conflict";
+    const failures = (this.failures.get(key) ?? 0) + (stale ? 0 : 1);
+    this.failures.set(key, failures);
+    return failures;
+  }
+
+  /** Before the key is done, so no reconcile of the same object runs meanwhile. */
+  private async report(key: ObjectKey, err: unknown, log: Logger): Promise<void> {
+    try {
+      await this.onRepeatedError?.(key, err);
+    } catch (reportErr) {
+      log.warn({ err: errorSummary(reportErr) }, "could not report the reconcile error on the object");
+    }
+  }
+
   private afterSuccess(key: string, res: ReconcileResult): Result {
+    this.failures.delete(key);
     if (res.requeueAfterMs !== undefined && res.requeueAfterMs > 0) {
       this.queue.forget(key);
       this.queue.addAfter(key, res.requeueAfterMs);

@@ -2,6 +2,7 @@
 import type { DriftMonitor, DriftMonitorStatus } from "../../api/index.ts";
 import type { Evaluation, FeatureResult } from "../../drift/evaluate.ts";
 import { type Condition, kubeTime, setCondition } from "../../runtime/conditions.ts";
+import { withReconciled } from "../../runtime/reconcile-errors.ts";
 import type { ActionOutcome } from "./actions.ts";
 
 export type Outcome =
@@ -35,9 +36,13 @@ export function composeDriftStatus(input: StatusInput): DriftMonitorStatus {
   const previous = dm.status ?? {};
   const verdict = outcome.kind === "evaluated" ? outcome.evaluation.verdict : "Unknown";
   const message = outcome.kind === "evaluated" ? outcome.evaluation.message : outcome.message;
-  const conditions = setCondition(
-    previous.conditions as Condition[] | undefined,
-    driftCondition(outcome),
+  const conditions = withReconciled(
+    setCondition(
+      previous.conditions as Condition[] | undefined,
+      driftCondition(outcome),
+      dm.metadata.generation,
+      now,
+    ),
     dm.metadata.generation,
     now,
   );

@@ -9,6 +9,7 @@ import {
 } from "../../api/index.ts";
 import type { RevisionState, RolloutDecision, Status } from "../../rollout/types.ts";
 import { setCondition } from "../../runtime/conditions.ts";
+import { withReconciled } from "../../runtime/reconcile-errors.ts";
 
 export type VersionLookup =
   | { state: "missing"; name: string }
@@ -76,7 +77,7 @@ export function composeStatus(s: StatusInputs): Status {
     delete status.autoscaling;
     conditions = conditions.filter((c) => c.type !== "AutoscalerReady");
   }
-  status.conditions = conditions;
+  status.conditions = withReconciled(conditions, generation, s.now);
   return status;
 }
 
