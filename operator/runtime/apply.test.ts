@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeApiServer } from "../testing/fake-apiserver.ts";
+import { enforceResourceVersion } from "../testing/resource-version.ts";
 import { applyIfChanged, applyStatusIfChanged, canonicalJson, needsApply } from "./apply.ts";
 import { KubeClient } from "./kube.ts";
 import type { KubeObject } from "./types.ts";
@@ -100,5 +101,35 @@ describe("applyIfChanged", () => {
       await applyStatusIfChanged(kube, after, { phase: "Ready" }, { fieldManager: "m" }),
     ).toBeUndefined();
     expect(kube.requestCounts.apply).toBe(1);
+  });
+});
+
+describe("applyStatusIfChanged from a stale object", () => {
+  let fake: FakeApiServer;
+  let kube: KubeClient;
+  beforeEach(async () => {
+    fake = await new FakeApiServer().start();
+    enforceResourceVersion(fake);
+    kube = new KubeClient(fake.kubeConfig());
+  });
+  afterEach(async () => fake.stop());
+
+  const ref = { apiVersion: "v1", kind: "ConfigMap", namespace: "n", name: "c" };
+  const created = () =>
+    kube.create<KubeObject>({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "n" } });
+
+  it("is refused with 409 when status changed since the object was read", async () => {
+    const read = await created();
+    await applyStatusIfChanged(kube, read, { handled: "a" }, { fieldManager: "m" });
+    const stale = applyStatusIfChanged(kube, read, { handled: "b" }, { fieldManager: "m" });
+    await expect(stale).rejects.toMatchObject({ status: 409 });
+    expect((await kube.get(ref)).status).toEqual({ handled: "a" });
+  });
+
+  it("is written when only metadata or spec changed since, since the status read is still the latest", async () => {
+    const read = await created();
+    await kube.mergePatch(ref, { metadata: { annotations: { new: "value" } } });
+    const written = await applyStatusIfChanged(kube, read, { handled: "a" }, { fieldManager: "m" });
+    expect(written?.status).toEqual({ handled: "a" });
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { KubeClient } from "./kube.ts";
+import { isConflict, type KubeClient } from "./kube.ts";
+import { refOf } from "./paths.ts";
 import type { KubeObject } from "./types.ts";
 
 // Identity fields: present in desired to address the object, not to change it.
@@ -80,8 +81,18 @@ export async function applyIfChanged<T extends KubeObject>(
 }
 
 /**
- * Applies `status` to the status subresource only when it differs from
- * live.status. `obj` supplies apiVersion/kind/namespace/name.
+ * Applies `status` to the status subresource of `obj`, the object the
+ * reconcile read, only when it differs from obj.status.
+ *
+ * Guarded, because status holds what the operator has done (an SRE action
+ * handled, a drift episode acted on): a status computed from a stale cache
+ * must not overwrite a newer one, or the next reconcile would act again. The
+ * apply carries obj's resourceVersion, so the apiserver refuses it with 409
+ * Conflict when the object changed since. If only spec or metadata changed
+ * (the operator's own scale write, a new annotation), the status it read is
+ * still the latest: the operator is its only writer, so the apply is retried
+ * once on the live object. Otherwise the conflict is thrown, and the
+ * reconcile retries from the newer object.
  */
 export async function applyStatusIfChanged<T extends KubeObject>(
   kube: KubeClient,
@@ -90,8 +101,30 @@ export async function applyStatusIfChanged<T extends KubeObject>(
   opts: { fieldManager: string; force?: boolean },
 ): Promise<T | undefined> {
   if (!needsApply(status, obj.status)) return undefined;
-  const { name, namespace } = obj.metadata ?? {};
-  const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
+  try {
+    return await applyStatusOn<T>(kube, obj, status, opts);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    const live = await kube.getOrUndefined(refOf(obj));
+    if (!live || canonicalJson(live.status) !== canonicalJson(obj.status)) throw err;
+    return applyStatusOn<T>(kube, live, status, opts);
+  }
+}
+
+/** Status apply with `base`'s resourceVersion as a precondition. */
+function applyStatusOn<T extends KubeObject>(
+  kube: KubeClient,
+  base: KubeObject,
+  status: Record<string, unknown>,
+  opts: { fieldManager: string; force?: boolean },
+): Promise<T> {
+  const { name, namespace, resourceVersion } = base.metadata ?? {};
+  const body = {
+    apiVersion: base.apiVersion,
+    kind: base.kind,
+    metadata: { name, namespace, resourceVersion },
+    status,
+  };
   return kube.apply(body as unknown as T, {
     fieldManager: opts.fieldManager,
     force: opts.force ?? true,

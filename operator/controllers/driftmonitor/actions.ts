@@ -1,7 +1,10 @@
 // What a DriftMonitor does on Critical drift, once per episode: roll the
 // ModelDeployment back through the SRE's undo action, start a retraining Job
 // with the drift report, call a webhook. Each action reports what it did as
-// one clause; a failing action never stops the others.
+// one clause; a failing action never stops the others. The reconciler marks
+// the episode acted on before they run; the undo value and the Job's name are
+// derived from the episode too, so that running them again for the same
+// episode would change nothing.
 import type { V1Job, V1JobSpec, V1JobTemplateSpec, V1PodSpec, V1Secret } from "@kubernetes/client-node";
 import {
   ACTION_ANNOTATION,
@@ -13,6 +16,7 @@ import {
   type ModelDeployment,
 } from "../../api/index.ts";
 import type { Owned } from "../../core/workload.ts";
+import { KubeApiError } from "../../runtime/kube.ts";
 import type { KubeObject } from "../../runtime/types.ts";
 import { asKubeObject, type ReconcileDeps } from "../context.ts";
 
@@ -29,6 +33,8 @@ export type DriftReport = {
   modelVersion: string;
   verdict: string;
   evaluatedAt: string;
+  /** Start of the drift episode: the same in every report of one episode, so a receiver can deduplicate. */
+  criticalSince: string;
   window: string;
   sampleSize: number;
   features: unknown[];
@@ -70,7 +76,7 @@ async function rollback(
       message: `rollback skipped: ModelDeployment ${mdep.metadata.name} has no previous version to return to`,
     };
   }
-  const token = `drift-${dm.metadata.name}-${Math.floor(Date.parse(report.evaluatedAt) / 1000)}`;
+  const token = `drift-${dm.metadata.name}-${episodeStartSeconds(report)}`;
   await deps.kube.mergePatch(
     {
       apiVersion: API_VERSION,
@@ -108,9 +114,22 @@ async function startRetraining(
       message: `retraining Job ${running.metadata?.name} is still running; no new one started`,
     };
   }
-  const job = retrainingJob(dm, report, Date.parse(report.evaluatedAt));
-  await deps.kube.create(asKubeObject(job), { fieldManager: FIELD_MANAGER });
+  const job = retrainingJob(dm, report);
+  try {
+    await deps.kube.create(asKubeObject(job), { fieldManager: FIELD_MANAGER });
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    return { action: "retrainJob", ok: true, message: `retraining Job ${job.metadata.name} already exists` };
+  }
   return { action: "retrainJob", ok: true, message: `retraining Job ${job.metadata.name} created` };
+}
+
+function episodeStartSeconds(report: DriftReport): number {
+  return Math.floor(Date.parse(report.criticalSince) / 1000);
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  return err instanceof KubeApiError && err.status === 409 && err.reason === "AlreadyExists";
 }
 
 function isFinished(job: KubeObject): boolean {
@@ -119,7 +138,7 @@ function isFinished(job: KubeObject): boolean {
 }
 
 /** The Job from the template, owned by the DriftMonitor, every container given DRIFT_REPORT. */
-export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: number): Owned<V1Job> {
+export function retrainingJob(dm: DriftMonitor, report: DriftReport): Owned<V1Job> {
   // The template is the user's JSON as written (the CRD preserves unknown
   // fields), so any level of it may be missing; the apiserver validates the Job.
   const template = (dm.spec.actions?.retrainJob?.template ?? {}) as V1JobTemplateSpec;
@@ -130,7 +149,7 @@ export function retrainingJob(dm: DriftMonitor, report: DriftReport, nowMs: numb
     c.env = [...(c.env ?? []).filter((e) => e.name !== "DRIFT_REPORT"), { name: "DRIFT_REPORT", value }];
   }
   // Job names become a label value (job-name): at most 63 characters.
-  const name = `${dm.metadata.name.slice(0, 40).replace(/[-.]+$/, "")}-retrain-${Math.floor(nowMs / 1000).toString(36)}`;
+  const name = `${dm.metadata.name.slice(0, 40).replace(/[-.]+$/, "")}-retrain-${episodeStartSeconds(report).toString(36)}`;
   return {
     apiVersion: "batch/v1",
     kind: "Job",

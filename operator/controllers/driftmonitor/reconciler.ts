@@ -9,6 +9,7 @@ import { parseDurationMs } from "../../api/common.ts";
 import {
   API_VERSION,
   type DriftMonitor,
+  type DriftMonitorStatus,
   FIELD_MANAGER,
   type ModelDeployment,
   type ModelVersion,
@@ -18,7 +19,7 @@ import { defaultMethod, evaluateDrift, type FeatureInput } from "../../drift/eva
 import { applyStatusIfChanged } from "../../runtime/apply.ts";
 import { kubeTime } from "../../runtime/conditions.ts";
 import type { ReconcileResult } from "../../runtime/controller.ts";
-import type { ObjectKey } from "../../runtime/types.ts";
+import type { KubeObject, ObjectKey } from "../../runtime/types.ts";
 import { asKubeObject, type ReconcileDeps } from "../context.ts";
 import { type ActionOutcome, type DriftReport, runActions } from "./actions.ts";
 import { countDriftActions, forgetDriftMetrics, recordDriftMetrics } from "./metrics.ts";
@@ -43,21 +44,41 @@ export async function reconcileDriftMonitor(deps: ReconcileDeps, key: ObjectKey)
   const { outcome, version } = await evaluate(deps, dm, target);
   const verdict = outcome.kind === "evaluated" ? outcome.evaluation.verdict : "Unknown";
   const episode = stepEpisode(dm.status ?? {}, verdict, kubeTime(now));
+  const compose = (actions?: ActionOutcome[]) =>
+    composeDriftStatus({ dm, outcome, criticalSince: episode.criticalSince, actions, now });
+  const evaluated = compose();
+  // Metrics first, so whoever sees the new status finds them already updated.
+  recordDriftMetrics(deps.registry, monitor, evaluated.verdict ?? "Unknown", evaluated.features ?? []);
+  let written = asKubeObject(dm);
   let actions: ActionOutcome[] | undefined;
   if (episode.act && target && outcome.kind === "evaluated") {
-    actions = await runActions(deps, dm, target, report(dm, version ?? "", outcome, now));
+    // Once per episode, and a webhook call cannot be taken back: the episode
+    // is marked acted on (lastActionTime) before the actions run, in a status
+    // write guarded by the resourceVersion read, so a reconcile from a cache
+    // that missed the mark fails with a conflict instead of acting again.
+    written = await commitStatus(deps, written, compose([]), undefined);
+    const criticalSince = episode.criticalSince ?? kubeTime(now);
+    actions = await runActions(deps, dm, target, report(dm, version ?? "", outcome, criticalSince, now));
     countDriftActions(deps.registry, monitor, actions);
   }
-  const status = composeDriftStatus({ dm, outcome, criticalSince: episode.criticalSince, actions, now });
-  recordDriftMetrics(deps.registry, monitor, status.verdict ?? "Unknown", status.features ?? []);
-  // Metrics first, so whoever sees the new status finds them already updated.
-  await applyStatusIfChanged(deps.kube, asKubeObject(dm), status as Record<string, unknown>, {
+  await commitStatus(deps, written, actions ? compose(actions) : evaluated, actions);
+  return { requeueAfterMs: intervalMs };
+}
+
+/** Writes status (guarded by `base`'s resourceVersion), then its Events; returns the object as written. */
+async function commitStatus(
+  deps: ReconcileDeps,
+  base: KubeObject,
+  status: DriftMonitorStatus,
+  actions: ActionOutcome[] | undefined,
+): Promise<KubeObject> {
+  const written = await applyStatusIfChanged(deps.kube, base, status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
-  for (const e of driftEvents(dm.status, status, actions)) {
-    await deps.events.event(asKubeObject(dm), e.type, e.reason, e.message);
+  for (const e of driftEvents(base.status as DriftMonitorStatus | undefined, status, actions)) {
+    await deps.events.event(base, e.type, e.reason, e.message);
   }
-  return { requeueAfterMs: intervalMs };
+  return written ?? base;
 }
 
 /** Milliseconds until the next evaluation is due; 0 when due now or the spec changed. */
@@ -150,6 +171,7 @@ function report(
   dm: DriftMonitor,
   version: string,
   outcome: Outcome & { kind: "evaluated" },
+  criticalSince: string,
   now: Date,
 ): DriftReport {
   const e = outcome.evaluation;
@@ -161,6 +183,7 @@ function report(
     modelVersion: version,
     verdict: e.verdict,
     evaluatedAt: kubeTime(now),
+    criticalSince,
     window: dm.spec.window ?? "1h",
     sampleSize: e.sampleSize,
     features: e.features.map(({ problem: _problem, ...f }) => f),

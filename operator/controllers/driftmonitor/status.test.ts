@@ -74,9 +74,10 @@ describe("retrainingJob", () => {
         },
       },
     });
-    const report = { verdict: "Critical" } as never;
-    const job = retrainingJob(dm, report, Date.UTC(2026, 0, 1));
-    expect(job.metadata.name).toMatch(/^dm-retrain-[0-9a-z]+$/);
+    const report = { verdict: "Critical", criticalSince: "2026-01-01T00:00:00Z" } as never;
+    const job = retrainingJob(dm, report);
+    // Named after the episode: a second create for it is refused as AlreadyExists.
+    expect(job.metadata.name).toBe(`dm-retrain-${(Date.UTC(2026, 0, 1) / 1000).toString(36)}`);
     expect(job.metadata.labels).toEqual({ team: "ml", "modelops.io/drift-monitor": "dm" });
     expect(job.metadata.ownerReferences[0]).toMatchObject({
       kind: "DriftMonitor",
@@ -90,7 +91,10 @@ describe("retrainingJob", () => {
       ["K", "DRIFT_REPORT"],
       ["DRIFT_REPORT"],
     ]);
-    expect(JSON.parse(containers[0]?.env[1]?.value ?? "{}")).toEqual({ verdict: "Critical" });
+    expect(JSON.parse(containers[0]?.env[1]?.value ?? "{}")).toEqual({
+      verdict: "Critical",
+      criticalSince: "2026-01-01T00:00:00Z",
+    });
   });
 });
 
