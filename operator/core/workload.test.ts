@@ -175,8 +175,8 @@ describe("modelops-proxy sidecar", () => {
 
 describe("shadow on the replicas router", () => {
   const configOf = (mdep: ReturnType<typeof modelDeployment>, revision: string) => {
-    const [, proxy] = desiredDeployment(mdep, modelVersion("iris-v1"), revision, 1).spec.template.spec
-      ?.containers as [AnyContainer, AnyContainer];
+    const pod = desiredDeployment(mdep, modelVersion("iris-v1"), revision, 1).spec.template.spec;
+    const [, proxy] = (pod?.containers ?? []) as [AnyContainer, AnyContainer];
     return parseProxyConfig(proxy.env?.find((e) => e.name === "MODELOPS_PROXY_CONFIG")?.value);
   };
   const shadowStrategy = (mirrorPercent: number) =>

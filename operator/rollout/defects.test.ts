@@ -150,7 +150,15 @@ describe("rollout safety defects", () => {
     const steps = Array.from({ length: 24 }, () => ({ analysis: { ...analysis, count: 1 } }));
     const w = world({ canary: { steps, ...delays } }, { router: "gatewayAPI", versions: 14 });
     setSpec(w, { modelVersion: "v2" });
-    until(w, (d) => (fits(d), d.status.stableRevision === "rev-v2"), 60_000, 200);
+    until(
+      w,
+      (d) => {
+        fits(d);
+        return d.status.stableRevision === "rev-v2";
+      },
+      60_000,
+      200,
+    );
     for (let i = 3; i <= 14; i++) {
       setSpec(w, { modelVersion: `v${i}` });
       fits(reconcile(w).decision);

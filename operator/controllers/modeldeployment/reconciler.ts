@@ -18,7 +18,7 @@ import {
 } from "../../api/index.ts";
 import { forgetAutoscalerMetrics } from "../../autoscaling/metrics.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
-import { desiredDeployment, type Owned, revisionHash } from "../../core/workload.ts";
+import { desiredDeployment, revisionHash } from "../../core/workload.ts";
 import { pendingAction } from "../../rollout/actions.ts";
 import { stepRollout } from "../../rollout/engine.ts";
 import { routeOf } from "../../rollout/routers/index.ts";
