@@ -82,6 +82,20 @@ describe("ModelDeployment health", () => {
       "no version can serve",
     ],
     ["unready serving pods", mdep({ phase: "Degraded" }), "Degraded", "Degraded"],
+    [
+      "an apiserver refusal the operator cannot get past",
+      mdep(
+        {
+          phase: "Available",
+          conditions: [
+            { type: "Reconciled", status: "False", reason: "Forbidden", message: "exceeded quota: q" },
+          ],
+        },
+        2,
+      ),
+      "Degraded",
+      "Forbidden: exceeded quota: q",
+    ],
     ["a finished rollout", mdep({ phase: "Available", message: "serving v2" }), "Healthy", "serving v2"],
   ])("%s: %s", (_what, obj, status, message) => {
     const hs = check(obj);

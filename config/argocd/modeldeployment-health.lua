@@ -1,11 +1,20 @@
 -- Argo CD health of a ModelDeployment (resource.customizations.health.modelops.io_ModelDeployment).
 -- Suspended: waiting for a human (pause step, inconclusive analysis, spec.paused);
--- Degraded: rolled back or failed; Healthy: serving with no rollout under way.
+-- Degraded: rolled back or failed, or the operator cannot apply what it owns
+-- (Reconciled=False, checked first: observedGeneration then stays behind);
+-- Healthy: serving with no rollout under way.
 local hs = {status = "Progressing", message = "Waiting for the operator to reconcile"}
 if obj.status == nil or obj.status.phase == nil then
   return hs
 end
 local st = obj.status
+for _, c in ipairs(st.conditions or {}) do
+  if c.type == "Reconciled" and c.status == "False" then
+    hs.status = "Degraded"
+    hs.message = (c.reason or "ReconcileFailed") .. ": " .. (c.message or "")
+    return hs
+  end
+end
 local generation = obj.metadata.generation
 if generation ~= nil and st.observedGeneration ~= nil and st.observedGeneration < generation then
   hs.message = "Waiting for the operator to observe generation " .. generation
