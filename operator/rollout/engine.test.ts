@@ -50,6 +50,30 @@ describe("first version", () => {
   });
 });
 
+describe("a version that cannot be served", () => {
+  it("keeps what serves and says why: Degraded while the stable serves, Pending before anything does", () => {
+    const w = world(mdep(canaryStrategy));
+    runUntil(w, (d) => d.status.phase === "Available");
+    const input = {
+      mdep: w.mdep,
+      target: undefined,
+      targetProblem: "ModelVersion v9 does not exist in this namespace",
+      revisions: w.revisions,
+      router: "replicas" as const,
+      now: new Date(w.now),
+    };
+    const degraded = stepRollout(input);
+    expect(degraded.status).toMatchObject({
+      phase: "Degraded",
+      message: input.targetProblem,
+      stableVersion: "v1",
+    });
+    expect(degraded.replicas.get("rev-v1")).toBe(4);
+    const fresh = stepRollout({ ...input, mdep: mdep(canaryStrategy), revisions: new Map() });
+    expect(fresh.status.phase).toBe("Pending");
+  });
+});
+
 describe("canary", () => {
   it("walks every step, promotes, and retires the old revision after its delay", () => {
     const w = rollingOut(canaryStrategy);

@@ -30,7 +30,7 @@ export function stepRollout(input: RolloutInput): RolloutDecision {
       if (!tickRestoring(t, settings)) steady(t, settings);
     } else if (t.st.phase === "RolledBack" && t.st.canaryRevision === target.revision) holdRolledBack(t);
     else progress(t, settings, target);
-  }
+  } else waitForTarget(t);
   if (t.st.stableRevision && !t.replicas.has(t.st.stableRevision)) {
     t.replicas.set(t.st.stableRevision, totalReplicas(t));
   }
@@ -55,6 +55,16 @@ function steady(t: Tick, settings: StrategySettings): void {
   const guarding = guard === "running" ? " (post-promotion analysis running)" : "";
   if (ready) setPhase(t, "Available", `Serving ${stable.version}${guarding}`);
   else setPhase(t, "Progressing", `Waiting for ${stable.version} to have ${total} ready pods${guarding}`);
+}
+
+/** spec.modelVersion cannot be served: what serves keeps serving, and the phase says why. */
+function waitForTarget(t: Tick): void {
+  const serving = isReady(t, t.st.stableRevision, totalReplicas(t));
+  setPhase(
+    t,
+    serving ? "Degraded" : "Pending",
+    t.input.targetProblem ?? "spec.modelVersion cannot be served",
+  );
 }
 
 function holdRolledBack(t: Tick): void {

@@ -26,6 +26,8 @@ export type RolloutInput = {
   mdep: ModelDeployment;
   /** What spec.modelVersion resolves to now; undefined when it is missing or invalid. */
   target: Revision | undefined;
+  /** Why there is no target (the ModelVersion is missing or invalid), for the phase's message. */
+  targetProblem?: string | undefined;
   /** previousVersion rendered with the current template, for undo after it was scaled down. */
   previousTarget?: Revision | undefined;
   /** Deployments of this ModelDeployment that exist, by revision. */

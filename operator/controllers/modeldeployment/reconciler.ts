@@ -60,6 +60,7 @@ export async function reconcileModelDeployment(
   const decision = stepRollout({
     mdep: { ...mdep, status: measured.status },
     target: lookup.state === "ready" ? revisionOf(mdep, lookup.version) : undefined,
+    targetProblem: lookup.state === "ready" ? undefined : lookupMessage(lookup),
     previousTarget: previous?.state === "ready" ? revisionOf(mdep, previous.version) : undefined,
     revisions,
     action: action && "verb" in action ? action : undefined,

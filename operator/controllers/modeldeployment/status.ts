@@ -55,10 +55,6 @@ export function composeStatus(s: StatusInputs): Status {
     available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
     `${stable?.readyReplicas ?? 0} of ${desired} pod(s) of the serving revision are ready`,
   );
-  if (lookup.state !== "ready") {
-    status.phase = available ? "Degraded" : "Pending";
-    status.message = lookupMessage(lookup);
-  }
   const [progressing, reason] = progressingCondition(status);
   set("Progressing", progressing, reason, status.message ?? "");
   if (s.routerProblem) set("TrafficRouted", false, s.routerProblem.reason, s.routerProblem.message);
