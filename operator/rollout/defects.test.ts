@@ -187,4 +187,17 @@ describe("rollout safety defects", () => {
     expect(d.render.map((r) => r.revision)).toContain("rev-v1");
     expect(d.deleteRevisions).not.toContain("rev-v1");
   });
+
+  it("found by the property suite: spec.modelVersion back to the stable version mid-rollout ends the rollout", () => {
+    const w = world({ canary: { steps: [{ setWeight: 50 }, { pause: {} }], ...delays } });
+    setSpec(w, { modelVersion: "v2" });
+    untilPhase(w, "Paused");
+    setSpec(w, { modelVersion: "v1" });
+    const back = reconcile(w).decision;
+    expect(back.status).toMatchObject({ phase: "Available", stableVersion: "v1" });
+    expect(back.status.canaryRevision).toBeUndefined();
+    expect(back.traffic.canaryWeight).toBe(0);
+    expect(back.status.history?.[0]).toMatchObject({ version: "v2", result: "Aborted" });
+    until(w, () => !w.pods.has("rev-v2"), 10_000); // retired, then deleted
+  });
 });

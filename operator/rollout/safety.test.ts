@@ -298,3 +298,86 @@ describe("rollout safety properties", () => {
     });
   }, 300_000);
 });
+
+// Histories the suite found and shrank, replayed for good.
+const delaysOf = { scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 120 };
+const found: [string, Scenario][] = [
+  [
+    "a new version during the post-promotion guard left the guarded revision running",
+    {
+      strategy: {
+        canary: {
+          steps: [{ setWeight: 0 }],
+          postPromotionAnalysis: { interval: "30s", failureLimit: 0, inconclusiveLimit: 0, metrics: [] },
+          ...delaysOf,
+        },
+      } as never,
+      router: "replicas",
+      replicas: 1,
+      lives: [
+        { kind: "ready", afterTicks: 0 },
+        { kind: "crashes", afterTicks: 1 },
+        { kind: "ready", afterTicks: 0 },
+      ],
+      events: [
+        { t: "version", v: "v3" },
+        { t: "wait", ms: 1000 },
+        { t: "wait", ms: 1000 },
+        { t: "version", v: "v2" },
+        { t: "prometheus", answer: "pass" },
+      ],
+    },
+  ],
+  [
+    "a superseding canary inherited the previous canary's weight on a mesh router before its pods were ready",
+    {
+      strategy: {
+        canary: {
+          steps: [{ setWeight: 1 }],
+          analysis: { interval: "30s", failureLimit: 0, inconclusiveLimit: 0, metrics: [] },
+          ...delaysOf,
+        },
+      } as never,
+      router: "istio",
+      replicas: 1,
+      lives: [{ kind: "ready", afterTicks: 0 }, { kind: "ready", afterTicks: 0 }, { kind: "neverReady" }],
+      events: [
+        { t: "version", v: "v2" },
+        { t: "wait", ms: 1000 },
+        { t: "version", v: "v3" },
+        { t: "version", v: "v1" },
+        { t: "wait", ms: 1000 },
+      ],
+    },
+  ],
+  [
+    "a promote past a setWeight step sent its weight to pods that were not ready",
+    {
+      strategy: {
+        canary: {
+          steps: [{ setWeight: 68 }],
+          analysis: { interval: "1m", count: 2, failureLimit: 1, inconclusiveLimit: 0, metrics: [] },
+          ...delaysOf,
+        },
+      } as never,
+      router: "gatewayAPI",
+      replicas: 3,
+      lives: [
+        { kind: "ready", afterTicks: 2 },
+        { kind: "ready", afterTicks: 0 },
+        { kind: "ready", afterTicks: 1 },
+      ],
+      events: [
+        { t: "version", v: "v2" },
+        { t: "wait", ms: 106000 },
+        { t: "version", v: "v1" },
+        { t: "action", verb: "promote" },
+        { t: "wait", ms: 49000 },
+      ],
+    },
+  ],
+];
+
+describe("histories the property suite found", () => {
+  it.each(found)("%s", (_what, scenario) => play(scenario));
+});
