@@ -61,6 +61,20 @@ describe("plugin renderings", () => {
     expect(out).toMatch(/r2\s+canary\s+v2\s+0\/1/);
   });
 
+  it("shows the canary's step while stepping, and the stage after its steps", () => {
+    const stepping = {
+      phase: "Progressing",
+      canaryVersion: "v2",
+      currentStepIndex: 1,
+      stage: "Steps",
+    } as const;
+    expect(renderList([mdep(stepping)])).toMatch(/2\/2/);
+    expect(renderList([mdep({ ...stepping, currentStepIndex: 2, stage: "Promoting" })])).toMatch(/Promoting/);
+    expect(renderStatus(mdep({ ...stepping, stage: "Promoting" }), new Map())).toMatch(
+      /Phase:\s+Progressing, stage Promoting/,
+    );
+  });
+
   it("lists steps as done once no rollout is under way", () => {
     expect(renderStatus(mdep({ phase: "Available" }), new Map())).toContain("2. [done   ] analysis");
     expect(renderList([mdep({ phase: "Available", stableVersion: "v1", readyReplicas: 2 })])).toMatch(

@@ -53,11 +53,15 @@ function strategyName(m: Mdep): string {
   return Object.keys(m.spec.strategy ?? {})[0] ?? "none";
 }
 
+/** Canary: the step (2/5) while stepping; otherwise the stage (Preview, Mirroring, Promoting...). */
 function stepLabel(m: Mdep): string {
+  const s = m.status;
+  if (!s?.canaryVersion || s.phase === "RolledBack") return "-";
   const steps = canarySteps(m);
-  const index = m.status?.currentStepIndex;
-  if (!steps || index === undefined || !m.status?.canaryVersion) return "-";
-  return `${Math.min(index + 1, steps.length)}/${steps.length}`;
+  const index = s.currentStepIndex;
+  if (steps && index !== undefined && (s.stage ?? "Steps") === "Steps")
+    return `${Math.min(index + 1, steps.length)}/${steps.length}`;
+  return s.stage ?? "-";
 }
 
 /** One line per canary step, marking done, current and pending ones. */
@@ -123,7 +127,7 @@ export function renderStatus(m: Mdep, pods: PodsByRevision): string {
     `Name:      ${m.metadata.name}`,
     `Namespace: ${m.metadata.namespace ?? "-"}`,
     `Strategy:  ${strategyName(m)}`,
-    `Phase:     ${s.phase ?? "-"}${s.pauseReason ? ` (${s.pauseReason})` : ""}`,
+    `Phase:     ${s.phase ?? "-"}${s.pauseReason ? ` (${s.pauseReason})` : ""}${s.canaryVersion && s.stage ? `, stage ${s.stage}` : ""}`,
     `Stable:    ${s.stableVersion ?? "-"}${s.stableRevision ? ` (${s.stableRevision})` : ""}`,
     `Canary:    ${s.canaryVersion ? `${s.canaryVersion} (${s.canaryRevision ?? "-"})` : "-"}`,
     `Weight:    ${s.canaryVersion ? `${s.canaryWeight ?? 0}%` : "-"}${s.trafficMessage ? ` — ${s.trafficMessage}` : ""}`,
