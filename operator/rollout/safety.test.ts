@@ -162,28 +162,39 @@ type Checker = {
   passedSteps: Set<number>;
 };
 
-function check(
-  s: Scenario,
-  c: Checker,
-  input: RolloutInput,
-  d: RolloutDecision,
-  action: ManualAction | undefined,
-  world: { pods: Map<string, unknown> },
-): void {
-  const st = d.status;
-  const total = input.mdep.spec.replicas ?? 1;
-  // (f) the same input gives the same decision, and the input is not changed.
+type Step = { input: RolloutInput; d: RolloutDecision; action: ManualAction | undefined };
+
+function check(s: Scenario, c: Checker, step: Step, world: { pods: Map<string, unknown> }): void {
+  sameDecisionTwice(step); // (f)
+  fitsTheCrd(step.d); // (d)
+  trafficMovesToReadyPods(s, c, step); // (a)
+  stableAtFullSize(step); // (c)
+  promotedOnlyAfterAnalyses(c, step); // (b)
+  onlyKnownRevisionsRun(step.d, world); // (e)
+}
+
+/** (f) the same input gives the same decision, and the input is not changed. */
+function sameDecisionTwice({ input, d }: Step): void {
   const before = JSON.stringify(input.mdep);
   expect(stepRollout(input)).toEqual(d);
   expect(JSON.stringify(input.mdep)).toBe(before);
-  // (d) status fits every CRD limit.
-  const parsed = modelDeploymentStatusSchema.safeParse(st);
+}
+
+/** (d) status fits every CRD limit. */
+function fitsTheCrd(d: RolloutDecision): void {
+  const parsed = modelDeploymentStatusSchema.safeParse(d.status);
   if (!parsed.success) throw new Error(`status does not fit the CRD: ${parsed.error.message}`);
-  // (a) traffic moves only to revisions with ready pods for their share.
-  // When nothing that served had a ready pod, there was no service to
-  // protect. Traffic going back to the same stable revision (abort, a
-  // cancelled or superseded canary) is never held back: an abort always
-  // fires, and the stable revision is kept at full size (c) for it.
+}
+
+/**
+ * (a) traffic moves only to revisions with ready pods for their share. When
+ * nothing that served had a ready pod, there was no service to protect.
+ * Traffic going back to the same stable revision (abort, a cancelled or
+ * superseded canary) is never held back: an abort always fires, and the
+ * stable revision is kept at full size (c) for it.
+ */
+function trafficMovesToReadyPods(s: Scenario, c: Checker, { input, d }: Step): void {
+  const total = input.mdep.spec.replicas ?? 1;
   const was = c.prevTraffic ? requiredReady(c.prevTraffic, s.router, total) : new Map<string, number>();
   const servedBefore = [...was.keys()].some((rev) => (input.revisions.get(rev)?.readyReplicas ?? 0) > 0);
   if (servedBefore) {
@@ -195,49 +206,63 @@ function check(
     }
   }
   c.prevTraffic = d.traffic;
-  // (c) the stable revision stays at full size while a rollout is undecided.
-  if (st.canaryRevision && st.phase !== "RolledBack" && st.stableRevision) {
-    const planned = d.replicas.get(st.stableRevision) ?? 0;
-    if (planned < total)
-      throw new Error(`stable ${st.stableRevision} planned at ${planned} of ${total} during a rollout`);
-  }
-  // (b) promoted only after every analysis of the rollout passed.
-  const inputCanary = input.mdep.status?.canaryRevision;
-  if (inputCanary !== c.rolloutRevision) {
-    c.rolloutRevision = inputCanary;
+}
+
+/** (c) the stable revision stays at full size while a rollout is undecided. */
+function stableAtFullSize({ input, d }: Step): void {
+  const st = d.status;
+  const total = input.mdep.spec.replicas ?? 1;
+  if (!st.canaryRevision || st.phase === "RolledBack" || !st.stableRevision) return;
+  const planned = d.replicas.get(st.stableRevision) ?? 0;
+  if (planned < total)
+    throw new Error(`stable ${st.stableRevision} planned at ${planned} of ${total} during a rollout`);
+}
+
+/**
+ * (b) promoted only after every analysis of the rollout passed: each step's
+ * analysis Successful before its step ended; a background, pre-promotion or
+ * shadow analysis Successful, or still measuring with a successful latest
+ * measurement and no error streak. Written here again, not imported from the
+ * engine, so the oracle does not share the code it checks. An SRE's promote
+ * skips analyses by design.
+ */
+function promotedOnlyAfterAnalyses(c: Checker, { input, d, action }: Step): void {
+  const was = input.mdep.status;
+  if (was?.canaryRevision !== c.rolloutRevision) {
+    c.rolloutRevision = was?.canaryRevision;
     c.manualPromote = false;
     c.passedSteps = new Set();
   }
   if (action?.verb === "promote" || action?.verb === "promote-full") c.manualPromote = true;
   const specs = runSpecs(input.mdep);
-  for (const run of input.mdep.status?.analysisRuns ?? []) {
+  for (const run of was?.analysisRuns ?? []) {
     const id = specs.get(run.name)?.id;
-    if (id?.kind === "step" && run.phase === "Successful" && run.revision === inputCanary)
+    if (id?.kind === "step" && run.phase === "Successful" && run.revision === was?.canaryRevision)
       c.passedSteps.add(id.index);
   }
-  const promoted = st.history?.[0];
-  const newRecord = promoted && JSON.stringify(promoted) !== JSON.stringify(input.mdep.status?.history?.[0]);
-  if (newRecord && promoted.result === "Promoted" && !c.manualPromote) {
-    for (const [name, spec] of specs) {
-      if (spec.id.kind === "postPromotion") continue;
-      const run = input.mdep.status?.analysisRuns?.find(
-        (r) => r.name === name && r.revision === promoted.revision,
+  const record = d.status.history?.[0];
+  const isNew = record && JSON.stringify(record) !== JSON.stringify(was?.history?.[0]);
+  if (!isNew || record.result !== "Promoted" || c.manualPromote) return;
+  for (const [name, spec] of specs) {
+    if (spec.id.kind === "postPromotion") continue;
+    const run = was?.analysisRuns?.find((r) => r.name === name && r.revision === record.revision);
+    const passed =
+      spec.id.kind === "step"
+        ? c.passedSteps.has(spec.id.index)
+        : run?.phase === "Successful" ||
+          (run?.phase === "Running" &&
+            (run.consecutiveErrors ?? 0) === 0 &&
+            run.measurements?.at(-1)?.phase === "Successful");
+    if (!passed)
+      throw new Error(
+        `promoted ${record.version} although analysis ${name} had not passed: ${JSON.stringify(run)}`,
       );
-      const passed =
-        spec.id.kind === "step"
-          ? c.passedSteps.has(spec.id.index)
-          : run?.phase === "Successful" ||
-            (run?.phase === "Running" &&
-              (run.consecutiveErrors ?? 0) === 0 &&
-              run.measurements?.at(-1)?.phase === "Successful");
-      if (!passed)
-        throw new Error(
-          `promoted ${promoted.version} although analysis ${name} had not passed: ${JSON.stringify(run)}`,
-        );
-    }
   }
-  // (e) every owned revision is stable, canary, retiring, or the previous one
-  // coming back (undo) or kept warm under a post-promotion guard.
+}
+
+/** (e) every revision that runs is stable, canary, retiring, or the previous one coming back or guarded. */
+function onlyKnownRevisionsRun(d: RolloutDecision, world: { pods: Map<string, unknown> }): void {
+  const st = d.status;
   const allowed = new Set([
     st.stableRevision,
     st.canaryRevision,
@@ -276,7 +301,7 @@ function play(s: Scenario): void {
   const step = (action?: ManualAction) => {
     const { input, decision } = reconcile(w, action);
     if (process.env.SAFETY_TRACE) console.log(traceLine(w.now, action, decision, w));
-    check(s, c, input, decision, action, w);
+    check(s, c, { input, d: decision, action }, w);
   };
   step();
   for (const e of s.events) {
