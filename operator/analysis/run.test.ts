@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { STATUS_LIMITS } from "../api/index.ts";
 import type { JudgementPhase, MetricJudgement } from "./judge.ts";
 import {
   type AnalysisRun,
   CONSECUTIVE_ERROR_LIMIT,
   isMeasurementDue,
-  MAX_MEASUREMENTS_KEPT,
   measurementPhase,
   nextMeasurementAt,
   type RunLimits,
@@ -143,10 +143,10 @@ describe("recordMeasurement", () => {
   });
 
   it("keeps a bounded list of measurements, newest last", () => {
-    const run = play(Array(MAX_MEASUREMENTS_KEPT + 5).fill(S), step);
-    expect(run.measurements).toHaveLength(MAX_MEASUREMENTS_KEPT);
+    const run = play(Array(STATUS_LIMITS.measurements + 5).fill(S), step);
+    expect(run.measurements).toHaveLength(STATUS_LIMITS.measurements);
     expect(run.measurements?.at(-1)?.time).toBe(
-      at(60 * (MAX_MEASUREMENTS_KEPT + 5))
+      at(60 * (STATUS_LIMITS.measurements + 5))
         .toISOString()
         .replace(".000", ""),
     );

@@ -1,7 +1,7 @@
 // Progression of one analysis run, pure and deterministic given `now`: the
 // whole state is the status object, so an operator restarted between two
 // measurements resumes exactly where it stopped.
-import { type AnalysisRunStatus, parseDurationMs } from "../api/index.ts";
+import { type AnalysisRunStatus, parseDurationMs, STATUS_LIMITS } from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
 import type { JudgementPhase, MetricJudgement } from "./judge.ts";
 
@@ -11,8 +11,6 @@ import type { JudgementPhase, MetricJudgement } from "./judge.ts";
  * version be promoted.
  */
 export const CONSECUTIVE_ERROR_LIMIT = 4;
-/** Measurements kept in status for SREs; older ones are dropped (status size is bounded). */
-export const MAX_MEASUREMENTS_KEPT = 10;
 
 export interface MeasuredMetric {
   name: string;
@@ -109,7 +107,7 @@ export function recordMeasurement(
     lastMeasurementTime: time,
     metrics: mergeMetricResults(run.metrics ?? [], results),
     measurements: [...(run.measurements ?? []), { time, phase, metrics: results.map(measuredMetric) }].slice(
-      -MAX_MEASUREMENTS_KEPT,
+      -STATUS_LIMITS.measurements,
     ),
   };
   return decide(next, analysis, phase, results, options);

@@ -9,6 +9,16 @@ const time = (what: string) => z.string().meta({ format: "date-time" }).optional
 const count = (what: string) => z.number().int().min(0).optional().describe(what);
 const text = (what: string) => z.string().max(32768).optional().describe(what);
 
+/** List limits of status, which the operator keeps to by construction (the apiserver refuses more). */
+export const STATUS_LIMITS = {
+  /** Measurements kept per analysis run, oldest dropped. */
+  measurements: 10,
+  /** Finished rollouts kept, oldest dropped. */
+  history: 20,
+  /** Revisions kept warm or for debugging at once; beyond it the one due first goes. */
+  retiringRevisions: 8,
+} as const;
+
 export const MODEL_DEPLOYMENT_PHASES = [
   "Pending",
   "Progressing",
@@ -98,9 +108,9 @@ export const analysisRunStatusSchema = z
     ),
     measurements: z
       .array(measurementSchema)
-      .max(10)
+      .max(STATUS_LIMITS.measurements)
       .optional()
-      .describe("The last measurements, oldest first (at most 10)."),
+      .describe(`The last measurements, oldest first (at most ${STATUS_LIMITS.measurements}).`),
     metrics: listMap(z.array(metricResultSchema).max(16).describe("Last result per metric."), [
       "name",
     ]).optional(),
@@ -191,9 +201,9 @@ export const modelDeploymentStatusSchema = z
     ).optional(),
     history: z
       .array(rolloutRecordSchema)
-      .max(20)
+      .max(STATUS_LIMITS.history)
       .optional()
-      .describe("The last finished rollouts, newest first (at most 20)."),
+      .describe(`The last finished rollouts, newest first (at most ${STATUS_LIMITS.history}).`),
     rolloutStartTime: time("RFC 3339 time the current rollout started."),
     pauseReason: text("Why the rollout is paused: a pause step, an inconclusive analysis, or spec.paused."),
     trafficMessage: text("How the router realised the weight, e.g. the replica ratio and its rounding."),
@@ -214,7 +224,7 @@ export const modelDeploymentStatusSchema = z
             })
             .describe("A revision that no longer serves and is deleted after a delay."),
         )
-        .max(8)
+        .max(STATUS_LIMITS.retiringRevisions)
         .describe("Revisions kept running for a while after they stopped serving."),
       ["revision"],
     ).optional(),

@@ -3,7 +3,7 @@
 // edit that state (phase, stage, analysis runs, retiring revisions, events,
 // wake-ups); the moves every strategy shares (start, abort, promote, guard,
 // roll back) are in moves.ts.
-import type { RolloutStage } from "../api/index.ts";
+import { type RolloutStage, STATUS_LIMITS } from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
 import { type AnalysisId, runName } from "./analyses.ts";
 import type {
@@ -16,8 +16,6 @@ import type {
   Status,
   Traffic,
 } from "./types.ts";
-
-const HISTORY_LIMIT = 20;
 
 export type Tick = {
   input: RolloutInput;
@@ -149,11 +147,8 @@ export function record(
     time: kubeTime(t.now),
     message,
   };
-  t.st.history = [entry, ...(t.st.history ?? [])].slice(0, HISTORY_LIMIT);
+  t.st.history = [entry, ...(t.st.history ?? [])].slice(0, STATUS_LIMITS.history);
 }
-
-/** Most revisions kept warm at once (the CRD's limit): beyond it the one due first goes now. */
-export const MAX_RETIRING = 8;
 
 /** Keeps a revision running, without traffic, until the delay passes. */
 export function retire(t: Tick, rev: Revision, delaySeconds: number, reason: string): void {
@@ -161,7 +156,7 @@ export function retire(t: Tick, rev: Revision, delaySeconds: number, reason: str
   const others = (t.st.retiringRevisions ?? [])
     .filter((r) => r.revision !== rev.revision)
     .sort((a, b) => Date.parse(a.deleteAfter ?? "") - Date.parse(b.deleteAfter ?? ""));
-  while (others.length >= MAX_RETIRING)
+  while (others.length >= STATUS_LIMITS.retiringRevisions)
     t.deleteRevisions.push((others.shift() as { revision: string }).revision);
   t.st.retiringRevisions = [...others, { revision: rev.revision, version: rev.version, deleteAfter, reason }];
 }

@@ -66,11 +66,3 @@ export type RolloutDecision = {
   /** Reconcile again after this long even if nothing changes (pauses, analysis, delays). */
   requeueAfterMs: number | undefined;
 };
-
-/** An analysis the rollout is running now, for the shell to measure when due. */
-export type ActiveAnalysis = {
-  name: string;
-  revision: string;
-  analysis: Analysis;
-  defaultCount: number | undefined;
-};
