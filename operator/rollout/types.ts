@@ -1,7 +1,7 @@
 // The rollout engine's inputs and outputs. The engine is pure: the shell
 // observes the cluster, measures due analyses, calls it, and applies what it
 // decides.
-import type { ActionVerb, Analysis, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
+import type { ActionVerb, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
 
 export type Status = ModelDeploymentStatus;
 export type AnalysisRun = NonNullable<Status["analysisRuns"]>[number];
