@@ -34,7 +34,13 @@ function traffic(
   return flow;
 }
 
-/** Applies v1, waits until it serves with traffic, then applies v2; returns the rollout's first status. */
+/**
+ * Applies v1, waits until it serves with traffic, then applies v2; returns
+ * the rollout's first status seen, with v1 as stable and v2 as canary. KWOK
+ * pods are ready at once, so a strategy without a gate (blue-green with no
+ * pre-promotion analysis) may promote v2 before any status shows it as
+ * canary: that counts as started too.
+ */
 async function startRollout(
   name: string,
   strategy: string,
@@ -44,7 +50,22 @@ async function startRollout(
   const stable = await waitStatus(ns, name, (s) => s.phase === "Available", "v1 Available");
   traffic(name, stable, "stable", healthy);
   await ns.kubectlOk(["apply", "-f", "-"], mdepManifest(name, "iris-classifier-v2", strategy));
-  const started = await waitStatus(ns, name, (s) => s.canaryRevision !== undefined, "rollout started");
+  const seen = await waitStatus(
+    ns,
+    name,
+    (s) => s.canaryVersion === "iris-classifier-v2" || s.stableVersion === "iris-classifier-v2",
+    "rollout started",
+  );
+  const v2 =
+    seen.canaryVersion === "iris-classifier-v2"
+      ? { canaryRevision: seen.canaryRevision, canaryVersion: seen.canaryVersion }
+      : { canaryRevision: seen.stableRevision, canaryVersion: seen.stableVersion };
+  const started = {
+    ...seen,
+    stableRevision: stable.stableRevision,
+    stableVersion: stable.stableVersion,
+    ...v2,
+  };
   if (canaryProfile) traffic(name, started, "canary", canaryProfile);
   return started;
 }
