@@ -98,6 +98,8 @@ describe("Helm chart", () => {
     expect(kinds).toEqual([
       "ClusterRole",
       "ClusterRole",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "ClusterRoleBinding",
       "ConfigMap",
       "CustomResourceDefinition",
@@ -108,6 +110,8 @@ describe("Helm chart", () => {
       "RoleBinding",
       "Service",
       "ServiceAccount",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
     ]);
     const deployment = objs.find((o) => o.kind === "Deployment") as unknown as {
       spec: {
@@ -153,7 +157,8 @@ describe("Helm chart", () => {
       "--set",
       "rbac.scope=namespace,replicaCount=3,serviceMonitor.enabled=true,prometheusRule.enabled=true",
       "--set",
-      "prometheus.address=http://prometheus.monitoring:9090,prometheus.authSecret=monitoring/prom-token",
+      // The credentials' Role goes to their namespace; ours exists for the dry run.
+      `prometheus.address=http://prometheus.monitoring:9090,prometheus.authSecret=${releaseNs}/prom-token`,
       "--set",
       "leaderElection.enabled=false,podDisruptionBudget.enabled=false,grafanaDashboard.enabled=false",
       "--set",
@@ -161,11 +166,11 @@ describe("Helm chart", () => {
     ]);
     const objs = objects(text);
     const kinds = objs.map((o) => o.kind);
-    expect(kinds).not.toContain("ClusterRoleBinding");
+    expect(kinds.filter((k) => k.startsWith("Cluster"))).toEqual([]);
     expect(kinds).not.toContain("PodDisruptionBudget");
     expect(kinds).toEqual(expect.arrayContaining(["ServiceMonitor", "PrometheusRule"]));
     expect(text).toContain(`--namespace=${releaseNs}`);
-    expect(text).toContain("--prometheus-auth-secret=monitoring/prom-token");
+    expect(text).toContain(`--prometheus-auth-secret=${releaseNs}/prom-token`);
     expect(text).toContain("image: modelops-operator:9.9.9");
     expect(text).not.toContain("--leader-elect");
     const rule = objs.find((o) => o.kind === "PrometheusRule") as unknown as {
@@ -181,6 +186,45 @@ describe("Helm chart", () => {
     ]);
     expect(alerts.find((r) => r.alert === "ModelRolloutStuck")?.for).toBe("45m");
     await dryRun(text);
+  });
+
+  it("grants Secrets by name where it can: the Prometheus credentials through a Role in their namespace", async () => {
+    const text = await template(["--set", "prometheus.authSecret=monitoring/prom-token"]);
+    const secretRules = objects(text).flatMap((o) =>
+      ((o as { rules?: { resources: string[]; resourceNames?: string[] }[] }).rules ?? [])
+        .filter((r) => r.resources.includes("secrets"))
+        .map((r) => `${o.kind}/${o.metadata.name} ${o.metadata.namespace ?? ""} ${r.resourceNames ?? "*"}`),
+    );
+    expect(secretRules.sort()).toEqual([
+      "ClusterRole/modelops-operator-webhook-secrets  *",
+      "Role/modelops-operator-prometheus-auth monitoring prom-token",
+    ]);
+  });
+
+  it("renders the admission policy for namespaced installs too, scoped to the watched namespace", async () => {
+    const objs = objects(await template(["--set", "rbac.scope=namespace,watchNamespace=models"]));
+    const binding = objs.find((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+    expect(binding?.spec).toMatchObject({
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "models" } } },
+    });
+    expect(objs.find((o) => o.kind === "ValidatingAdmissionPolicy")).toBeDefined();
+  });
+
+  it("turns the admission policy off only together with the operator's reading of webhook Secrets", async () => {
+    await expect(template(["--set", "admissionPolicy.enabled=false"])).rejects.toThrow(
+      /rbac.webhookSecrets needs admissionPolicy.enabled/,
+    );
+    const text = await template(["--set", "admissionPolicy.enabled=false,rbac.webhookSecrets=false"]);
+    expect(text).not.toContain("ValidatingAdmissionPolicy");
+    expect(text).not.toMatch(/resources: \[secrets\]/);
+  });
+
+  it("renders outbound.allow as the operator's --outbound-allow flag, and nothing when empty", async () => {
+    const text = await template(["--set", "outbound.allow={prometheus.monitoring.svc,10.20.0.0/16}"]);
+    expect(text).toContain("- --outbound-allow=prometheus.monitoring.svc,10.20.0.0/16");
+    expect(await template()).not.toContain("--outbound-allow");
+    await expect(template(["--set", "outbound.allow=a b"])).rejects.toThrow(/outbound/);
   });
 
   it("rejects values outside its schema", async () => {

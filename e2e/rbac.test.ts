@@ -27,7 +27,7 @@ const opts = { kubeconfig, binDir };
 const cleanups: (() => Promise<unknown>)[] = [];
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
-type Obj = { kind: string; metadata: { name: string }; rules?: Rule[] };
+type Obj = { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] };
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -50,13 +50,15 @@ async function chartRbac(
     "1.34.4",
     "--set",
     "rbac.scope=namespace",
+    "--set",
+    `prometheus.authSecret=${ns.name}/prom-token`,
   ]);
-  const rbacKinds = ["ServiceAccount", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+  const rbacKinds = ["ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
   const objs = (yaml.loadAll(stdout) as Obj[]).filter((o) => o && rbacKinds.includes(o.kind));
   const operatorRole = objs.find(
-    (o) => o.kind === "ClusterRole" && o.metadata.name === `${release}-modelops-operator`,
+    (o) => o.kind === "Role" && o.metadata.name === `${release}-modelops-operator`,
   );
-  if (!operatorRole?.rules) throw new Error("the chart rendered no operator ClusterRole");
+  if (!operatorRole?.rules) throw new Error("the chart rendered no operator Role");
   if (edit) operatorRole.rules = edit(operatorRole.rules);
   return objs;
 }
@@ -97,7 +99,8 @@ describe("chart RBAC, namespaced mode", () => {
   it("is enough to roll a model out in the watched namespace, and grants nothing outside it", async () => {
     const ns = await namespace("rbac-ns");
     const release = `r${randomBytes(3).toString("hex")}`;
-    await operatorAs(ns, await chartRbac(ns, release));
+    const objs = await chartRbac(ns, release);
+    await operatorAs(ns, objs);
     await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v1", STRATEGY));
     await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
     await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("iris", "iris-classifier-v2", STRATEGY));
@@ -117,6 +120,12 @@ describe("chart RBAC, namespaced mode", () => {
     expect(await canI("list", "modeldeployments.modelops.io", "--all-namespaces")).toBe("no");
     expect(await canI("get", "secrets", "-n", "default")).toBe("no");
     expect(await canI("create", "pods", "-n", ns.name)).toBe("no");
+    // Secrets: get by name only (webhook secretRefs in the watched namespace,
+    // the admission policy vouching for their authors); never list or watch.
+    expect(await canI("get", "secrets/prom-token", "-n", ns.name)).toBe("yes");
+    expect(await canI("list", "secrets", "-n", ns.name)).toBe("no");
+    expect(await canI("watch", "secrets", "-n", ns.name)).toBe("no");
+    expect(objs.filter((o) => o.kind.startsWith("Cluster")).map((o) => o.metadata.name)).toEqual([]);
   });
 });
 

@@ -26,6 +26,9 @@ const BASE_OF: Record<string, string> = {
   ClusterRole: "rbac",
   ClusterRoleBinding: "rbac",
   RoleBinding: "rbac",
+  // Authorization of DriftMonitor authors: with the RBAC it complements.
+  ValidatingAdmissionPolicy: "rbac",
+  ValidatingAdmissionPolicyBinding: "rbac",
   Deployment: "manager",
   Service: "manager",
   PodDisruptionBudget: "manager",

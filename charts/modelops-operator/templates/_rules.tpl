@@ -41,22 +41,36 @@ extend: add the rule here and run `npm run generate` (config/rbac follows).
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
   verbs: [get, patch]
-# DriftMonitor: a reference in a ConfigMap (spec.reference.configMapRef), the
-# webhook's bearer token in a Secret (actions.webhook.secretRef), and the
-# retraining Jobs it creates (actions.retrainJob; listed to run one at a time).
+# DriftMonitor: a reference in a ConfigMap (spec.reference.configMapRef) and
+# the retraining Jobs it creates (actions.retrainJob; listed to run one at a
+# time). The admission policy refuses a retrainJob whose author may not
+# create Jobs. Secrets: see modelops.webhookSecretRules.
 - apiGroups: [""]
-  resources: [configmaps, secrets]
+  resources: [configmaps]
   verbs: [get]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [list, create]
 {{- end }}
 
+{{/*
+The only Secrets the operator reads besides the Prometheus credentials
+(prometheus.authSecret, granted by name in its own Role): the bearer token
+of a DriftMonitor's webhook (spec.actions.webhook.secretRef), in the
+DriftMonitor's namespace. RBAC cannot grant "the Secrets DriftMonitors name",
+so this is get on Secrets wherever the operator watches; the admission
+policy is what keeps it from being a confused deputy: it refuses a
+DriftMonitor whose author may not get that very Secret. Never list or watch:
+the operator gets one Secret by name when a webhook fires.
+*/}}
+{{- define "modelops.webhookSecretRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+
 {{- define "modelops.leaderElectionRules" -}}
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, create, update]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get]
 {{- end }}

