@@ -6,8 +6,9 @@ import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
 import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
+import { startDriftObserved } from "./harness/drift-observed.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import { type Observed, startObserved } from "./harness/observed.ts";
+import type { Observed } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
 const EDGES = [0, 1, 2, 3, 4];
@@ -89,6 +90,7 @@ const RETRAIN = `  actions:
           backoffLimit: 0
           template:
             spec:
+              serviceAccountName: trainer
               restartPolicy: Never
               containers: [{name: train, image: "trainer:1", command: ["train"]}]`;
 
@@ -154,10 +156,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
   webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/drift`;
   await ns.kubectlOk(["create", "secret", "generic", "hook", "--from-literal=token=s3cret"]);
-  observed = await startObserved({
+  await ns.kubectlOk(["create", "serviceaccount", "trainer"]);
+  // The webhook receiver and the "blind" Prometheus listen on loopback: allowed here, as by an admin.
+  observed = await startDriftObserved({
     namespace: ns.name,
     binDir: inject("binDir"),
     kubeconfig: inject("operatorKubeconfig"),
+    outboundAllow: "127.0.0.1",
   });
   ({ exporter, operator } = observed);
 });

@@ -6,6 +6,7 @@ import { prometheusFromFlags } from "./analysis/prometheus-config.ts";
 import { startManager } from "./manager.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { createLogger } from "./runtime/logger.ts";
+import { type OutboundPolicy, outboundPolicy } from "./runtime/outbound.ts";
 
 const USAGE = `Usage: modelops-operator [flags]
 
@@ -18,6 +19,11 @@ const USAGE = `Usage: modelops-operator [flags]
   --prometheus-address URL        Prometheus that rollout analyses query, e.g. http://prometheus:9090
   --prometheus-auth-secret NS/NAME  Secret with "token" (bearer) or "username" and "password" (basic)
   --prometheus-timeout-seconds N  timeout of one query (default 10)
+  --outbound-allow LIST           hosts, addresses or CIDRs (comma-separated) that DriftMonitor webhooks
+                                  and spec.prometheus.address may reach although fenced (loopback,
+                                  link-local, the ranges below) or over plain http (default: none)
+  --service-cidr LIST             the cluster's Service range(s), fenced like loopback (default: none)
+  --pod-cidr LIST                 the cluster's pod range(s), fenced like loopback (default: none)
   --proxy-image IMAGE             image of the modelops-proxy sidecar (default: $MODELOPS_PROXY_IMAGE,
                                   then modelops-operator:<version>, the operator's own image)
   --log-level LEVEL               trace, debug, info, warn, error (default info)
@@ -36,6 +42,9 @@ function parseFlags() {
       "prometheus-address": { type: "string" },
       "prometheus-auth-secret": { type: "string" },
       "prometheus-timeout-seconds": { type: "string", default: "10" },
+      "outbound-allow": { type: "string" },
+      "service-cidr": { type: "string" },
+      "pod-cidr": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "proxy-image": { type: "string" },
       help: { type: "boolean", default: false },
@@ -70,6 +79,17 @@ async function main(): Promise<void> {
     process.stderr.write(`--workers must be a positive integer, got "${flags.workers}"\n`);
     process.exit(2);
   }
+  let outbound: OutboundPolicy;
+  try {
+    outbound = outboundPolicy({
+      allow: flags["outbound-allow"],
+      serviceCidr: flags["service-cidr"],
+      podCidr: flags["pod-cidr"],
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = createLogger({ level: flags["log-level"] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const prometheus = await prometheusFromFlags(new KubeClient(kubeConfig), {
@@ -82,6 +102,7 @@ async function main(): Promise<void> {
     prometheus,
     prometheusAddress: flags["prometheus-address"],
     proxyImage: flags["proxy-image"] ?? process.env.MODELOPS_PROXY_IMAGE,
+    outbound,
     kubeConfig,
     logger: log,
     namespace: flags.namespace,

@@ -25,6 +25,7 @@ import { Informer, waitForCacheSync } from "./runtime/informer.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 import { createRegistry } from "./runtime/metrics.ts";
+import type { OutboundPolicy } from "./runtime/outbound.ts";
 import { reportReconcileError } from "./runtime/reconcile-errors.ts";
 import type { Store } from "./runtime/store.ts";
 import type { KubeObject } from "./runtime/types.ts";
@@ -51,6 +52,12 @@ export interface ManagerOptions {
   /** Prometheus that analyses query; without it every analysis measurement is an error. */
   prometheus?: MetricProvider | undefined;
   prometheusAddress?: string | undefined;
+  /**
+   * The fence for requests sent where a DriftMonitor's author points (webhook,
+   * spec.prometheus.address); main.ts builds it from --outbound-allow,
+   * --service-cidr and --pod-cidr. Undefined fences with no allowance.
+   */
+  outbound?: OutboundPolicy | undefined;
   /** Image of the modelops-proxy sidecar; default modelops-operator:<version>. */
   proxyImage?: string | undefined;
   registry?: Registry;
@@ -128,7 +135,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     workers,
     logger: log,
     registry,
-    reconcile: (key, ctx) => reconcileDriftMonitor({ ...deps, log: ctx.log }, key),
+    reconcile: (key, ctx) => reconcileDriftMonitor({ ...deps, log: ctx.log, outbound: opts.outbound }, key),
     onRepeatedError: reportOn(deps.stores.driftMonitors),
   });
   informers.driftMonitors.addEventHandler(drifts.enqueueSelf());

@@ -11,6 +11,7 @@ import { freePorts } from "../../hack/localcluster/procs.ts";
 import type { MetricProvider } from "../../operator/analysis/provider.ts";
 import { type RunningManager, startManager } from "../../operator/manager.ts";
 import { createLogger } from "../../operator/runtime/logger.ts";
+import { outboundPolicy } from "../../operator/runtime/outbound.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -22,6 +23,8 @@ export interface InProcessOptions {
   prometheus?: MetricProvider;
   /** Image of the modelops-proxy sidecar it injects (default: the operator's own). */
   proxyImage?: string;
+  /** As --outbound-allow: what DriftMonitor webhooks and Prometheus addresses may reach (e.g. "127.0.0.1"). */
+  outboundAllow?: string;
 }
 
 export async function startInProcess(opts: InProcessOptions): Promise<RunningManager> {
@@ -37,6 +40,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<RunningMan
     ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }),
     prometheus: opts.prometheus,
     proxyImage: opts.proxyImage,
+    outbound: outboundPolicy({ allow: opts.outboundAllow }),
   });
 }
 

@@ -2,6 +2,7 @@
 // failure becomes a result with a message an SRE can act on, because an
 // exception here would crash or stall a rollout (a failure mode the peers'
 // users report).
+import { OUTBOUND_MAX_RESPONSE_BYTES, type OutboundPolicy, send } from "../runtime/outbound.ts";
 import type { MetricProvider, MetricResult, QueryOptions, VectorResult, VectorSample } from "./provider.ts";
 
 export type PrometheusAuth =
@@ -15,6 +16,13 @@ export interface PrometheusConfig {
   auth?: PrometheusAuth;
   /** Per-query deadline in milliseconds. Default 10s. */
   timeoutMs?: number;
+  /**
+   * The outbound fence, for an address a namespace's user chose (a
+   * DriftMonitor's spec.prometheus.address); undefined for the admin's own.
+   */
+  outbound?: OutboundPolicy | undefined;
+  /** Largest answer read; default 1 MiB. */
+  maxResponseBytes?: number;
 }
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -44,19 +52,21 @@ export function createPrometheusProvider(config: PrometheusConfig): MetricProvid
 
   type Answer = { status: number; statusText: string; body: string } | { error: string };
   const post = async (query: string, options: QueryOptions): Promise<Answer> => {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers,
-        body: new URLSearchParams({
-          query,
-          ...(options.time ? { time: (options.time.getTime() / 1000).toFixed(3) } : {}),
-        }),
-        signal,
-      });
-      return { status: response.status, statusText: response.statusText, body: await response.text() };
+      const body = new URLSearchParams({
+        query,
+        ...(options.time ? { time: (options.time.getTime() / 1000).toFixed(3) } : {}),
+      }).toString();
+      return await send(
+        url,
+        // send() keeps the deadline; the caller's signal only cancels.
+        { method: "POST", headers, body, ...(options.signal ? { signal: options.signal } : {}) },
+        {
+          policy: config.outbound,
+          timeoutMs,
+          maxResponseBytes: config.maxResponseBytes ?? OUTBOUND_MAX_RESPONSE_BYTES,
+        },
+      );
     } catch (err) {
       return { error: transportErrorMessage(err, config.address, timeoutMs) };
     }
@@ -89,6 +99,7 @@ function transportErrorMessage(err: unknown, address: string, timeoutMs: number)
     return `Prometheus at ${address} did not answer within ${timeoutMs / 1000}s`;
   }
   if (error.name === "AbortError") return `query to Prometheus at ${address} was cancelled`;
+  if (error.name === "OutboundRefused") return `Prometheus at ${address}: ${error.message}`;
   const detail = error.cause?.message ?? error.cause?.code ?? error.message ?? String(err);
   return `Prometheus unreachable at ${address}: ${detail}`;
 }

@@ -17,10 +17,11 @@ import {
 } from "../../api/index.ts";
 import type { Owned } from "../../core/workload.ts";
 import { KubeApiError } from "../../runtime/kube.ts";
+import { outboundPolicy, send } from "../../runtime/outbound.ts";
 import type { KubeObject } from "../../runtime/types.ts";
 import { asKubeObject, type ReconcileDeps } from "../context.ts";
-
-const WEBHOOK_TIMEOUT_MS = 10_000;
+import type { DriftDeps } from "./deps.ts";
+import { retrainJobProblems } from "./retrain-policy.ts";
 
 export type ActionOutcome = { action: "rollback" | "retrainJob" | "webhook"; ok: boolean; message: string };
 
@@ -41,7 +42,7 @@ export type DriftReport = {
 };
 
 export async function runActions(
-  deps: ReconcileDeps,
+  deps: DriftDeps,
   dm: DriftMonitor,
   mdep: ModelDeployment,
   report: DriftReport,
@@ -99,6 +100,10 @@ async function startRetraining(
   dm: DriftMonitor,
   report: DriftReport,
 ): Promise<ActionOutcome> {
+  const problems = retrainJobProblems(dm.spec.actions?.retrainJob?.template);
+  if (problems.length > 0) {
+    return { action: "retrainJob", ok: false, message: `retraining Job refused: ${problems.join("; ")}` };
+  }
   const namespace = dm.metadata.namespace ?? "";
   const jobs = await deps.kube.list(
     { apiVersion: "batch/v1", kind: "Job", namespace },
@@ -172,11 +177,7 @@ export function retrainingJob(dm: DriftMonitor, report: DriftReport): Owned<V1Jo
   };
 }
 
-async function callWebhook(
-  deps: ReconcileDeps,
-  dm: DriftMonitor,
-  report: DriftReport,
-): Promise<ActionOutcome> {
+async function callWebhook(deps: DriftDeps, dm: DriftMonitor, report: DriftReport): Promise<ActionOutcome> {
   const webhook = dm.spec.actions?.webhook;
   if (!webhook) return { action: "webhook", ok: true, message: "no webhook" };
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -191,15 +192,14 @@ async function callWebhook(
     if (!encoded) throw new Error(`Secret ${webhook.secretRef.name} has no key ${webhook.secretRef.key}`);
     headers.authorization = `Bearer ${Buffer.from(encoded, "base64").toString("utf8").trim()}`;
   }
-  const response = await fetch(webhook.url, {
-    method: "POST",
-    headers,
-    body: JSON.stringify(report),
-    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-  });
-  await response.body?.cancel();
+  // The URL is the DriftMonitor author's: fenced, no redirects, bounded in time and size.
+  const response = await send(
+    webhook.url,
+    { method: "POST", headers, body: JSON.stringify(report) },
+    { policy: deps.outbound ?? outboundPolicy() },
+  );
   const host = new URL(webhook.url).host;
-  if (!response.ok)
+  if (response.status < 200 || response.status >= 300)
     return { action: "webhook", ok: false, message: `webhook to ${host} answered HTTP ${response.status}` };
   return { action: "webhook", ok: true, message: `webhook to ${host} notified (HTTP ${response.status})` };
 }

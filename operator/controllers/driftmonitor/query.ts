@@ -13,6 +13,7 @@ import {
   PREDICTION_CATEGORY_TOTAL,
   PREDICTION_VALUE,
 } from "../../api/metric-names.ts";
+import { referenceSchema } from "../../api/modelversion.ts";
 import { type AlignResult, alignCategories, alignHistogram } from "../../drift/align.ts";
 import type { FeatureInput } from "../../drift/evaluate.ts";
 import { isNotFound } from "../../runtime/kube.ts";
@@ -67,18 +68,44 @@ async function loadConfigMapReference(
     const cm = await deps.kube.get({ apiVersion: "v1", kind: "ConfigMap", namespace, name: ref.name });
     const text = (cm.data as Record<string, string> | undefined)?.[ref.key];
     if (text === undefined) return { reason: "ReferenceNotFound", message: `${where} does not exist` };
-    const parsed = yaml.load(text) as Partial<ReferenceSet> | undefined;
-    if (!parsed || typeof parsed !== "object") {
-      return { reason: "InvalidReference", message: `${where} is not a {features, predictions} object` };
-    }
-    return parsed;
+    return parseConfigMapReference(text, where);
   } catch (err) {
     if (isNotFound(err)) return { reason: "ReferenceNotFound", message: `${where}: ConfigMap not found` };
-    if (err instanceof yaml.YAMLException) {
-      return { reason: "InvalidReference", message: `${where} is not JSON or YAML: ${err.message}` };
-    }
     throw err;
   }
+}
+
+// The inline reference's own schema (the CRD checks that one at apply time;
+// nothing checks a ConfigMap's text until it is read here).
+const configMapReferenceSchema = referenceSchema.omit({ configMapRef: true }).strict();
+
+/** The reference in a ConfigMap's text, checked as strictly as an inline one; InvalidReference says where it is wrong. */
+export function parseConfigMapReference(text: string, where: string): Partial<ReferenceSet> | Failure {
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(text);
+  } catch (err) {
+    return { reason: "InvalidReference", message: `${where} is not JSON or YAML: ${(err as Error).message}` };
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return { reason: "InvalidReference", message: `${where} is not a {features, predictions} object` };
+  }
+  // hack/drift/reference.ts prints {reference: {...}}, ready to paste under spec; its output as is works too.
+  const keys = Object.keys(parsed);
+  const body =
+    keys.length === 1 && keys[0] === "reference" ? (parsed as { reference: unknown }).reference : parsed;
+  const checked = configMapReferenceSchema.safeParse(body);
+  if (!checked.success) {
+    const issues = checked.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`)
+      .join("; ");
+    return {
+      reason: "InvalidReference",
+      message: `${where} is not a valid reference: ${issues}`.slice(0, 1024),
+    };
+  }
+  return checked.data as Partial<ReferenceSet>;
 }
 
 export interface SeriesContext {

@@ -9,11 +9,12 @@ import { createRouters } from "../../rollout/routers/index.ts";
 import { KubeClient } from "../../runtime/kube.ts";
 import { silentLogger } from "../../runtime/logger.ts";
 import { createRegistry } from "../../runtime/metrics.ts";
+import { outboundPolicy } from "../../runtime/outbound.ts";
 import { Store } from "../../runtime/store.ts";
 import type { KubeObject } from "../../runtime/types.ts";
 import { FakeApiServer } from "../../testing/fake-apiserver.ts";
 import { enforceResourceVersion } from "../../testing/resource-version.ts";
-import type { ReconcileDeps } from "../context.ts";
+import type { DriftDeps } from "./deps.ts";
 import { reconcileDriftMonitor } from "./reconciler.ts";
 
 const NS = "ml";
@@ -37,7 +38,18 @@ let fake: FakeApiServer;
 let webhook: Server;
 let webhookCalls: number;
 let clock: Date;
-let deps: ReconcileDeps;
+let deps: DriftDeps;
+const TRAINER = { serviceAccountName: "trainer", containers: [{ name: "train" }] };
+
+/** Replaces the stored DriftMonitor's retraining pod spec (in the fake and the cache). */
+function setRetrainPod(pod: Record<string, unknown>): void {
+  const path = `${API}/driftmonitors/scorer`;
+  const dm = structuredClone(fake.getObject(path)) as KubeObject & {
+    spec: { actions: Record<string, unknown> };
+  };
+  dm.spec.actions.retrainJob = { template: { spec: { template: { spec: pod } } } };
+  deps.stores.driftMonitors.set(fake.put(path, dm));
+}
 
 function objects(webhookUrl: string): Record<string, KubeObject> {
   const meta = (name: string) => ({ name, namespace: NS });
@@ -72,7 +84,7 @@ function objects(webhookUrl: string): Record<string, KubeObject> {
         predictions: false,
         actions: {
           rollback: true,
-          retrainJob: { template: { spec: { template: { spec: { containers: [{ name: "train" }] } } } } },
+          retrainJob: { template: { spec: { template: { spec: TRAINER } } } },
           webhook: { url: webhookUrl },
         },
       },
@@ -116,6 +128,8 @@ beforeEach(async () => {
     prometheus: drifted,
     prometheusAddress: undefined,
     routers: createRouters(kube),
+    // The test's webhook listens on loopback: allowed, as an admin would allow an in-cluster receiver.
+    outbound: outboundPolicy({ allow: "127.0.0.1" }),
   };
 });
 
@@ -141,5 +155,42 @@ describe("DriftMonitor actions under a stale cache", () => {
       (r) => r.method === "PATCH" && r.path === `${API}/modeldeployments/scorer`,
     );
     expect(undo).toHaveLength(1);
+  });
+});
+
+describe("DriftMonitor actions the operator will not take for the author", () => {
+  const jobsCreated = () => fake.requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs"));
+
+  it("sends no webhook to loopback unless --outbound-allow names it, and says why", async () => {
+    deps.outbound = outboundPolicy();
+    await reconcileDriftMonitor(deps, { namespace: NS, name: "scorer" });
+    expect(webhookCalls).toBe(0);
+    const status = fake.getObject(`${API}/driftmonitors/scorer`)?.status as { lastActionResult?: string };
+    expect(status.lastActionResult).toMatch(
+      /webhook failed: refused to send to 127\.0\.0\.1: is a loopback address; allow it with the operator flag --outbound-allow/,
+    );
+    expect(jobsCreated()).toHaveLength(1); // the other actions still ran
+  });
+
+  it("creates no Job from a privileged template or one without a ServiceAccount", async () => {
+    for (const pod of [
+      { ...TRAINER, containers: [{ name: "train", securityContext: { privileged: true } }] },
+      { containers: [{ name: "train" }] },
+    ]) {
+      setRetrainPod(pod);
+      clock = new Date(clock.getTime() + 120_000);
+      const dm = fake.getObject(`${API}/driftmonitors/scorer`) as KubeObject;
+      // A new episode each time: the previous one is forgotten.
+      deps.stores.driftMonitors.set(fake.put(`${API}/driftmonitors/scorer`, { ...dm, status: {} }));
+      await reconcileDriftMonitor(deps, { namespace: NS, name: "scorer" });
+      const status = fake.getObject(`${API}/driftmonitors/scorer`)?.status as {
+        lastActionResult?: string;
+        conditions?: { type: string; status: string; message: string }[];
+      };
+      expect(status.lastActionResult).toMatch(/retraining Job refused: /);
+      expect(status.conditions?.find((c) => c.type === "RetrainJobAllowed")?.status).toBe("False");
+    }
+    expect(jobsCreated()).toHaveLength(0);
+    expect(webhookCalls).toBe(2); // the allowed webhook still went
   });
 });

@@ -19,14 +19,16 @@ import { defaultMethod, evaluateDrift, type FeatureInput } from "../../drift/eva
 import { applyStatusIfChanged } from "../../runtime/apply.ts";
 import { kubeTime } from "../../runtime/conditions.ts";
 import type { ReconcileResult } from "../../runtime/controller.ts";
+import { outboundPolicy } from "../../runtime/outbound.ts";
 import type { KubeObject, ObjectKey } from "../../runtime/types.ts";
 import { asKubeObject, type ReconcileDeps } from "../context.ts";
 import { type ActionOutcome, type DriftReport, runActions } from "./actions.ts";
+import type { DriftDeps } from "./deps.ts";
 import { countDriftActions, forgetDriftMetrics, recordDriftMetrics } from "./metrics.ts";
 import { readLive, resolveReference, selectFeatures } from "./query.ts";
 import { composeDriftStatus, driftEvents, type Outcome } from "./status.ts";
 
-export async function reconcileDriftMonitor(deps: ReconcileDeps, key: ObjectKey): Promise<ReconcileResult> {
+export async function reconcileDriftMonitor(deps: DriftDeps, key: ObjectKey): Promise<ReconcileResult> {
   const dm = deps.stores.driftMonitors.get(key.namespace, key.name) as DriftMonitor | undefined;
   const monitor = { namespace: key.namespace ?? "", name: key.name };
   if (!dm || dm.metadata.deletionTimestamp) {
@@ -89,7 +91,7 @@ function untilDue(dm: DriftMonitor, intervalMs: number, now: Date): number {
 }
 
 async function evaluate(
-  deps: ReconcileDeps,
+  deps: DriftDeps,
   dm: DriftMonitor,
   target: ModelDeployment | undefined,
 ): Promise<{ outcome: Outcome; version?: string }> {
@@ -162,9 +164,12 @@ async function evaluate(
   return { outcome: { kind: "evaluated", evaluation }, version };
 }
 
-function providerFor(deps: ReconcileDeps, dm: DriftMonitor): MetricProvider | undefined {
+/** The operator's Prometheus is the admin's and trusted; one the DriftMonitor names is fenced. */
+function providerFor(deps: DriftDeps, dm: DriftMonitor): MetricProvider | undefined {
   const address = dm.spec.prometheus?.address;
-  return address ? createPrometheusProvider({ address }) : deps.prometheus;
+  return address
+    ? createPrometheusProvider({ address, outbound: deps.outbound ?? outboundPolicy() })
+    : deps.prometheus;
 }
 
 function report(

@@ -170,6 +170,47 @@ describe("composeDriftStatus and driftEvents", () => {
   });
 });
 
+describe("RetrainJobAllowed", () => {
+  const withTemplate = (pod: Record<string, unknown>) =>
+    monitor({ actions: { retrainJob: { template: { spec: { template: { spec: pod } } } } } });
+  const compose = (dm: DriftMonitor) =>
+    composeDriftStatus({
+      dm,
+      outcome: { kind: "evaluated", evaluation: evaluation("NoDrift") },
+      criticalSince: undefined,
+      actions: undefined,
+      now,
+    });
+  const condition = (dm: DriftMonitor) => compose(dm).conditions?.find((c) => c.type === "RetrainJobAllowed");
+
+  it("is False with what to fix, and a Warning Event once, for a privileged template", () => {
+    const dm = withTemplate({
+      serviceAccountName: "t",
+      containers: [{ name: "t", securityContext: { privileged: true } }],
+    });
+    const status = compose(dm);
+    expect(condition(dm)).toMatchObject({
+      status: "False",
+      reason: "TemplateNotAllowed",
+      message: expect.stringMatching(/no retraining Job will be created .*container t is privileged/),
+    });
+    expect(driftEvents(dm.status, status, undefined)).toContainEqual(
+      expect.objectContaining({ type: "Warning", reason: "RetrainJobNotAllowed" }),
+    );
+    expect(driftEvents(status, status, undefined)).toEqual([]);
+  });
+
+  it("is True for a template that names its ServiceAccount and asks for nothing more, absent without retrainJob", () => {
+    expect(
+      condition(withTemplate({ serviceAccountName: "trainer", containers: [{ name: "t" }] })),
+    ).toMatchObject({
+      status: "True",
+      reason: "Allowed",
+    });
+    expect(condition(monitor())).toBeUndefined();
+  });
+});
+
 describe("interpretVectorResponse", () => {
   const body = (result: unknown, resultType = "vector") =>
     JSON.stringify({ status: "success", data: { resultType, result } });

@@ -1,9 +1,13 @@
 // The DriftMonitor's next status and Events from one evaluation. Pure.
 import type { DriftMonitor, DriftMonitorStatus } from "../../api/index.ts";
 import type { Evaluation, FeatureResult } from "../../drift/evaluate.ts";
-import { type Condition, kubeTime, setCondition } from "../../runtime/conditions.ts";
+import { type Condition, kubeTime, removeCondition, setCondition } from "../../runtime/conditions.ts";
 import { withReconciled } from "../../runtime/reconcile-errors.ts";
 import type { ActionOutcome } from "./actions.ts";
+import { retrainJobProblems } from "./retrain-policy.ts";
+
+/** Whether the retraining Job the spec asks for would be created; absent without retrainJob. */
+export const RETRAIN_JOB_ALLOWED = "RetrainJobAllowed";
 
 export type Outcome =
   | { kind: "evaluated"; evaluation: Evaluation }
@@ -37,10 +41,14 @@ export function composeDriftStatus(input: StatusInput): DriftMonitorStatus {
   const verdict = outcome.kind === "evaluated" ? outcome.evaluation.verdict : "Unknown";
   const message = outcome.kind === "evaluated" ? outcome.evaluation.message : outcome.message;
   const conditions = withReconciled(
-    setCondition(
-      previous.conditions as Condition[] | undefined,
-      driftCondition(outcome),
-      dm.metadata.generation,
+    retrainCondition(
+      dm,
+      setCondition(
+        previous.conditions as Condition[] | undefined,
+        driftCondition(outcome),
+        dm.metadata.generation,
+        now,
+      ),
       now,
     ),
     dm.metadata.generation,
@@ -77,6 +85,32 @@ function pick<T extends object, K extends keyof T>(obj: T, keys: K[]): Partial<T
   return out;
 }
 
+/** Said before any drift, so the author learns at apply time that the Job would be refused. */
+function retrainCondition(dm: DriftMonitor, conditions: Condition[], now: Date): Condition[] {
+  const retrain = dm.spec.actions?.retrainJob;
+  if (!retrain) return removeCondition(conditions, RETRAIN_JOB_ALLOWED);
+  const problems = retrainJobProblems(retrain.template);
+  const input =
+    problems.length === 0
+      ? {
+          type: RETRAIN_JOB_ALLOWED,
+          status: "True" as const,
+          reason: "Allowed",
+          message: "the retraining Job template may be created",
+        }
+      : {
+          type: RETRAIN_JOB_ALLOWED,
+          status: "False" as const,
+          reason: "TemplateNotAllowed",
+          message:
+            `no retraining Job will be created until spec.actions.retrainJob.template is fixed: ${problems.join("; ")}`.slice(
+              0,
+              4096,
+            ),
+        };
+  return setCondition(conditions, input, dm.metadata.generation, now);
+}
+
 function driftCondition(outcome: Outcome) {
   const type = "DriftDetected";
   if (outcome.kind === "failed") {
@@ -106,6 +140,13 @@ export function driftEvents(
       reason: eventReason(next.verdict, reason),
       message: next.message ?? "",
     });
+  }
+  const refused = next.conditions?.find((c) => c.type === RETRAIN_JOB_ALLOWED && c.status === "False");
+  const wasRefused = previous?.conditions?.find(
+    (c) => c.type === RETRAIN_JOB_ALLOWED && c.status === "False",
+  );
+  if (refused && refused.message !== wasRefused?.message) {
+    events.push({ type: "Warning", reason: "RetrainJobNotAllowed", message: refused.message });
   }
   for (const a of actions ?? []) {
     events.push({
