@@ -7,10 +7,19 @@ const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6
 const DECIMAL_SUFFIX = Object.fromEntries(Object.entries(DECIMAL).map(([s, e]) => [e, s]));
 const PATTERN = /^([+-]?)(\d*)(?:\.(\d*))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
 
-/** The apiserver's canonical string for a quantity; unparseable input is returned as is. */
+/**
+ * Past these the arithmetic below is no longer cheap: the CRD's pattern
+ * admits "1e99999999" (ten characters), whose exact value would take the
+ * reconcile minutes and gigabytes. No real resource needs them, so they are
+ * left as written and the apiserver judges them.
+ */
+const MAX_QUANTITY_LENGTH = 64;
+const MAX_EXPONENT = 64;
+
+/** The apiserver's canonical string for a quantity; unparseable or outsized input is returned as is. */
 export function canonicalQuantity(input: string | number): string {
   const text = String(input).trim();
-  const m = PATTERN.exec(text);
+  const m = text.length > MAX_QUANTITY_LENGTH ? null : PATTERN.exec(text);
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) return text;
   const [, sign = "", whole = "", fraction = "", suffix = ""] = m;
   // value = digits x 10^exp10 x 1024^exp1024, kept exact in BigInt.
@@ -29,6 +38,7 @@ export function canonicalQuantity(input: string | number): string {
     exp10 += DECIMAL[suffix] ?? 0;
   }
   if (digits === 0n) return "0";
+  if (Math.abs(exp10) > MAX_EXPONENT) return text;
   const negative = sign === "-";
   if (binary) {
     const asBinary = formatBinary(digits, exp10);

@@ -27,13 +27,29 @@ export function validateModelVersion(mv: ModelVersion): ValidationProblem[] {
     ["spec.reference.features", reference?.features ?? []],
     ["spec.reference.predictions", reference?.predictions ?? []],
   ] as const;
+  const wrong: ValidationProblem[] = [];
   for (const [path, features] of groups) {
     features.forEach((feature, i) => {
-      problems.push(...validateDistribution(`${path}[${i}] (${feature.name})`, feature));
+      wrong.push(...validateDistribution(`${path}[${i}] (${feature.name})`, feature));
+    });
+  }
+  problems.push(...wrong.slice(0, MAX_REFERENCE_PROBLEMS));
+  if (wrong.length > MAX_REFERENCE_PROBLEMS) {
+    problems.push({
+      reason: "InvalidReference",
+      message: `and ${wrong.length - MAX_REFERENCE_PROBLEMS} more problems in spec.reference`,
     });
   }
   return problems;
 }
+
+/**
+ * The problems become one status message (at most 32768 characters, or the
+ * apiserver refuses the whole status), and a ModelDeployment's condition
+ * quotes it; 512 wrong reference entries would exceed it, so the first few
+ * are named and the rest counted.
+ */
+const MAX_REFERENCE_PROBLEMS = 10;
 
 type Distribution = {
   edges?: number[] | undefined;

@@ -104,16 +104,29 @@ export function evaluateDrift(input: EvaluationInput): Evaluation {
 }
 
 function scoreOne(f: FeatureInput, input: EvaluationInput): FeatureResult {
-  const sampleSize = Math.round(total(f.live));
+  // A custom query may return any number, +Inf included; status holds an
+  // int64 and the statistics need a finite total, so such counts are a problem.
+  const liveTotal = total(f.live);
+  const finite = Number.isFinite(liveTotal);
+  const sampleSize = finite ? Math.min(Number.MAX_SAFE_INTEGER, Math.round(liveTotal)) : 0;
   const method = f.method ?? defaultMethod(f.type, sampleSize);
   const base = { name: f.name, kind: f.kind, method, sampleSize };
   if (f.problem) return { ...base, score: 0, status: "Unknown", problem: f.problem };
+  if (!finite) {
+    const problem =
+      "the live counts add up to more than a number can hold (+Inf or above 1e308); check the query";
+    return { ...base, score: 0, status: "Unknown", problem };
+  }
   if (sampleSize < input.minSampleSize) return { ...base, score: 0, status: "InsufficientData" };
   const scored = scoreFeature(f, method, input.referenceSampleSize);
   if ("problem" in scored) return { ...base, score: 0, status: "Unknown", problem: scored.problem };
+  if (Number.isNaN(scored.score) || Number.isNaN(scored.pValue)) {
+    return { ...base, score: 0, status: "Unknown", problem: `${method} is undefined for these counts` };
+  }
   return {
     ...base,
-    score: round(scored.score),
+    // Huge counts can overflow a statistic to Infinity, which JSON (and so status) cannot hold.
+    score: round(Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, scored.score))),
     ...(scored.pValue === undefined ? {} : { pValue: scored.pValue }),
     status: "NoDrift",
   };
