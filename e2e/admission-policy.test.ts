@@ -1,9 +1,11 @@
-// The chart's ValidatingAdmissionPolicy on the real apiserver: a DriftMonitor
-// acts with the operator's rights (it creates Jobs, reads a Secret to send
-// it to a URL), so its author must hold those rights already. Two users:
-// alice may create Jobs and get the Secret hook-token; mallory may only
-// manage DriftMonitors. The chart is rendered namespaced (the binding's
-// namespace selector is the watched namespace), as that is the narrower case.
+// The chart's ValidatingAdmissionPolicy on the real apiserver: the operator
+// acts with its own rights for a DriftMonitor (creates Jobs, reads a Secret
+// to send it to a URL) and a ModelVersion (reads a reference ConfigMap), so
+// their author must hold those rights already. Two users: alice may create
+// Jobs and get the Secret hook-token and the ConfigMap iris-reference;
+// mallory may only manage DriftMonitors and ModelVersions. The chart is
+// rendered namespaced (the binding's namespace selector is the watched
+// namespace), as that is the narrower case.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
@@ -37,6 +39,20 @@ spec:
 `;
 }
 
+/** A ModelVersion whose reference distributions are in ConfigMap `configMap`. */
+function modelVersion(name: string, configMap: string): string {
+  return `apiVersion: modelops.io/v1alpha1
+kind: ModelVersion
+metadata: {name: ${name}}
+spec:
+  modelName: iris
+  version: "${name}"
+  artifact: {uri: "pvc://models/iris/v1", format: sklearn}
+  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1", protocol: v2, port: 8080}
+  reference: {configMapRef: {name: ${configMap}, key: reference.yaml}}
+`;
+}
+
 /** kubectl in the test namespace as `user` (impersonated by the admin credentials). */
 const as = (user: string, args: string[], input?: string) =>
   kubectl(["-n", ns.name, `--as=${user}`, "--as-group=system:authenticated", ...args], {
@@ -56,7 +72,7 @@ subjects: [{kind: User, name: ${user}, apiGroup: rbac.authorization.k8s.io}]
 kind: Role
 metadata: {name: drift-editor, namespace: ${namespace}}
 rules:
-  - {apiGroups: [modelops.io], resources: [driftmonitors], verbs: [get, list, create, update, patch]}
+  - {apiGroups: [modelops.io], resources: [driftmonitors, modelversions], verbs: [get, list, create, update, patch]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -64,6 +80,7 @@ metadata: {name: job-maker, namespace: ${namespace}}
 rules:
   - {apiGroups: [batch], resources: [jobs], verbs: [create]}
   - {apiGroups: [""], resources: [secrets], resourceNames: [hook-token], verbs: [get]}
+  - {apiGroups: [""], resources: [configmaps], resourceNames: [iris-reference], verbs: [get]}
 ${binding("alice", "drift-editor")}${binding("alice", "job-maker")}${binding("mallory", "drift-editor")}`;
 }
 
@@ -104,7 +121,7 @@ afterAll(async () => {
   await ns?.delete();
 });
 
-describe("DriftMonitor admission policy", () => {
+describe("admission policy: authors hold the rights the operator uses for them", () => {
   it("admits actions the author may perform: alice's retrainJob and webhook with hook-token", async () => {
     const hook = `webhook: {url: "https://hooks.example/drift", secretRef: {name: hook-token, key: token}}`;
     const r = await as(
@@ -172,5 +189,14 @@ describe("DriftMonitor admission policy", () => {
       '{"spec":{"interval":"10m"}}',
     ]);
     expect(ok.stdout).toContain("patched");
+  });
+
+  it("refuses a ModelVersion reference in a ConfigMap its author may not get", async () => {
+    const r = await as("mallory", ["create", "-f", "-"], modelVersion("m1", "iris-reference"));
+    expect(r.stderr).toContain(
+      `spec.reference.configMapRef: user "mallory" may not get configmap iris-reference in namespace ${ns.name}`,
+    );
+    const ok = await as("alice", ["create", "-f", "-"], modelVersion("a1", "iris-reference"));
+    expect(ok.stdout).toContain("modelversion.modelops.io/a1 created");
   });
 });

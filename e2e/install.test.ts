@@ -249,6 +249,14 @@ describe("kustomize bases", () => {
       const text = await kubectlOk(["kustomize", join(root, "config", base)], opts);
       const ns = objects(text).find((o) => o.kind === "Namespace");
       expect(ns?.metadata.name).toBe("modelops-system");
+      if (base === "namespaced") {
+        // Nothing bound cluster-wide; the admission policy where the operator acts.
+        expect(objects(text).filter((o) => o.kind === "ClusterRoleBinding")).toEqual([]);
+        const binding = objects(text).find((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+        expect(binding?.spec?.matchResources).toEqual({
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } },
+        });
+      }
       // The namespace does not exist yet; dry-run what it holds in ours.
       const moved = text.replaceAll("namespace: modelops-system", `namespace: ${releaseNs}`);
       await dryRun(moved);

@@ -41,10 +41,11 @@ extend: add the rule here and run `npm run generate` (config/rbac follows).
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
   verbs: [get, patch]
-# DriftMonitor: a reference in a ConfigMap (spec.reference.configMapRef) and
-# the retraining Jobs it creates (actions.retrainJob; listed to run one at a
-# time). The admission policy refuses a retrainJob whose author may not
-# create Jobs. Secrets: see modelops.webhookSecretRules.
+# DriftMonitor: a ModelVersion's reference in a ConfigMap
+# (spec.reference.configMapRef) and the retraining Jobs it creates
+# (actions.retrainJob; listed to run one at a time). The admission policy
+# refuses either when its author may not get that ConfigMap or create Jobs.
+# Secrets: see modelops.webhookSecretRules.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get]
