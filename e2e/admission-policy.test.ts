@@ -26,8 +26,9 @@ const POLICY_KINDS = ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBin
 let ns: TestNamespace;
 let policyObjects: { kind: string; metadata: { name: string } }[] = [];
 
-const JOB =
-  "{template: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}";
+const JOB_SPEC =
+  "{template: {spec: {serviceAccountName: trainer, restartPolicy: Never, containers: [{name: t, image: busybox}]}}}";
+const JOB = `{template: {spec: ${JOB_SPEC}}}`;
 
 function driftMonitor(name: string, actions: string): string {
   return `apiVersion: modelops.io/v1alpha1
@@ -97,20 +98,21 @@ beforeAll(async () => {
   policyObjects = (yaml.loadAll(stdout) as (typeof policyObjects)[number][]).filter(
     (o) => o && POLICY_KINDS.includes(o.kind),
   );
-  expect(policyObjects.map((o) => o.kind).sort()).toEqual(POLICY_KINDS);
+  expect(policyObjects.map((o) => o.kind).sort()).toEqual([...POLICY_KINDS, ...POLICY_KINDS].sort());
   await kubectlOk(["apply", "-f", "-"], {
     ...opts,
     input: policyObjects.map((o) => JSON.stringify(o)).join("\n"),
   });
-  // The apiserver loads a new policy asynchronously: wait until it refuses.
+  // The apiserver loads new policies asynchronously: wait until both refuse.
   await waitFor(
     async () => {
-      const r = await as(
-        "mallory",
-        ["create", "--dry-run=server", "-f", "-"],
-        driftMonitor("probe", `{retrainJob: ${JOB}}`),
+      const probes = [driftMonitor("probe", `{retrainJob: ${JOB}}`), modelVersion("probe", "iris-reference")];
+      const results = await Promise.all(
+        probes.map((p) => as("mallory", ["create", "--dry-run=server", "-f", "-"], p)),
       );
-      return r.code !== 0 && r.stderr.includes("ValidatingAdmissionPolicy") ? true : undefined;
+      return (
+        results.every((r) => r.code !== 0 && r.stderr.includes("ValidatingAdmissionPolicy")) || undefined
+      );
     },
     { timeoutMs: 60_000, intervalMs: 500, description: "the admission policy in force" },
   );
@@ -168,7 +170,9 @@ describe("admission policy: authors hold the rights the operator uses for them",
     const redirect = JSON.stringify({ spec: { actions: { webhook: { url: "https://attacker.example/" } } } });
     const r = await as("mallory", ["patch", "driftmonitor", "alice-hook", "--type=merge", "-p", redirect]);
     expect(r.stderr).toContain(`user "mallory" may not get secret hook-token`);
-    const addJob = `{"spec":{"actions":{"retrainJob":{"template":{"spec":{}}}}}}`;
+    const addJob = JSON.stringify({
+      spec: { actions: { retrainJob: { template: { spec: yaml.load(JOB_SPEC) } } } },
+    });
     const j = await as("mallory", ["patch", "driftmonitor", "mallory-plain", "--type=merge", "-p", addJob]);
     expect(j.stderr).toContain(`user "mallory" may not create jobs.batch`);
     const url = await ns.kubectlOk([

@@ -111,6 +111,8 @@ describe("Helm chart", () => {
       "Service",
       "ServiceAccount",
       "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
     ]);
     const deployment = objs.find((o) => o.kind === "Deployment") as unknown as {
@@ -203,12 +205,14 @@ describe("Helm chart", () => {
 
   it("renders the admission policy for namespaced installs too, scoped to the watched namespace", async () => {
     const objs = objects(await template(["--set", "rbac.scope=namespace,watchNamespace=models"]));
-    const binding = objs.find((o) => o.kind === "ValidatingAdmissionPolicyBinding");
-    expect(binding?.spec).toMatchObject({
-      validationActions: ["Deny"],
-      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "models" } } },
-    });
-    expect(objs.find((o) => o.kind === "ValidatingAdmissionPolicy")).toBeDefined();
+    const bindings = objs.filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+    expect(bindings).toHaveLength(2);
+    for (const binding of bindings)
+      expect(binding.spec).toMatchObject({
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "models" } } },
+      });
+    expect(objs.filter((o) => o.kind === "ValidatingAdmissionPolicy")).toHaveLength(2);
   });
 
   it("turns the admission policy off only together with the operator's reading of webhook Secrets", async () => {
@@ -252,10 +256,11 @@ describe("kustomize bases", () => {
       if (base === "namespaced") {
         // Nothing bound cluster-wide; the admission policy where the operator acts.
         expect(objects(text).filter((o) => o.kind === "ClusterRoleBinding")).toEqual([]);
-        const binding = objects(text).find((o) => o.kind === "ValidatingAdmissionPolicyBinding");
-        expect(binding?.spec?.matchResources).toEqual({
-          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } },
-        });
+        const bindings = objects(text).filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+        expect(bindings.map((b) => b.spec?.matchResources)).toEqual([
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } } },
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } } },
+        ]);
       }
       // The namespace does not exist yet; dry-run what it holds in ours.
       const moved = text.replaceAll("namespace: modelops-system", `namespace: ${releaseNs}`);
