@@ -33,28 +33,39 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** The chart's RBAC objects for a release in `ns`, rendered with `--set` values. */
+async function renderRbac(ns: TestNamespace, release: string, values: string[]): Promise<Obj[]> {
+  const helm = (await run("bash", [join(root, "hack/helm.sh")])).stdout.trim().split("\n").pop() ?? "";
+  const { stdout } = await run(helm, [
+    ...["template", release, join(root, "charts/modelops-operator"), "-n", ns.name],
+    ...["--kube-version", "1.34.4", ...values.flatMap((v) => ["--set", v])],
+  ]);
+  const rbacKinds = ["ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+  return (yaml.loadAll(stdout) as Obj[]).filter((o) => o && rbacKinds.includes(o.kind));
+}
+
+/** Applies RBAC objects, removing the cluster-scoped ones after the file. */
+async function applyRbac(objs: Obj[]): Promise<void> {
+  await kubectlOk(["apply", "-f", "-"], { ...opts, input: objs.map((o) => JSON.stringify(o)).join("\n") });
+  cleanups.push(() =>
+    Promise.all(
+      objs
+        .filter((o) => o.kind.startsWith("Cluster"))
+        .map((o) => kubectl(["delete", o.kind.toLowerCase(), o.metadata.name, "--wait=false"], opts)),
+    ),
+  );
+}
+
 /** The chart's RBAC in namespaced mode for `ns`, as objects; `edit` may change the operator's rules. */
 async function chartRbac(
   ns: TestNamespace,
   release: string,
   edit?: (rules: Rule[]) => Rule[],
 ): Promise<Obj[]> {
-  const helm = (await run("bash", [join(root, "hack/helm.sh")])).stdout.trim().split("\n").pop() ?? "";
-  const { stdout } = await run(helm, [
-    "template",
-    release,
-    join(root, "charts/modelops-operator"),
-    "-n",
-    ns.name,
-    "--kube-version",
-    "1.34.4",
-    "--set",
+  const objs = await renderRbac(ns, release, [
     "rbac.scope=namespace",
-    "--set",
     `prometheus.authSecret=${ns.name}/prom-token`,
   ]);
-  const rbacKinds = ["ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
-  const objs = (yaml.loadAll(stdout) as Obj[]).filter((o) => o && rbacKinds.includes(o.kind));
   const operatorRole = objs.find(
     (o) => o.kind === "Role" && o.metadata.name === `${release}-modelops-operator`,
   );
@@ -65,14 +76,7 @@ async function chartRbac(
 
 /** Installs the RBAC and starts an operator for `ns` as the chart's ServiceAccount. */
 async function operatorAs(ns: TestNamespace, objs: Obj[]): Promise<RunningManager> {
-  await kubectlOk(["apply", "-f", "-"], { ...opts, input: objs.map((o) => JSON.stringify(o)).join("\n") });
-  cleanups.push(() =>
-    Promise.all(
-      objs
-        .filter((o) => o.kind.startsWith("Cluster"))
-        .map((o) => kubectl(["delete", o.kind.toLowerCase(), o.metadata.name, "--wait=false"], opts)),
-    ),
-  );
+  await applyRbac(objs);
   const path = join(dirname(inject("operatorKubeconfig")), `sa-${ns.name}.kubeconfig`);
   const sa = `system:serviceaccount:${ns.name}:modelops-operator`;
   writeFileSync(path, impersonating(readFileSync(inject("operatorKubeconfig"), "utf8"), sa));
@@ -157,5 +161,26 @@ describe("a missing rule", () => {
     ).toBeGreaterThan(0);
     expect(await ns.kubectl(["get", "service", "iris"]).then((r) => r.code)).not.toBe(0);
     expect((await rolloutStatus(ns, "iris"))?.phase).not.toBe("Available");
+  });
+});
+
+describe("chart RBAC, cluster mode without webhook Secrets", () => {
+  it("reads only the Prometheus credentials, by name, in their namespace", async () => {
+    const ns = await namespace("rbac-secrets");
+    const release = `r${randomBytes(3).toString("hex")}`;
+    await applyRbac(
+      await renderRbac(ns, release, [
+        "rbac.webhookSecrets=false,admissionPolicy.enabled=false",
+        `prometheus.authSecret=${ns.name}/prom-token`,
+      ]),
+    );
+    const as = `--as=system:serviceaccount:${ns.name}:modelops-operator`;
+    const canI = async (...args: string[]) =>
+      (await kubectl(["auth", "can-i", as, ...args], opts)).stdout.trim();
+    expect(await canI("list", "deployments.apps", "--all-namespaces")).toBe("yes");
+    expect(await canI("get", "secrets/prom-token", "-n", ns.name)).toBe("yes");
+    expect(await canI("get", "secrets/other", "-n", ns.name)).toBe("no");
+    expect(await canI("get", "secrets/prom-token", "-n", "default")).toBe("no");
+    expect(await canI("list", "secrets", "-n", ns.name)).toBe("no");
   });
 });
