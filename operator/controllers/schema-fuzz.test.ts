@@ -1,43 +1,33 @@
-// "The operator never crashes on what the schema allows": objects the
-// apiserver admits (operator/testing/schema-arbitraries.ts) run through the
-// reconcilers' pure parts. Nothing may throw; what cannot be served comes out
-// as a problem or condition; what the operator writes (Deployment, Services,
-// HPA, ScaledObject, status) passes the checks the apiserver makes that can
-// be made here. A failure prints the shrunk object; keep it as a table case.
-import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MetricProvider, VectorSample } from "../analysis/provider.ts";
 import {
-  type DriftMethod,
-  driftMonitorSchema,
   driftMonitorStatusSchema,
   type ModelDeployment,
-  type ModelVersion,
   modelDeploymentStatusSchema,
-  modelVersionSchema,
   modelVersionStatusSchema,
   parseDurationMs,
 } from "../api/index.ts";
 import { builtinDecision } from "../autoscaling/builtin.ts";
 import { desiredHpa, desiredScaledObject } from "../autoscaling/objects.ts";
-import { PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
-import { canonicalQuantity } from "../core/quantity.ts";
-import { validateModelVersion } from "../core/version-validation.ts";
 import { desiredDeployment, revisionHash } from "../core/workload.ts";
 import { stepEpisode } from "../drift/episode.ts";
 import { evaluateDrift, type FeatureInput } from "../drift/evaluate.ts";
-import { CONFIG_ENV, parseProxyConfig } from "../proxy/config.ts";
 import { routerKind } from "../rollout/routers/kind.ts";
 import type { ManualAction, RolloutDecision } from "../rollout/types.ts";
-import { setCondition } from "../runtime/conditions.ts";
-import { withReconciled } from "../runtime/reconcile-errors.ts";
 import { age, reconcile, revisionStates, rolloutWorld, setSpec } from "../testing/rollout-world.ts";
 import {
   admittedDriftMonitor,
   admittedModelDeployment,
   admittedModelVersion,
 } from "../testing/schema-arbitraries.ts";
+import {
+  expectParses,
+  expectValidDeployment,
+  expectValidServices,
+  modelVersionStatus,
+  NOW,
+} from "../testing/schema-checks.ts";
 import { readLive, selectFeatures } from "./driftmonitor/query.ts";
 import { composeDriftStatus, driftEvents } from "./driftmonitor/status.ts";
 import { desiredServices } from "./modeldeployment/services.ts";
@@ -46,77 +36,8 @@ import { composeStatus, type VersionLookup } from "./modeldeployment/status.ts";
 const RUNS = Number(process.env.SCHEMA_FUZZ_RUNS ?? 1000);
 const SEED = process.env.SCHEMA_FUZZ_SEED ? Number(process.env.SCHEMA_FUZZ_SEED) : undefined;
 const params = { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) };
-const NOW = new Date("2026-01-01T00:00:00Z");
 /** A few seconds per 1,000 objects; the bound only catches a hang (e.g. a quantity that never formats). */
 const TIMEOUT_MS = 60_000;
-
-const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
-const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-
-/** A status survives the apiserver only as JSON: NaN and Infinity become null there. */
-function viaJson<T>(x: T): unknown {
-  return JSON.parse(JSON.stringify(x));
-}
-
-function expectParses(schema: { safeParse(x: unknown): { success: boolean; error?: unknown } }, x: unknown) {
-  const parsed = schema.safeParse(viaJson(x));
-  expect(parsed.error, JSON.stringify(x).slice(0, 2000)).toBeUndefined();
-}
-
-/** The ModelVersion reconciler's status, as operator/controllers/modelversion.ts composes it. */
-function modelVersionStatus(mv: ModelVersion) {
-  const problems = validateModelVersion(mv);
-  const valid = problems.length === 0;
-  const message = valid ? "usable" : problems.map((p) => p.message).join("; ");
-  const reason = valid ? "Validated" : (problems[0]?.reason ?? "Invalid");
-  const conditions = withReconciled(
-    setCondition(undefined, { type: "Ready", status: valid ? "True" : "False", reason, message }, 1, NOW),
-    1,
-    NOW,
-  );
-  return {
-    problems,
-    status: { phase: valid ? "Ready" : "Invalid", message, observedGeneration: 1, conditions },
-  };
-}
-
-/** What the apiserver checks of a Deployment that can be checked without it. */
-function expectValidDeployment(d: V1Deployment, mdep: ModelDeployment, mv: ModelVersion) {
-  expect(d.metadata?.name).toMatch(DNS_1123_SUBDOMAIN);
-  expect(d.metadata?.name?.length).toBeLessThanOrEqual(253);
-  for (const v of Object.values(d.metadata?.labels ?? {})) {
-    expect(v).toMatch(LABEL_VALUE);
-    expect(v.length).toBeLessThanOrEqual(63);
-  }
-  const selector = d.spec?.selector.matchLabels ?? {};
-  const podLabels = d.spec?.template.metadata?.labels ?? {};
-  for (const [k, v] of Object.entries(selector)) expect(podLabels[k]).toBe(v);
-  const containers = d.spec?.template.spec?.containers ?? [];
-  const ports = containers.flatMap((c) => c.ports ?? []);
-  expect(new Set(ports.map((p) => p.containerPort)).size).toBe(ports.length);
-  expect(new Set(ports.map((p) => p.name)).size).toBe(ports.length);
-  for (const p of ports) expect(p.containerPort).toBeGreaterThanOrEqual(1);
-  for (const c of containers) for (const e of c.env ?? []) expect(e.name).toMatch(ENV_NAME);
-  const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
-  expect(proxy !== undefined).toBe(mdep.spec.proxy?.enabled !== false);
-  if (proxy) {
-    const config = parseProxyConfig(proxy.env?.find((e) => e.name === CONFIG_ENV)?.value);
-    expect(config.upstream).toBe(`http://127.0.0.1:${mv.spec.runtime.port}`);
-    expect(config.listenPort).not.toBe(mv.spec.runtime.port);
-    expect(config.metricsPort).not.toBe(mv.spec.runtime.port);
-  }
-}
-
-function expectValidServices(services: V1Service[]) {
-  const names = services.map((s) => s.metadata?.name ?? "");
-  expect(new Set(names).size).toBe(names.length);
-  for (const n of names) {
-    expect(n.length).toBeLessThanOrEqual(63);
-    expect(n).toMatch(DNS_1035);
-  }
-}
 
 describe("ModelVersion: whatever the schema admits is validated, never a crash", () => {
   it(
@@ -381,91 +302,4 @@ describe("DriftMonitor: every feature setting against every reference the schema
     },
     TIMEOUT_MS,
   );
-});
-
-/** Objects at the schema's maximum sizes, where a message or list built from them may outgrow status. */
-describe("the largest objects the schema admits", () => {
-  const bucket = (name: string) => ({ name, type: "numeric" as const, edges: [0, 0], fractions: [0.5] });
-  const names = (prefix: string) => Array.from({ length: 256 }, (_, i) => `${prefix}${"ü".repeat(120)}${i}`);
-
-  it("a ModelVersion whose 512 reference entries are all wrong is Invalid with a status the CRD accepts", () => {
-    const mv = {
-      apiVersion: "modelops.io/v1alpha1",
-      kind: "ModelVersion",
-      metadata: { name: "m".repeat(63), namespace: "ns" },
-      spec: {
-        modelName: "m",
-        version: "1",
-        artifact: { uri: `s3://${"b".repeat(2040)}`, format: "sklearn" },
-        runtime: { name: "triton", image: "i" },
-        reference: { features: names("f").map(bucket), predictions: names("p").map(bucket) },
-      },
-    };
-    const parsed = admittedOne(mv);
-    const { problems, status } = modelVersionStatus(parsed);
-    expect(problems.map((p) => p.reason)).toContain("InvalidReference");
-    expect(problems.at(-1)?.message).toMatch(/and \d+ more problems in spec.reference/);
-    expectParses(modelVersionStatusSchema, status);
-  });
-});
-
-function admittedOne(x: unknown): ModelVersion {
-  return modelVersionSchema.parse(x);
-}
-
-/** What the properties found, kept as cases: each failed (or hung) before its fix. */
-describe("cases the properties found", () => {
-  it.each([
-    ["1e99999999", "1e99999999"],
-    ["1e-99999999", "1e-99999999"],
-    ["7e+999999999999", "7e+999999999999"],
-    ["0e99999999", "0"],
-    ["0.5", "500m"],
-  ])("quantity %s formats at once (it hung the reconcile computing 10^99999999) as %s", (q, want) => {
-    expect(canonicalQuantity(q)).toBe(want);
-  });
-
-  const feature = (
-    type: "numeric" | "categorical",
-    reference: number[],
-    live: number[],
-    method?: DriftMethod,
-  ) => ({
-    name: "f",
-    kind: "Feature" as const,
-    type,
-    reference,
-    live,
-    edges: type === "numeric" ? reference.map((_, i) => i).concat(reference.length) : undefined,
-    method,
-  });
-  it.each([
-    ["a count beyond int64 made sampleSize unwritable", feature("categorical", [1, 0], [1e308, 0])],
-    [
-      "counts of +Inf summed to Infinity (null in JSON)",
-      feature("numeric", [0.5, 0.5], [Number.POSITIVE_INFINITY, 1]),
-    ],
-    [
-      "chi-square overflowed to Infinity (null in JSON)",
-      feature("categorical", [1, 0], [1.3e158, 5e-324], "chiSquare"),
-    ],
-  ])("drift: %s; status stays writable", (_why, f) => {
-    const evaluation = evaluateDrift({ features: [f], minSampleSize: 1, correction: "none" });
-    const dm = driftMonitorSchema.parse({
-      apiVersion: "modelops.io/v1alpha1",
-      kind: "DriftMonitor",
-      metadata: { name: "d" },
-      spec: { targetRef: { name: "m" } },
-    });
-    expectParses(
-      driftMonitorStatusSchema,
-      composeDriftStatus({
-        dm,
-        outcome: { kind: "evaluated", evaluation },
-        criticalSince: undefined,
-        actions: undefined,
-        now: NOW,
-      }),
-    );
-  });
 });

@@ -14,49 +14,17 @@ import {
   modelDeploymentSchema,
   modelVersionSchema,
 } from "../api/index.ts";
-
-const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
-
-/** Unicode text up to `max` characters (code points from the whole range), empty and full included. */
-export function text(max: number, min = 0): fc.Arbitrary<string> {
-  return fc.oneof(
-    fc.string({ unit: "binary", minLength: min, maxLength: Math.min(max, 40) }),
-    fc.string({ unit: "grapheme-ascii", minLength: Math.max(min, max), maxLength: max }),
-    fc.constant("ü".repeat(max)).filter((s) => s.length >= min),
-  );
-}
-
-/** A DNS-1123 label (or subdomain without dots) of 1..max characters, max itself often. */
-export function dnsName(max: number, firstLetter = false): fc.Arbitrary<string> {
-  const first = firstLetter ? "[a-z]" : "[a-z0-9]";
-  const random = fc.stringMatching(new RegExp(`^${first}([-a-z0-9]{0,10}[a-z0-9])?$`));
-  const full = fc
-    .tuple(random, fc.constantFrom("a", "0", "z9"))
-    .map(([s, end]) => `${s}${"x".repeat(max)}`.slice(0, max - end.length) + end)
-    .filter((s) => !firstLetter || /^[a-z]/.test(s));
-  return fc.oneof(random, full, fc.constant(firstLetter ? "a" : "0"));
-}
-
-/** A label value (max 63), used for modelName and version. */
-const labelValue = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?$/),
-  fc.constant(`A${"._-".repeat(20)}Z`),
-);
-
-const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
-/** Bucket edges and values where arithmetic overflows or loses precision. */
-const extreme = fc.constantFrom(
-  0,
-  -0,
-  Number.MAX_VALUE,
-  -Number.MAX_VALUE,
-  Number.MIN_VALUE,
-  -Number.MIN_VALUE,
-  Number.MAX_SAFE_INTEGER,
-  1e-300,
-  1e300,
-);
-const edgeValue = fc.oneof(finite, extreme, fc.integer({ min: -1000, max: 1000 }));
+import {
+  dnsName,
+  duration,
+  edgeValue,
+  envList,
+  finite,
+  labelValue,
+  resources,
+  text,
+} from "./arbitrary-values.ts";
+import { modelDeploymentArb } from "./deployment-arbitraries.ts";
 
 /** N fractions that sum to 1 (as written by a tool), or arbitrary ones (hand-written, maybe wrong). */
 function fractions(n: number): fc.Arbitrary<number[]> {
@@ -100,34 +68,6 @@ const signatureField = fc.record(
     datatype: fc.constantFrom("FP32", "INT64", "BYTES", "BOOL"),
   },
   { requiredKeys: ["name", "type"] },
-);
-
-/** A resource quantity as the schema's pattern admits it, with large exponents and precision. */
-const quantity = fc.oneof(
-  fc.integer({ min: 0, max: 1_000_000 }),
-  fc.constantFrom("0", "500m", "1Gi", "1.5", ".5", "1e3", "1E", "999999Ei", "1n", "0.0000000001", "1e-12"),
-  fc
-    .tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: -400, max: 400 }))
-    .map(([m, e]) => `${m}e${e}`),
-  // Short strings with exponents whose exact value is enormous: the pattern has no bound on them.
-  fc.constantFrom(
-    "1e99999999",
-    "1e-99999999",
-    `1${"0".repeat(300)}`,
-    `0.${"0".repeat(300)}1`,
-    "7e+999999999999",
-  ),
-);
-const resources = fc.record(
-  {
-    requests: fc.dictionary(fc.constantFrom("cpu", "memory", "nvidia.com/gpu"), quantity, { maxKeys: 3 }),
-    limits: fc.dictionary(fc.constantFrom("cpu", "memory", "ephemeral-storage"), quantity, { maxKeys: 3 }),
-  },
-  { requiredKeys: [] },
-);
-const envList = fc.uniqueArray(
-  fc.record({ name: fc.stringMatching(/^[-._a-zA-Z][-._a-zA-Z0-9]{0,30}$/), value: text(64) }),
-  { maxLength: 128, selector: (e) => e.name },
 );
 
 const artifactUri = fc.oneof(
@@ -199,172 +139,6 @@ export const modelVersionArb: fc.Arbitrary<unknown> = fc.record({
   ),
 });
 
-/** Durations the schema admits for a range, its ends included. */
-const duration = (values: string[]) => fc.constantFrom(...values);
-const ANALYSIS_INTERVALS = ["1s", "1000ms", "24h", "1m", "90s", "1h30m", "0.5m", "86400s"];
-
-const analysisMetric = fc
-  .record({
-    name: fc.stringMatching(/^[a-zA-Z][-a-zA-Z0-9_]{0,62}$/),
-    source: fc.oneof(
-      fc
-        .constantFrom("errorRate", "latencyP50", "latencyP95", "latencyP99", "requestRate")
-        .map((builtin) => ({
-          builtin,
-        })),
-      text(4096, 1).map((query) => ({ query })),
-    ),
-    min: optional(finite),
-    max: optional(finite),
-    maxRatioToStable: optional(fc.double({ min: Number.MIN_VALUE, max: 1e308, noNaN: true })),
-    noData: optional(fc.constantFrom("Inconclusive", "Fail", "Pass")),
-  })
-  .map(({ source, min, max, ...m }) => ({
-    ...m,
-    ...source,
-    ...(min !== undefined ? { min: Math.min(min, max ?? min) } : {}),
-    ...(max !== undefined ? { max: Math.max(max, min ?? max) } : {}),
-    ...(min === undefined && max === undefined && m.maxRatioToStable === undefined ? { max: 0 } : {}),
-  }));
-
-const analysis = fc.record(
-  {
-    interval: duration(ANALYSIS_INTERVALS),
-    count: fc.oneof(fc.constantFrom(1, 1000), fc.integer({ min: 1, max: 1000 })),
-    failureLimit: fc.constantFrom(0, 1, 1000),
-    inconclusiveLimit: fc.constantFrom(0, 1, 1000),
-    metrics: fc.uniqueArray(analysisMetric, { minLength: 1, maxLength: 16, selector: (m) => m.name }),
-  },
-  { requiredKeys: ["metrics"] },
-);
-
-const delays = {
-  scaleDownDelaySeconds: fc.constantFrom(0, 30, 86400),
-  abortScaleDownDelaySeconds: fc.constantFrom(0, 600, 86400),
-};
-
-const canaryStep = fc.oneof(
-  fc.constantFrom(0, 1, 50, 99, 100).map((setWeight) => ({ setWeight })),
-  fc.integer({ min: 0, max: 100 }).map((setWeight) => ({ setWeight })),
-  fc
-    .oneof(
-      fc.constant({}),
-      duration(["0s", "168h", "1ms", "30s"]).map((d) => ({ duration: d })),
-    )
-    .map((pause) => ({ pause })),
-  analysis.map((a) => ({ analysis: a })),
-);
-
-const strategy = fc.oneof(
-  fc.record({
-    canary: fc.record(
-      {
-        steps: fc.array(canaryStep, { minLength: 1, maxLength: 64 }),
-        analysis,
-        postPromotionAnalysis: analysis,
-        ...delays,
-      },
-      { requiredKeys: ["steps"] },
-    ),
-  }),
-  fc.record({
-    blueGreen: fc.record(
-      {
-        autoPromotionSeconds: fc.constantFrom(0, 1, 86400),
-        autoPromotionEnabled: fc.boolean(),
-        prePromotionAnalysis: analysis,
-        postPromotionAnalysis: analysis,
-        ...delays,
-      },
-      { requiredKeys: [] },
-    ),
-  }),
-  fc.record({
-    shadow: fc
-      .record(
-        {
-          mirrorPercent: fc.constantFrom(0, 1, 100),
-          duration: duration(["1s", "168h", "30m"]),
-          analysis,
-          ...delays,
-        },
-        { requiredKeys: [] },
-      )
-      .map((s) => (s.duration || s.analysis?.count ? s : { ...s, duration: "1s" })),
-  }),
-);
-
-const trafficRouting = fc.oneof(
-  fc.constant({ replicas: {} }),
-  dnsName(253).map((httpRoute) => ({ gatewayAPI: { httpRoute } })),
-  dnsName(253).map((virtualService) => ({ istio: { virtualService } })),
-);
-
-/** A target as the CEL rules require: cpu/memory with averageUtilization, others with averageValue. */
-const autoscalingTarget = fc.oneof(
-  fc
-    .tuple(fc.constantFrom("cpu", "memory"), fc.constantFrom(1, 70, 1000))
-    .map(([type, averageUtilization]) => ({ type, averageUtilization })),
-  fc
-    .tuple(
-      fc.constantFrom("rps", "concurrency"),
-      fc.double({ min: Number.MIN_VALUE, max: 1e308, noNaN: true }),
-    )
-    .map(([type, averageValue]) => ({ type, averageValue })),
-  fc
-    .tuple(text(4096, 1), fc.constantFrom(Number.MIN_VALUE, 0.5, 1e308))
-    .map(([query, averageValue]) => ({ type: "query", query, averageValue })),
-);
-const direction = fc.record(
-  { stabilizationWindowSeconds: fc.constantFrom(0, 3600), maxPodsPerStep: fc.constantFrom(1, 1000) },
-  { requiredKeys: [] },
-);
-const autoscaling = fc
-  .record(
-    {
-      provider: fc.constantFrom("hpa", "keda", "builtin"),
-      minReplicas: fc.constantFrom(0, 1, 10000),
-      maxReplicas: fc.constantFrom(1, 3, 10000),
-      targets: fc.array(autoscalingTarget, { minLength: 1, maxLength: 8 }),
-      scaleUp: direction,
-      scaleDown: direction,
-      panicWindow: duration(["1s", "6s", "1h"]),
-      stableWindow: duration(["6s", "60s", "1h"]),
-    },
-    { requiredKeys: ["maxReplicas", "targets"] },
-  )
-  .map((a) => ({ ...a, minReplicas: Math.min(a.minReplicas ?? 1, a.maxReplicas) }));
-
-const labelMap = fc.dictionary(text(63, 1), text(63), { maxKeys: 64 });
-
-export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
-  apiVersion: fc.constant("modelops.io/v1alpha1"),
-  kind: fc.constant("ModelDeployment"),
-  metadata: fc.record({
-    name: dnsName(55, true),
-    namespace: dnsName(63),
-    uid: fc.uuid(),
-    generation: fc.nat(),
-  }),
-  spec: fc.record(
-    {
-      modelVersion: dnsName(253),
-      replicas: fc.oneof(fc.constantFrom(0, 1, 10000), fc.integer({ min: 0, max: 10000 })),
-      paused: fc.boolean(),
-      progressDeadlineSeconds: fc.constantFrom(1, 600, 86400),
-      template: fc.record(
-        { labels: labelMap, annotations: labelMap, resources, nodeSelector: labelMap, env: envList },
-        { requiredKeys: [] },
-      ),
-      strategy,
-      trafficRouting,
-      autoscaling,
-      proxy: fc.record({ enabled: fc.boolean() }, { requiredKeys: [] }),
-    },
-    { requiredKeys: ["modelVersion"] },
-  ),
-});
-
 const threshold = fc.oneof(fc.constantFrom(0, 1, 0.05, 1e308), fc.double({ min: 0, max: 2, noNaN: true }));
 const driftFeature = fc
   .record(
@@ -406,7 +180,9 @@ export const driftMonitorArb: fc.Arbitrary<unknown> = fc.record({
       actions: fc.record(
         {
           rollback: fc.boolean(),
-          retrainJob: fc.constant({ template: { spec: { template: { spec: { containers: [] } } } } }),
+          retrainJob: fc.constant({
+            template: { spec: { template: { spec: { serviceAccountName: "trainer", containers: [] } } } },
+          }),
           webhook: fc.record(
             {
               url: fc.constantFrom("https://hooks.example/drift", "http://10.0.0.1/x"),

@@ -1,0 +1,84 @@
+// Checks the apiserver would make of what the operator writes, made without
+// it: names, labels, ports, the proxy's config, and status against the CRD's
+// schema after a JSON round trip. Shared by the schema fuzz and its cases.
+import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import { expect } from "vitest";
+import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import { PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
+import { validateModelVersion } from "../core/version-validation.ts";
+import { CONFIG_ENV, parseProxyConfig } from "../proxy/config.ts";
+import { setCondition } from "../runtime/conditions.ts";
+import { withReconciled } from "../runtime/reconcile-errors.ts";
+
+export const NOW = new Date("2026-01-01T00:00:00Z");
+
+export const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/** A status survives the apiserver only as JSON: NaN and Infinity become null there. */
+export function viaJson<T>(x: T): unknown {
+  return JSON.parse(JSON.stringify(x));
+}
+
+export function expectParses(
+  schema: { safeParse(x: unknown): { success: boolean; error?: unknown } },
+  x: unknown,
+) {
+  const parsed = schema.safeParse(viaJson(x));
+  expect(parsed.error, JSON.stringify(x).slice(0, 2000)).toBeUndefined();
+}
+
+/** The ModelVersion reconciler's status, as operator/controllers/modelversion.ts composes it. */
+export function modelVersionStatus(mv: ModelVersion) {
+  const problems = validateModelVersion(mv);
+  const valid = problems.length === 0;
+  const message = valid ? "usable" : problems.map((p) => p.message).join("; ");
+  const reason = valid ? "Validated" : (problems[0]?.reason ?? "Invalid");
+  const conditions = withReconciled(
+    setCondition(undefined, { type: "Ready", status: valid ? "True" : "False", reason, message }, 1, NOW),
+    1,
+    NOW,
+  );
+  return {
+    problems,
+    status: { phase: valid ? "Ready" : "Invalid", message, observedGeneration: 1, conditions },
+  };
+}
+
+/** What the apiserver checks of a Deployment that can be checked without it. */
+export function expectValidDeployment(d: V1Deployment, mdep: ModelDeployment, mv: ModelVersion) {
+  expect(d.metadata?.name).toMatch(DNS_1123_SUBDOMAIN);
+  expect(d.metadata?.name?.length).toBeLessThanOrEqual(253);
+  for (const v of Object.values(d.metadata?.labels ?? {})) {
+    expect(v).toMatch(LABEL_VALUE);
+    expect(v.length).toBeLessThanOrEqual(63);
+  }
+  const selector = d.spec?.selector.matchLabels ?? {};
+  const podLabels = d.spec?.template.metadata?.labels ?? {};
+  for (const [k, v] of Object.entries(selector)) expect(podLabels[k]).toBe(v);
+  const containers = d.spec?.template.spec?.containers ?? [];
+  const ports = containers.flatMap((c) => c.ports ?? []);
+  expect(new Set(ports.map((p) => p.containerPort)).size).toBe(ports.length);
+  expect(new Set(ports.map((p) => p.name)).size).toBe(ports.length);
+  for (const p of ports) expect(p.containerPort).toBeGreaterThanOrEqual(1);
+  for (const c of containers) for (const e of c.env ?? []) expect(e.name).toMatch(ENV_NAME);
+  const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
+  expect(proxy !== undefined).toBe(mdep.spec.proxy?.enabled !== false);
+  if (proxy) {
+    const config = parseProxyConfig(proxy.env?.find((e) => e.name === CONFIG_ENV)?.value);
+    expect(config.upstream).toBe(`http://127.0.0.1:${mv.spec.runtime.port}`);
+    expect(config.listenPort).not.toBe(mv.spec.runtime.port);
+    expect(config.metricsPort).not.toBe(mv.spec.runtime.port);
+  }
+}
+
+export function expectValidServices(services: V1Service[]) {
+  const names = services.map((s) => s.metadata?.name ?? "");
+  expect(new Set(names).size).toBe(names.length);
+  for (const n of names) {
+    expect(n.length).toBeLessThanOrEqual(63);
+    expect(n).toMatch(DNS_1035);
+  }
+}
