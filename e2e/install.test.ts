@@ -224,11 +224,17 @@ describe("Helm chart", () => {
     expect(text).not.toMatch(/resources: \[secrets\]/);
   });
 
-  it("renders outbound.allow as the operator's --outbound-allow flag, and nothing when empty", async () => {
-    const text = await template(["--set", "outbound.allow={prometheus.monitoring.svc,10.20.0.0/16}"]);
+  it("renders the outbound fence values as the operator's flags, and nothing when empty", async () => {
+    const text = await template([
+      ...["--set", "outbound.allow={prometheus.monitoring.svc,10.20.0.0/16}"],
+      ...["--set", "outbound.serviceCIDRs={10.96.0.0/12,fd00:10:96::/112},outbound.podCIDRs={10.244.0.0/16}"],
+    ]);
     expect(text).toContain("- --outbound-allow=prometheus.monitoring.svc,10.20.0.0/16");
-    expect(await template()).not.toContain("--outbound-allow");
-    await expect(template(["--set", "outbound.allow=a b"])).rejects.toThrow(/outbound/);
+    expect(text).toContain("- --service-cidr=10.96.0.0/12,fd00:10:96::/112");
+    expect(text).toContain("- --pod-cidr=10.244.0.0/16");
+    expect(await template()).not.toMatch(/--outbound-allow|--service-cidr|--pod-cidr/);
+    await expect(template(["--set", "outbound.allow={a b}"])).rejects.toThrow(/outbound/);
+    await expect(template(["--set", "outbound.podCIDRs={10.0.0.0}"])).rejects.toThrow(/podCIDRs/);
   });
 
   it("rejects values outside its schema", async () => {
