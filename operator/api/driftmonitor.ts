@@ -125,6 +125,15 @@ export const driftFeatureSchema = withCel(
 );
 export type DriftFeature = z.infer<typeof driftFeatureSchema>;
 
+const SERVICE_ACCOUNT_REQUIRED =
+  "retrainJob.template.spec.template.spec.serviceAccountName is required: name the ServiceAccount the " +
+  "retraining pods run as, with only the rights training needs";
+
+/** An object whose fields beyond those named are kept as written (a Kubernetes type the CRD does not spell out). */
+function preserved<T extends z.ZodRawShape>(shape: T) {
+  return z.object(shape).loose().meta({ "x-kubernetes-preserve-unknown-fields": true });
+}
+
 export const driftActionsSchema = z
   .object({
     rollback: z
@@ -136,14 +145,48 @@ export const driftActionsSchema = z
       ),
     retrainJob: z
       .object({
-        template: z
-          .object({})
-          .loose()
-          .meta({ "x-kubernetes-preserve-unknown-fields": true })
-          .describe(
-            "A batch/v1 JobTemplateSpec ({metadata, spec}); a Job is created from it on Critical. Every " +
-              "container gets the drift report as JSON in the environment variable DRIFT_REPORT.",
-          ),
+        template: withCel(
+          preserved({
+            spec: preserved({
+              template: preserved({
+                spec: preserved({
+                  serviceAccountName: z
+                    .string()
+                    .max(253)
+                    .optional()
+                    .describe("ServiceAccount the retraining pods run as; required."),
+                })
+                  .optional()
+                  .describe("The PodSpec of the retraining pods."),
+              })
+                .optional()
+                .describe("The PodTemplateSpec of the retraining pods."),
+            })
+              .optional()
+              .describe("The JobSpec."),
+          })
+            .refine((t) => !!t.spec?.template?.spec?.serviceAccountName, {
+              message: SERVICE_ACCOUNT_REQUIRED,
+              path: ["spec", "template", "spec", "serviceAccountName"],
+            })
+            .describe(
+              "A batch/v1 JobTemplateSpec ({metadata, spec}); a Job is created from it on Critical. Every " +
+                "container gets the drift report as JSON in the environment variable DRIFT_REPORT. The pod " +
+                "template must name its serviceAccountName, and may not be privileged, escalate privileges, add " +
+                "capabilities beyond the Pod Security Standards' baseline, use the host's network, PID or IPC " +
+                "namespaces, hostPath volumes or hostPorts (condition RetrainJobAllowed says why otherwise).",
+            ),
+          [
+            {
+              // The operator creates the Job with its own rights: the pods must
+              // run under a ServiceAccount the author chose, never a silent default.
+              rule:
+                "has(self.spec) && has(self.spec.template) && has(self.spec.template.spec) && " +
+                "has(self.spec.template.spec.serviceAccountName) && self.spec.template.spec.serviceAccountName != ''",
+              message: SERVICE_ACCOUNT_REQUIRED,
+            },
+          ],
+        ),
       })
       .optional()
       .describe("Start a retraining Job on Critical, once per drift episode, unless one is still running."),

@@ -67,7 +67,10 @@ describe("retrainingJob", () => {
             metadata: { labels: { team: "ml" } },
             spec: {
               template: {
-                spec: { containers: [{ name: "a", env: [{ name: "K", value: "v" }] }, { name: "b" }] },
+                spec: {
+                  serviceAccountName: "trainer",
+                  containers: [{ name: "a", env: [{ name: "K", value: "v" }] }, { name: "b" }],
+                },
               },
             },
           },
