@@ -32,15 +32,31 @@ function fractions(n: number): fc.Arbitrary<number[]> {
   return fc.array(share, { minLength: n, maxLength: n }).chain((raw) => {
     const sum = raw.reduce((a, b) => a + b, 0);
     const normal = sum > 0 ? raw.map((x) => Math.min(1, x / sum)) : raw.map((_, i) => (i === 0 ? 1 : 0));
-    return fc.constantFrom(normal, raw);
+    // Mostly a distribution, so most versions get as far as their Deployment.
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.constant(normal) },
+      { weight: 1, arbitrary: fc.constant(raw) },
+    );
   });
 }
 
 const numericReference = (name: fc.Arbitrary<string>) =>
-  fc.tuple(name, fc.array(edgeValue, { minLength: 2, maxLength: 65 })).chain(([n, values]) => {
-    const edges = values.sort((a, b) => a - b);
-    return fractions(edges.length - 1).map((f) => ({ name: n, type: "numeric", edges, fractions: f }));
-  });
+  fc
+    .tuple(
+      name,
+      fc.oneof(
+        // Mostly distinct edges (as tools write them); sometimes repeated ones, which validation reports.
+        {
+          weight: 4,
+          arbitrary: fc.uniqueArray(edgeValue, { minLength: 2, maxLength: 65, comparator: "SameValueZero" }),
+        },
+        { weight: 1, arbitrary: fc.array(edgeValue, { minLength: 2, maxLength: 65 }) },
+      ),
+    )
+    .chain(([n, values]) => {
+      const edges = values.sort((a, b) => a - b);
+      return fractions(edges.length - 1).map((f) => ({ name: n, type: "numeric", edges, fractions: f }));
+    });
 
 const categoricalReference = (name: fc.Arbitrary<string>) =>
   fc.tuple(name, fc.uniqueArray(text(256), { minLength: 1, maxLength: 256 })).chain(([n, keys]) =>
@@ -73,6 +89,9 @@ const signatureField = fc.record(
 const artifactUri = fc.oneof(
   fc.tuple(fc.constantFrom(...ARTIFACT_SCHEMES), text(60, 1)).map(([s, rest]) => `${s}://${rest}`),
   fc.constantFrom("pvc://models/iris/v1", "pvc://c", "pvc:///x", "file:///m", "file://relative", "s3://b/k"),
+  // Built-in runtimes serve only these two schemes; a version must reach its Deployment often.
+  fc.tuple(fc.constantFrom("pvc://", "file:///"), text(60, 1)).map(([s, rest]) => `${s}${rest}`),
+  fc.tuple(fc.constantFrom("pvc://", "file:///"), text(60, 1)).map(([s, rest]) => `${s}${rest}`),
   fc.constant(`pvc://${"c".repeat(253)}/${"p".repeat(1780)}`),
 );
 
