@@ -160,7 +160,7 @@ describe("DriftMonitor fences", () => {
     const refused = await waitDrift("hook-fenced", acted("webhook"), "webhook action");
     expect(refused.verdict).toBe("Critical");
     expect(refused.lastActionResult).toMatch(
-      /webhook failed: refused to send to 127\.0\.0\.2: is a loopback address; allow it with the operator flag --outbound-allow/,
+      /webhook failed: refused to send to 127\.0\.0\.2: it is a loopback address; allow it with the operator flag --outbound-allow/,
     );
     await waitDrift(
       "hook-allowed",
@@ -189,7 +189,7 @@ describe("DriftMonitor fences", () => {
     );
     const s = await waitDrift("prom-fenced", (x) => x.verdict === "Unknown", "Unknown");
     expect(condition(s, "DriftDetected")).toMatchObject({ status: "Unknown", reason: "QueryFailed" });
-    expect(s.message).toMatch(/refused to send to 127\.0\.0\.2: is a loopback address.*--outbound-allow/);
+    expect(s.message).toMatch(/refused to send to 127\.0\.0\.2: it is a loopback address.*--outbound-allow/);
     // The allowed one is read (it answers with no series: InsufficientData).
     await waitDrift("prom-allowed", (x) => x.verdict === "InsufficientData", "read");
     expect(arrived.some((a) => a.address === ALLOWED && a.url === "/api/v1/query")).toBe(true);

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { outboundPolicy } from "../runtime/outbound.ts";
 import { createPrometheusProvider } from "./prometheus.ts";
 
 interface SeenRequest {
@@ -249,5 +250,25 @@ describe("Prometheus provider", () => {
     const timeOf = (q: string) => seen.find((r) => r.body.get("query") === q)?.body.get("time");
     expect(timeOf("vector(1)")).toBe("1700000000.500");
     expect(timeOf("vector(2)")).toBeNull();
+  });
+
+  it("sends nothing to a fenced address (a DriftMonitor's own), and reads it once allowed", async () => {
+    handler = success("scalar", [1, "1"]);
+    const fenced = await createPrometheusProvider({ address, outbound: outboundPolicy() }).query("q");
+    expect(fenced).toEqual({
+      kind: "error",
+      message: expect.stringMatching(
+        /^Prometheus at .*: refused to send to 127\.0\.0\.1: it is a loopback address/,
+      ),
+    });
+    expect(seen).toHaveLength(0);
+    const allowed = createPrometheusProvider({ address, outbound: outboundPolicy({ allow: "127.0.0.1" }) });
+    expect(await allowed.query("q")).toEqual({ kind: "value", value: 1 });
+  });
+
+  it("refuses an answer larger than the limit", async () => {
+    handler = reply(200, "x".repeat(4096));
+    const result = await createPrometheusProvider({ address, maxResponseBytes: 1024 }).query("q");
+    expect(result).toEqual({ kind: "error", message: expect.stringContaining("larger than 1024 bytes") });
   });
 });

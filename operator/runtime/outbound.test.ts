@@ -1,7 +1,20 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fencedRange, OutboundRefused, outboundPolicy, refusal, send } from "./outbound.ts";
+
+// "pinned.test" exists only in this resolver: a request that reaches the server
+// connected to the address the fence checked, not to a second DNS answer.
+vi.mock("node:dns/promises", async (original) => {
+  const real = await original<typeof import("node:dns/promises")>();
+  return {
+    ...real,
+    lookup: (host: string, opts: object) =>
+      host === "pinned.test"
+        ? Promise.resolve([{ address: "127.0.0.1", family: 4 }])
+        : real.lookup(host, opts),
+  };
+});
 
 const cluster = outboundPolicy({ serviceCidr: "10.96.0.0/12,fd00:10:96::/112", podCidr: "10.244.0.0/16" });
 
@@ -35,8 +48,13 @@ describe("refusal", () => {
   it.each([
     // url, resolved addresses, policy, refused?
     ["https://hooks.example.com/x", ["93.184.216.34"], none, undefined],
-    ["https://metadata.example/x", ["169.254.169.254"], none, /is a link-local \(cloud metadata\) address/],
-    ["https://169.254.169.254/latest", ["169.254.169.254"], none, /169\.254\.169\.254: is a link-local/],
+    [
+      "https://metadata.example/x",
+      ["169.254.169.254"],
+      none,
+      /it resolves to 169\.254\.169\.254, a link-local \(cloud metadata\) address/,
+    ],
+    ["https://169.254.169.254/latest", ["169.254.169.254"], none, /169\.254\.169\.254: it is a link-local/],
     ["https://rebind.example/x", ["93.184.216.34", "127.0.0.1"], none, /resolves to 127\.0\.0\.1.*loopback/],
     ["https://kube-dns.svc/x", ["10.96.0.10"], cluster, /cluster Service address/],
     ["http://hooks.example.com/x", ["93.184.216.34"], none, /over plain http: use https, or allow it with/],
@@ -94,8 +112,12 @@ describe("send", () => {
     const before = calls.length;
     const policy = outboundPolicy();
     await expect(send(`http://127.0.0.1:${port}/a`, get, { policy })).rejects.toBeInstanceOf(OutboundRefused);
+    // Other spellings of 127.0.0.1: the URL parser normalizes them before the check.
+    for (const host of ["0x7f.1", "2130706433", "0177.0.0.1", "[::ffff:127.0.0.1]"]) {
+      await expect(send(`http://${host}:${port}/a`, get, { policy })).rejects.toThrow(/loopback/);
+    }
     await expect(send(`http://localhost:${port}/a`, get, { policy })).rejects.toThrow(
-      /localhost: resolves to .*loopback/,
+      /localhost: it resolves to .*loopback/,
     );
     expect(calls.length).toBe(before);
   });
@@ -107,6 +129,16 @@ describe("send", () => {
       const res = await send(`http://${host}:${port}/ok`, get, { policy });
       expect(res).toMatchObject({ status: 200, body: "ok" });
     }
+  });
+
+  it("connects to the address it checked (no second resolution a rebinding DNS could answer)", async () => {
+    const res = await send(`http://pinned.test:${port}/ok`, get, {
+      policy: outboundPolicy({ allow: "127.0.0.1" }),
+    });
+    expect(res).toMatchObject({ status: 200, body: "ok" });
+    await expect(send(`http://pinned.test:${port}/ok`, get, { policy: outboundPolicy() })).rejects.toThrow(
+      /pinned\.test: it resolves to 127\.0\.0\.1, a loopback address/,
+    );
   });
 
   it("does not follow redirects", async () => {

@@ -97,8 +97,9 @@ export function refusal(url: URL, addresses: string[], policy: OutboundPolicy): 
   for (const address of addresses) {
     const what = fencedRange(address, policy);
     if (what && !allowed(address)) {
-      const resolved = address === host ? "" : ` resolves to ${address}, which`;
-      return `refused to send to ${host}:${resolved} is a ${what} address; ${how}`;
+      const is =
+        address === host ? `it is a ${what} address` : `it resolves to ${address}, a ${what} address`;
+      return `refused to send to ${host}: ${is}; ${how}`;
     }
   }
   if (url.protocol === "http:" && !addresses.every(allowed)) {

@@ -167,7 +167,7 @@ describe("DriftMonitor actions the operator will not take for the author", () =>
     expect(webhookCalls).toBe(0);
     const status = fake.getObject(`${API}/driftmonitors/scorer`)?.status as { lastActionResult?: string };
     expect(status.lastActionResult).toMatch(
-      /webhook failed: refused to send to 127\.0\.0\.1: is a loopback address; allow it with the operator flag --outbound-allow/,
+      /webhook failed: refused to send to 127\.0\.0\.1: it is a loopback address; allow it with the operator flag --outbound-allow/,
     );
     expect(jobsCreated()).toHaveLength(1); // the other actions still ran
   });
