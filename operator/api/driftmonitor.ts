@@ -174,7 +174,8 @@ export const driftActionsSchema = z
                 "container gets the drift report as JSON in the environment variable DRIFT_REPORT. The pod " +
                 "template must name its serviceAccountName, and may not be privileged, escalate privileges, add " +
                 "capabilities beyond the Pod Security Standards' baseline, use the host's network, PID or IPC " +
-                "namespaces, hostPath volumes or hostPorts (condition RetrainJobAllowed says why otherwise).",
+                "namespaces, hostPath volumes or hostPorts, or switch off seccomp, AppArmor or /proc masking (the " +
+                "condition RetrainJobAllowed says why otherwise).",
             ),
           [
             {

@@ -76,6 +76,30 @@ describe("retrainJobProblems", () => {
       [/hostProcess/],
     ],
     [
+      "seccomp Unconfined for the pod",
+      { ...ok, securityContext: { seccompProfile: { type: "Unconfined" } } },
+      [/the pod template sets seccompProfile Unconfined/],
+    ],
+    [
+      "AppArmor Unconfined and an unmasked /proc for a container",
+      {
+        ...ok,
+        containers: [
+          { ...trainer, securityContext: { appArmorProfile: { type: "Unconfined" }, procMount: "Unmasked" } },
+        ],
+      },
+      [/container train sets appArmorProfile Unconfined/, /container train sets procMount Unmasked/],
+    ],
+    [
+      "RuntimeDefault seccomp and Default procMount",
+      {
+        ...ok,
+        securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+        containers: [{ ...trainer, securityContext: { procMount: "Default" } }],
+      },
+      [],
+    ],
+    [
       "several at once, each named",
       { hostNetwork: true, containers: [{ ...trainer, securityContext: { privileged: true } }] },
       [/serviceAccountName/, /hostNetwork/, /privileged/],

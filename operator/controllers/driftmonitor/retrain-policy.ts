@@ -2,7 +2,7 @@
 // own rights, so a DriftMonitor's author could otherwise obtain, through it, a
 // pod that runs under a ServiceAccount they did not choose, or one that
 // escapes onto the node (privileged, host namespaces, hostPath, hostPort,
-// added capabilities). The Job must name its ServiceAccount, and must stay
+// added capabilities, Unconfined seccomp/AppArmor, an unmasked /proc). The Job must name its ServiceAccount, and must stay
 // within the Pod Security Standards' baseline. Pure; the CRD's CEL rule
 // checks serviceAccountName too, at apply time.
 //
@@ -45,6 +45,7 @@ export function retrainJobProblems(template: unknown): string[] {
   if (obj(obj(pod.securityContext).windowsOptions).hostProcess === true) {
     problems.push("the pod template asks for a Windows hostProcess: remove it");
   }
+  problems.push(...unconfined("the pod template", obj(pod.securityContext)));
   for (const volume of list(pod.volumes)) {
     if (volume.hostPath !== undefined) {
       problems.push(`volume ${String(volume.name)} is a hostPath: use an emptyDir, a PVC or a ConfigMap`);
@@ -65,6 +66,8 @@ function containerProblems(c: Json): string[] {
     problems.push(`${name} sets allowPrivilegeEscalation: true: set it to false or remove it`);
   }
   if (obj(sc.windowsOptions).hostProcess === true) problems.push(`${name} asks for a Windows hostProcess`);
+  problems.push(...unconfined(name, sc));
+  if (sc.procMount === "Unmasked") problems.push(`${name} sets procMount Unmasked: remove it`);
   const added = obj(sc.capabilities).add;
   for (const cap of Array.isArray(added) ? added : []) {
     const bare = String(cap).toUpperCase().replace(/^CAP_/, "");
@@ -82,6 +85,13 @@ function containerProblems(c: Json): string[] {
     }
   }
   return problems;
+}
+
+/** Switching off the kernel's confinement (baseline forbids Unconfined seccomp and AppArmor). */
+function unconfined(who: string, sc: Json): string[] {
+  return (["seccompProfile", "appArmorProfile"] as const)
+    .filter((field) => obj(sc[field]).type === "Unconfined")
+    .map((field) => `${who} sets ${field} Unconfined: use RuntimeDefault or remove it`);
 }
 
 function obj(value: unknown): Json {
