@@ -7,12 +7,14 @@ import {
   driftMonitorSchema,
   driftMonitorStatusSchema,
   type ModelVersion,
+  modelDeploymentSchema,
   modelVersionSchema,
   modelVersionStatusSchema,
 } from "../api/index.ts";
 import { canonicalQuantity } from "../core/quantity.ts";
+import { desiredDeployment, revisionHash } from "../core/workload.ts";
 import { evaluateDrift } from "../drift/evaluate.ts";
-import { expectParses, modelVersionStatus, NOW } from "../testing/schema-checks.ts";
+import { expectParses, expectValidDeployment, modelVersionStatus, NOW } from "../testing/schema-checks.ts";
 import { composeDriftStatus } from "./driftmonitor/status.ts";
 
 /** Objects at the schema's maximum sizes, where a message or list built from them may outgrow status. */
@@ -99,5 +101,43 @@ describe("cases the properties found", () => {
         now: NOW,
       }),
     );
+  });
+});
+
+describe("a template cannot give pods more than the operator's own", () => {
+  it("keeps the pods' revision labels whatever spec.template.labels says, so they join no other selector", () => {
+    const mv = admittedOne({
+      apiVersion: "modelops.io/v1alpha1",
+      kind: "ModelVersion",
+      metadata: { name: "v1", namespace: "ns" },
+      spec: {
+        modelName: "m",
+        version: "1",
+        artifact: { uri: "pvc://models/m", format: "sklearn" },
+        runtime: { name: "mlserver", image: "i" },
+      },
+    });
+    const mdep = modelDeploymentSchema.parse({
+      apiVersion: "modelops.io/v1alpha1",
+      kind: "ModelDeployment",
+      metadata: { name: "mine", namespace: "ns", uid: "u" },
+      spec: {
+        modelVersion: "v1",
+        template: {
+          labels: {
+            "modelops.io/deployment": "theirs",
+            "modelops.io/revision": "abc",
+            "modelops.io/version": "x",
+            app: "theirs",
+          },
+        },
+      },
+    });
+    const d = desiredDeployment(mdep, mv, revisionHash(mdep, mv), 1);
+    expectValidDeployment(d, mdep, mv);
+    expect(d.spec.template.metadata?.labels).toMatchObject({
+      "modelops.io/deployment": "mine",
+      "modelops.io/version": "v1",
+    });
   });
 });

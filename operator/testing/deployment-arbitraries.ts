@@ -138,7 +138,17 @@ const autoscaling = fc
   )
   .map((a) => ({ ...a, minReplicas: Math.min(a.minReplicas ?? 1, a.maxReplicas) }));
 
-const labelMap = fc.dictionary(text(63, 1), text(63), { maxKeys: 64 });
+// The operator's own label keys included: a template must not move its pods into another selector.
+const labelKey = fc.oneof(
+  text(63, 1),
+  fc.constantFrom(
+    "modelops.io/deployment",
+    "modelops.io/revision",
+    "modelops.io/version",
+    "app.kubernetes.io/name",
+  ),
+);
+const labelMap = fc.dictionary(labelKey, text(63), { maxKeys: 64 });
 
 export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
   apiVersion: fc.constant("modelops.io/v1alpha1"),

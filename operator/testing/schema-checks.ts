@@ -3,7 +3,13 @@
 // schema after a JSON round trip. Shared by the schema fuzz and its cases.
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { expect } from "vitest";
-import type { ModelDeployment, ModelVersion } from "../api/index.ts";
+import {
+  LABEL_DEPLOYMENT,
+  LABEL_REVISION,
+  LABEL_VERSION,
+  type ModelDeployment,
+  type ModelVersion,
+} from "../api/index.ts";
 import { PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
 import { CONFIG_ENV, parseProxyConfig } from "../proxy/config.ts";
@@ -64,6 +70,7 @@ export function expectValidDeployment(d: V1Deployment, mdep: ModelDeployment, mv
   expect(new Set(ports.map((p) => p.name)).size).toBe(ports.length);
   for (const p of ports) expect(p.containerPort).toBeGreaterThanOrEqual(1);
   for (const c of containers) for (const e of c.env ?? []) expect(e.name).toMatch(ENV_NAME);
+  expectNoMoreThanGiven(d, mv);
   const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
   expect(proxy !== undefined).toBe(mdep.spec.proxy?.enabled !== false);
   if (proxy) {
@@ -81,4 +88,36 @@ export function expectValidServices(services: V1Service[]) {
     expect(n.length).toBeLessThanOrEqual(63);
     expect(n).toMatch(DNS_1035);
   }
+}
+
+/** Pod spec fields the operator may set; anything else (hostNetwork, serviceAccountName, ...) is a grant. */
+const POD_FIELDS = new Set(["containers", "securityContext", "nodeSelector", "volumes"]);
+
+/**
+ * Whatever the ModelVersion and ModelDeployment say, an inference pod gets no
+ * more than a namespace user could ask for by the schema: no host
+ * namespaces, no chosen ServiceAccount, no volume but the artifact's claim
+ * (read-only), no Secret through env, no privilege escalation or capability,
+ * and labels that keep it inside its own revision's selector (SECURITY.md).
+ */
+export function expectNoMoreThanGiven(d: V1Deployment, mv: ModelVersion) {
+  const pod = d.spec?.template.spec;
+  expect(Object.keys(pod ?? {}).filter((k) => !POD_FIELDS.has(k))).toEqual([]);
+  expect(pod?.securityContext?.seccompProfile?.type).toBe("RuntimeDefault");
+  const claim = /^pvc:\/\/([^/]+)/.exec(mv.spec.artifact.uri)?.[1];
+  for (const v of pod?.volumes ?? []) {
+    expect(Object.keys(v).sort()).toEqual(["name", "persistentVolumeClaim"]);
+    expect(v.persistentVolumeClaim).toEqual({ claimName: claim, readOnly: true });
+  }
+  for (const c of pod?.containers ?? []) {
+    expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
+    expect(c.securityContext?.privileged).toBeUndefined();
+    expect(c.securityContext?.capabilities).toEqual({ drop: ["ALL"] });
+    for (const e of c.env ?? []) expect(e.valueFrom).toBeUndefined();
+    for (const m of c.volumeMounts ?? []) expect(m.readOnly).toBe(true);
+  }
+  const labels = d.spec?.template.metadata?.labels ?? {};
+  expect(labels[LABEL_DEPLOYMENT]).toBe(d.metadata?.labels?.[LABEL_DEPLOYMENT]);
+  expect(labels[LABEL_REVISION]).toBe(d.metadata?.labels?.[LABEL_REVISION]);
+  expect(labels[LABEL_VERSION]).toBe(mv.metadata.name);
 }
