@@ -9,8 +9,15 @@
 //   revision    the revision hash (modelops.io/revision label)
 //   version     the ModelVersion's name
 
-/** Counter of proxied inference requests (V2 infer, V1 predict); label `code` is the status class: 2xx, 3xx, 4xx, 5xx. */
+/**
+ * Counter of proxied inference requests (V2 infer, V1 predict); label `code`
+ * is the status class: 2xx, 3xx, 4xx, 5xx, or CLIENT_CLOSED_CODE for a client
+ * that hung up before its answer (neither the model's error nor a 4xx the
+ * model gave). A model server that does not answer in time is a 5xx (504).
+ */
 export const REQUESTS_TOTAL = "modelops_proxy_requests_total";
+/** `code` of a request whose client disconnected before its answer (nginx's 499). */
+export const CLIENT_CLOSED_CODE = "499";
 /** Histogram (seconds) of request latency as seen by the proxy. */
 export const REQUEST_DURATION = "modelops_proxy_request_duration_seconds";
 /** Gauge of requests in flight, for concurrency autoscaling. */
@@ -33,6 +40,12 @@ export const RESPONSE_SIZE = "modelops_proxy_response_size_bytes";
  * inference error ratio and latency that analysis reads.
  */
 export const PASSTHROUGH_REQUESTS_TOTAL = "modelops_proxy_passthrough_requests_total";
+/**
+ * Gauge of bytes held in body copies (for parsing and shadow comparison),
+ * bounded by the proxy's maxBufferedBytes; payloads that did not fit are
+ * counted in UNPARSED_TOTAL.
+ */
+export const BUFFERED_BYTES = "modelops_proxy_buffered_bytes";
 
 export const SERIES_LABELS = ["namespace", "deployment", "revision", "version"] as const;
 
@@ -54,7 +67,11 @@ export const PREDICTION_VALUE = "modelops_proxy_prediction_value";
 export const PREDICTION_CATEGORY_TOTAL = "modelops_proxy_prediction_category_total";
 /** Category label value for categories missing from the reference. */
 export const OTHER_CATEGORY = "__other__";
-/** Counter of requests or responses whose payload could not be parsed (they are still forwarded); label `part`: request|response. */
+/**
+ * Counter of requests or responses whose payload was not parsed (they are
+ * still forwarded): not JSON or not the protocol, over maxParseBytes, over the
+ * maxBufferedBytes budget, or beyond maxParseInflight; label `part`: request|response.
+ */
 export const UNPARSED_TOTAL = "modelops_proxy_unparsed_payloads_total";
 
 // Shadow traffic: a share of requests copied to the shadow revision.

@@ -67,6 +67,24 @@ export const proxyConfigSchema = z.object({
     .int()
     .min(1)
     .default(4 << 20),
+  // Memory and time bounds (budget.ts, server.ts): neither a client nor the
+  // model server can make the proxy hold more than this, or hold it longer.
+  /** Body copies (request, response, shadow answer) held at once across requests. */
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(32 << 20),
+  /** Inference requests in flight beyond this are forwarded without keeping copies (counted as unparsed). */
+  maxParseInflight: z.number().int().min(0).default(64),
+  /** A model server silent this long (no response, or a stalled one) gets the client a 504. */
+  upstreamTimeoutMs: z.number().int().min(1).default(60_000),
+  /** A client must send its request headers within this (slowloris). */
+  headersTimeoutMs: z.number().int().min(1).default(10_000),
+  /** A client must send its whole request (headers and body) within this. */
+  requestTimeoutMs: z.number().int().min(1).default(60_000),
+  /** An idle keep-alive connection is closed after this; longer than common load-balancer idle timeouts. */
+  keepAliveTimeoutMs: z.number().int().min(1).default(65_000),
 });
 
 export type ProxyConfig = z.infer<typeof proxyConfigSchema>;

@@ -4,6 +4,7 @@
 // /healthz on metricsPort. Logs JSON lines, never payloads.
 import { createServer, type Server } from "node:http";
 import { pino } from "pino";
+import { ByteBudget } from "./budget.ts";
 import { CONFIG_ENV, type ProxyConfig, parseProxyConfig } from "./config.ts";
 import { createProxyMetrics, type ProxyMetrics } from "./metrics.ts";
 import { createProxyServer } from "./server.ts";
@@ -54,10 +55,12 @@ export async function startProxy(config: ProxyConfig, host?: string): Promise<Ru
     base: { deployment: config.deployment, revision: config.revision },
   });
   const metrics = createProxyMetrics(config);
-  const shadow = config.shadow ? new ShadowMirror(config.shadow, config, metrics) : undefined;
+  const budget = new ByteBudget(config.maxBufferedBytes, (held) => metrics.buffered.set(held));
+  const shadow = config.shadow ? new ShadowMirror(config.shadow, config, metrics, budget) : undefined;
   const proxy = createProxyServer({
     config,
     metrics,
+    budget,
     ...(shadow ? { shadow } : {}),
     logError: (msg, err) => log.error({ err: (err as Error).message }, msg),
   });

@@ -4,6 +4,8 @@
 // so the request path does no label hashing.
 import client from "prom-client";
 import {
+  BUFFERED_BYTES,
+  CLIENT_CLOSED_CODE,
   FEATURE_CATEGORY_TOTAL,
   FEATURE_VALUE,
   INFLIGHT_REQUESTS,
@@ -109,12 +111,16 @@ export function createProxyMetrics(config: ProxyConfig) {
     registry,
     features,
     predictions,
-    requests: perCode((code) => zeroed(requests.labels({ code }))),
+    requests: {
+      ...perCode((code) => zeroed(requests.labels({ code }))),
+      [CLIENT_CLOSED_CODE]: zeroed(requests.labels({ code: CLIENT_CLOSED_CODE })),
+    },
     passthrough: perCode((code) => zeroed(passthrough.labels({ code }))),
     duration: histogram(REQUEST_DURATION, "Inference latency seen by the proxy (s)."),
     requestSize: histogram(REQUEST_SIZE, "Inference request body size (bytes).", SIZE_BUCKETS),
     responseSize: histogram(RESPONSE_SIZE, "Inference response body size (bytes).", SIZE_BUCKETS),
     inflight,
+    buffered: gauge(BUFFERED_BYTES, "Bytes held in body copies for parsing and shadow comparison."),
     mirrored,
     mirroredInflight,
     unparsedRequest: zeroed(unparsed.labels({ part: "request" })),

@@ -40,6 +40,18 @@ describe("V2 request tensors", () => {
     });
   });
 
+  it("reads data nested deeper than the call stack without throwing", () => {
+    const depth = 20_000;
+    const body = `{"inputs":[{"name":"x","shape":[1],"data":${"[".repeat(depth)}1${"]".repeat(depth)}}]}`;
+    expect(columns(parseRequest("v2", body, [num("x")]))).toEqual({ x: [1] });
+  });
+
+  it("does not allocate the columns an empty tensor claims ([0, 1e9])", () => {
+    const body = JSON.stringify({ inputs: [{ name: "x", shape: [0, 1e9], data: [] }] });
+    const parsed = parseRequest("v2", body, [num("x")]);
+    expect(parsed.ok && parsed.rows).toBe(0);
+  });
+
   it("reads nested data the same as flat data", () => {
     const body = {
       inputs: [

@@ -52,9 +52,24 @@ function isValue(v: unknown): v is Value {
   return typeof v === "number" || typeof v === "string" || typeof v === "boolean";
 }
 
+/**
+ * Row-major leaves of nested `data`, without recursion: JSON.parse accepts
+ * nesting far deeper than the call stack, and a client chooses the depth.
+ */
 function flatten(data: unknown, out: unknown[]): void {
-  if (Array.isArray(data)) for (const d of data) flatten(d, out);
-  else out.push(data);
+  const stack: Array<{ items: unknown[]; next: number }> = [];
+  if (!Array.isArray(data)) return void out.push(data);
+  stack.push({ items: data, next: 0 });
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { items: unknown[]; next: number };
+    if (top.next >= top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.items[top.next++];
+    if (Array.isArray(item)) stack.push({ items: item, next: 0 });
+    else out.push(item);
+  }
 }
 
 /** Splits one V2 tensor (row-major, flat or nested `data`) into per-column arrays. */
@@ -71,6 +86,8 @@ export function tensorColumns(tensor: unknown): RawColumns | string {
   const shape = t.shape as number[];
   const rows = shape.length === 0 ? 1 : (shape[0] as number);
   const cols = shape.slice(1).reduce((a, b) => a * b, 1);
+  // No rows, no values: a claimed [0, 1e9] must not allocate a billion empty columns.
+  if (rows === 0 && flat.length === 0) return { name: t.name, columns: [] };
   if (rows * cols !== flat.length) {
     return `tensor ${t.name}: shape [${shape.join(",")}] needs ${rows * cols} values, data has ${flat.length}`;
   }

@@ -1,76 +1,11 @@
 // The proxy's HTTP behaviour against loopback stand-in model servers:
 // forwarding, passthrough, unparsed bodies, upstream failure and shadow
 // mirroring. The real model server is in e2e/proxy.test.ts.
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ProxyConfigInput, proxyConfigSchema } from "./config.ts";
-import { type RunningProxy, startProxy } from "./main.ts";
+import type { RunningProxy } from "./main.ts";
+import { closeAll, labels, metricsOf, post, proxy, upstream, v2 } from "./test-servers.ts";
 
-type Handler = (req: IncomingMessage, body: string) => { status: number; body: string; delayMs?: number };
-const closers: Array<() => Promise<void>> = [];
-
-async function upstream(handler: Handler): Promise<string> {
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => {
-      body += c;
-    });
-    req.on("end", () => {
-      const out = handler(req, body);
-      setTimeout(() => {
-        res.writeHead(out.status, { "content-type": "application/json", "x-upstream": "yes" });
-        res.end(out.body);
-      }, out.delayMs ?? 0);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  closers.push(() => new Promise((r) => server.close(() => r())));
-  server.unref();
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function proxy(config: Partial<ProxyConfigInput>): Promise<RunningProxy> {
-  const full = proxyConfigSchema.parse({
-    namespace: "ns",
-    deployment: "iris",
-    revision: "r1",
-    version: "iris-v1",
-    listenPort: 0,
-    metricsPort: 0,
-    signature: {
-      inputs: [{ name: "x", type: "numeric" }],
-      outputs: [{ name: "label", type: "categorical" }],
-    },
-    reference: {
-      features: [{ name: "x", type: "numeric", edges: [0, 1, 2] }],
-      predictions: [{ name: "label", type: "categorical", categories: ["a", "b"] }],
-    },
-    ...config,
-  });
-  const p = await startProxy(full, "127.0.0.1");
-  closers.push(p.close);
-  return p;
-}
-
-async function metricsOf(p: RunningProxy): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
-}
-
-const v2 = (xs: number[]) =>
-  JSON.stringify({ inputs: [{ name: "x", shape: [xs.length, 1], datatype: "FP64", data: xs }] });
-const labels = (ls: string[]) =>
-  JSON.stringify({ outputs: [{ name: "predict", shape: [ls.length], datatype: "BYTES", data: ls }] });
-const post = (p: RunningProxy, path: string, body: string) =>
-  fetch(`http://127.0.0.1:${p.port}${path}`, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json" },
-  });
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+afterEach(closeAll);
 
 describe("modelops-proxy server", () => {
   it("forwards an inference call unchanged and records features, predictions and the status class", async () => {

@@ -18,6 +18,8 @@ import {
   previewServiceName,
   stableServiceName,
 } from "../api/contract.ts";
+import { CLIENT_CLOSED_CODE } from "../api/metric-names.ts";
+import { BodyCopy, type ByteBudget } from "./budget.ts";
 import { MIRROR_PATH, type ProxyConfig } from "./config.ts";
 import { codeClass, type ProxyMetrics } from "./metrics.ts";
 import { type InferenceRoute, inferenceRoute, type Parsed, parseRequest, parseResponse } from "./payload.ts";
@@ -45,30 +47,11 @@ function endToEndHeaders(headers: IncomingMessage["headers"]): Record<string, st
 export interface ProxyDeps {
   config: ProxyConfig;
   metrics: ProxyMetrics;
+  /** Shared with the shadow mirror: every body copy the proxy keeps is drawn from it. */
+  budget: ByteBudget;
   shadow?: ShadowMirror;
   /** Errors only, never payloads. */
   logError: (msg: string, err: unknown) => void;
-}
-
-/** A body copy for parsing; stops copying (and gives up parsing) past `limit` bytes. */
-class BodyCopy {
-  private chunks: Buffer[] = [];
-  size = 0;
-  private readonly limit: number;
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-  add(chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.size <= this.limit) this.chunks.push(chunk);
-    else this.chunks = [];
-  }
-  get complete(): boolean {
-    return this.size <= this.limit;
-  }
-  buffer(): Buffer {
-    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-  }
 }
 
 /** A shadow revision's proxy tells the stable proxies the share it asks for; others have none. */
@@ -78,39 +61,89 @@ function answerMirror(config: ProxyConfig, res: ServerResponse): void {
   res.end(JSON.stringify(percent === undefined ? { error: "not a shadow revision" } : { percent }));
 }
 
+/** Why the model server gave no (complete) answer: it timed out (504) or failed (502). */
+class UpstreamTimeout extends Error {
+  constructor(ms: number) {
+    super(`model server silent for ${ms} ms`);
+  }
+}
+
+function upstreamStatus(err: unknown): number {
+  return err instanceof UpstreamTimeout ? 504 : 502;
+}
+
+/** Answers a failed upstream call; a response already under way can only be cut. */
 function badGateway(res: ServerResponse, err: unknown): void {
+  if (res.destroyed || res.writableEnded) return;
   if (!res.headersSent) {
-    res.writeHead(502, { "content-type": "text/plain" });
-    res.end(`modelops-proxy: model server unreachable: ${(err as Error).message}\n`);
+    const status = upstreamStatus(err);
+    res.writeHead(status, { "content-type": "text/plain" });
+    const what = status === 504 ? "did not answer in time" : "unreachable";
+    res.end(`modelops-proxy: model server ${what}: ${(err as Error).message}\n`);
   } else {
     res.destroy();
   }
 }
 
+/** What every request shares: the model server, the byte budget and the in-flight parse cap. */
+interface Shared {
+  deps: ProxyDeps;
+  forward: Forward;
+  budget: ByteBudget;
+  parsing: { count: number };
+}
+
 export function createProxyServer(deps: ProxyDeps): { server: Server; close(): Promise<void> } {
-  const upstream = new URL(deps.config.upstream);
+  const { config } = deps;
+  const upstream = new URL(config.upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
-  const forward = (req: IncomingMessage) =>
-    request({
+  const forward: Forward = (req) => {
+    const up = request({
       host: upstream.hostname,
       port: upstream.port,
       method: req.method,
       path: req.url,
       headers: endToEndHeaders(req.headers),
       agent,
+      // Socket inactivity: covers both a model that never answers and one
+      // that stalls mid-answer, without limiting a slow upload still sending.
+      timeout: config.upstreamTimeoutMs,
     });
+    up.on("timeout", () => up.destroy(new UpstreamTimeout(config.upstreamTimeoutMs)));
+    return up;
+  };
+  const shared: Shared = {
+    deps,
+    forward,
+    budget: deps.budget,
+    parsing: { count: 0 },
+  };
 
-  const name = deps.config.deployment;
+  const name = config.deployment;
   const ownNames = new Set(
     [clientServiceName, stableServiceName, canaryServiceName, previewServiceName].map((f) => f(name)),
   );
-  const server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === MIRROR_PATH) return answerMirror(deps.config, res);
-    const route = inferenceRoute(req.method, req.url);
-    if (route) infer(deps, forward, req, res, route, isMirroredCopy(req.headers, ownNames));
-    else passthrough(deps, forward, req, res);
-  });
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  // Slowloris: a client must send its headers within headersTimeoutMs and its
+  // whole request within requestTimeoutMs, or Node closes the connection
+  // (408). Node checks only every connectionsCheckingInterval (30 s by
+  // default), so check often enough for the timeouts to mean what they say.
+  const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
+    },
+    (req, res) => {
+      if (req.method === "GET" && req.url === MIRROR_PATH) return answerMirror(config, res);
+      // A client that resets its connection makes req emit "error"; its close is handled below.
+      req.on("error", () => {});
+      const route = inferenceRoute(req.method, req.url);
+      if (route) infer(shared, req, res, route, isMirroredCopy(req.headers, ownNames));
+      else passthrough(deps, forward, req, res);
+    },
+  );
   return {
     server,
     close: () =>
@@ -129,48 +162,62 @@ function passthrough(deps: ProxyDeps, forward: Forward, req: IncomingMessage, re
   up.on("response", (upRes) => {
     deps.metrics.passthrough[codeClass(upRes.statusCode ?? 0)].inc();
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
+    upRes.on("error", () => res.destroy());
     upRes.pipe(res);
   });
   up.on("error", (err) => {
-    deps.metrics.passthrough["5xx"].inc();
+    if (!res.headersSent && !res.destroyed) deps.metrics.passthrough["5xx"].inc();
     badGateway(res, err);
+  });
+  // The client left: stop asking the model server on its behalf.
+  res.on("close", () => {
+    if (!res.writableFinished) up.destroy();
   });
   req.pipe(up);
 }
 
 function infer(
-  deps: ProxyDeps,
-  forward: Forward,
+  shared: Shared,
   req: IncomingMessage,
   res: ServerResponse,
   route: InferenceRoute,
   mirroredCopy: boolean,
 ): void {
+  const { deps, budget, parsing } = shared;
   const { metrics, config } = deps;
   const start = performance.now();
   metrics.inflight.inc();
   if (mirroredCopy) metrics.mirroredInflight.inc();
+  // Beyond maxParseInflight requests are only forwarded: no copies, so the
+  // memory a burst can take is bounded by the cap, not by the burst.
+  const parse = parsing.count < config.maxParseInflight;
+  if (parse) parsing.count++;
+  const copies = parse ? budget : undefined;
   // A copy is never copied again: a shadow's own proxies mirror nothing of it.
-  const copyToShadow = !mirroredCopy && (deps.shadow?.selects() ?? false);
-  const requestBody = new BodyCopy(config.maxParseBytes);
-  const responseBody = new BodyCopy(config.maxParseBytes);
+  const copyToShadow = parse && !mirroredCopy && (deps.shadow?.selects() ?? false);
+  const requestBody = new BodyCopy(config.maxParseBytes, copies);
+  const responseBody = new BodyCopy(config.maxParseBytes, copies);
   let status = 0;
+  let upstreamFailed = false;
   let shadowed: Promise<Parsed | undefined> | undefined;
 
-  const up = forward(req);
+  const up = shared.forward(req);
+  const fail = (err: unknown) => {
+    upstreamFailed = true;
+    status = upstreamStatus(err);
+    badGateway(res, err);
+  };
   up.on("response", (upRes) => {
     status = upRes.statusCode ?? 502;
     res.writeHead(status, endToEndHeaders(upRes.headers));
     upRes.on("data", (c: Buffer) => responseBody.add(c));
+    upRes.on("error", fail);
     upRes.pipe(res);
   });
-  up.on("error", (err) => {
-    status = 502;
-    badGateway(res, err);
-  });
+  up.on("error", fail);
   req.on("data", (c: Buffer) => requestBody.add(c));
   req.on("end", () => {
-    if (copyToShadow && deps.shadow && requestBody.complete) {
+    if (copyToShadow && deps.shadow && requestBody.complete && !done) {
       shadowed = deps.shadow.send(req.url ?? "/", req.headers, requestBody.buffer(), route.protocol);
     }
   });
@@ -181,17 +228,25 @@ function infer(
     if (done) return;
     done = true;
     metrics.inflight.dec();
+    if (parse) parsing.count--;
     if (mirroredCopy) {
       metrics.mirroredInflight.dec();
       metrics.mirrored.inc();
     }
-    // A client that hangs up before its answer is counted as 4xx: not the model's fault.
-    const code = answered ? codeClass(status) : "4xx";
+    // A client that hangs up before its answer is neither the model's error
+    // nor a 4xx the model gave: counted apart, and the model server's work
+    // for it is abandoned. An answer cut because the model failed is a 5xx.
+    if (!answered && !upstreamFailed) up.destroy();
+    const code = answered || upstreamFailed ? codeClass(status) : CLIENT_CLOSED_CODE;
     metrics.requests[code].inc();
     metrics.duration.observe((performance.now() - start) / 1000);
     metrics.requestSize.observe(requestBody.size);
     metrics.responseSize.observe(responseBody.size);
     if (answered) observePayloads(deps, route, requestBody, responseBody, status, shadowed);
+    responseBody.release();
+    // The shadow may still be sending the request copy: it stays counted until then.
+    if (shadowed) void shadowed.finally(() => requestBody.release());
+    else requestBody.release();
   };
   res.on("finish", () => finish(true));
   res.on("close", () => finish(false));

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, request } from "node:http";
 import { comparePredictions } from "./agreement.ts";
+import { BodyCopy, type ByteBudget } from "./budget.ts";
 import { MIRROR_PATH, type ProxyConfig } from "./config.ts";
 import { codeClass, type ProxyMetrics } from "./metrics.ts";
 import { type Columns, type Parsed, type Protocol, parseResponse } from "./payload.ts";
@@ -55,8 +56,20 @@ export class ShadowMirror {
   private readonly outputs: ProxyConfig["signature"]["outputs"];
   private readonly random: () => number;
 
-  constructor(config: ShadowConfig, proxyConfig: ProxyConfig, metrics: ProxyMetrics, random = Math.random) {
+  private readonly budget: ByteBudget;
+  private readonly maxAnswerBytes: number;
+
+  /** `budget` bounds the shadow's answers held for comparison, together with the proxy's other copies. */
+  constructor(
+    config: ShadowConfig,
+    proxyConfig: ProxyConfig,
+    metrics: ProxyMetrics,
+    budget: ByteBudget,
+    random = Math.random,
+  ) {
     this.config = config;
+    this.budget = budget;
+    this.maxAnswerBytes = proxyConfig.maxParseBytes;
     this.metrics = metrics.shadow;
     this.outputs = proxyConfig.signature.outputs;
     this.random = random;
@@ -118,15 +131,29 @@ export class ShadowMirror {
       req.on("timeout", () => req.destroy(new Error("shadow timeout")));
       req.on("error", fail);
       req.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", fail);
+        // The answer is kept only within maxParseBytes and the shared budget;
+        // beyond that it is read and dropped, and not compared.
+        const answer = new BodyCopy(this.maxAnswerBytes, this.budget);
+        res.on("data", (c: Buffer) => answer.add(c));
+        res.on("error", () => {
+          answer.release();
+          fail();
+        });
         res.on("end", () => {
           this.metrics.duration.observe((performance.now() - start) / 1000);
           const status = res.statusCode ?? 0;
           this.metrics.sent[codeClass(status)].inc();
-          if (status >= 300) return resolve(undefined);
-          resolve(parseResponse(protocol, Buffer.concat(chunks), this.outputs));
+          try {
+            resolve(
+              status < 300 && answer.complete
+                ? parseResponse(protocol, answer.buffer(), this.outputs)
+                : undefined,
+            );
+          } catch {
+            resolve(undefined); // parsing is best effort; a hostile answer must not take the proxy down
+          } finally {
+            answer.release();
+          }
         });
       });
       req.end(body);
