@@ -1,10 +1,11 @@
 // Attacks on the proxy by its clients and by its model server, each against
 // the real proxy on loopback: a hung model, clients that hang up, slowloris
 // connections, and more concurrent or larger bodies than memory allows.
-import { connect, type Socket } from "node:net";
+import { createServer } from "node:http";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningProxy } from "./main.ts";
-import { closeAll, labels, post, proxy, sample, upstream, v2 } from "./test-servers.ts";
+import { closeAll, closers, labels, post, proxy, sample, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);
 
@@ -56,6 +57,30 @@ describe("modelops-proxy under attack", () => {
     expect(await requests(p, "5xx")).toBe(1);
     expect(await sample(p, "modelops_proxy_passthrough_requests_total", 'code="5xx"')).toBe(1);
     expect(await sample(p, "modelops_proxy_inflight_requests")).toBe(0);
+  });
+
+  it("cuts an answer the model server stalls in, counted as a model error, not as a hang-up", async () => {
+    const stalling = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"outputs":['); // and nothing more
+    });
+    await new Promise<void>((r) => stalling.listen(0, "127.0.0.1", r));
+    closers.push(
+      () =>
+        new Promise((r) => {
+          stalling.close(() => r());
+          stalling.closeAllConnections();
+        }),
+    );
+    const p = await proxy({
+      upstream: `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`,
+      upstreamTimeoutMs: 200,
+    });
+    const res = await post(p, INFER, v2([1]));
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await expect.poll(() => requests(p, "5xx")).toBe(1);
+    expect(await requests(p, "499")).toBe(0);
   });
 
   it("counts a client that hangs up apart (499), neither as a model error nor as a client error", async () => {
