@@ -88,7 +88,7 @@ describe("builtinQuery", () => {
   it.each([
     [
       "errorRate",
-      `(sum(rate(modelops_proxy_requests_total{${labels},code="5xx"}[60s])) or vector(0)) / sum(rate(modelops_proxy_requests_total{${labels}}[60s]))`,
+      `(sum(rate(modelops_proxy_requests_total{${labels},code="5xx"}[60s])) or vector(0)) / sum(rate(modelops_proxy_requests_total{${labels},code!="499"}[60s]))`,
     ],
     [
       "latencyP50",

@@ -1,7 +1,7 @@
 // PromQL for analysis: the built-in metrics over the modelops-proxy series
 // (api/metric-names.ts), and the placeholder templating of user queries.
 import type { BUILTIN_METRICS } from "../api/index.ts";
-import { REQUEST_DURATION, REQUESTS_TOTAL } from "../api/metric-names.ts";
+import { CLIENT_CLOSED_CODE, REQUEST_DURATION, REQUESTS_TOTAL } from "../api/metric-names.ts";
 
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
 
@@ -52,8 +52,10 @@ export function builtinQuery(metric: BuiltinMetric, sel: SeriesSelector): string
       // The 5xx series does not exist until the first error; "or vector(0)"
       // keeps a healthy revision from reading as "no data". Without traffic
       // the denominator is empty (or 0), so the result is still no data.
+      // Requests the client hung up on say nothing of the model: neither side.
       const errors = `${REQUESTS_TOTAL}{${selector(sel, { code: SERVER_ERROR_CLASS })}}[${sel.interval}]`;
-      return `(sum(rate(${errors})) or vector(0)) / sum(rate(${all}))`;
+      const answered = `${REQUESTS_TOTAL}{${selector(sel)},code!="${CLIENT_CLOSED_CODE}"}[${sel.interval}]`;
+      return `(sum(rate(${errors})) or vector(0)) / sum(rate(${answered}))`;
     }
     case "latencyP50":
       return latencyQuantile(0.5, sel);
