@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { FixtureExporter } from "../hack/localcluster/exporter.ts";
 import { waitFor } from "../hack/localcluster/kubectl.ts";
 import { publishFeature, seeded } from "./harness/drift.ts";
-import { startDriftObserved } from "./harness/drift-observed.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import type { Observed } from "./harness/observed.ts";
+import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
 const EDGES = [0, 1, 2, 3, 4];
@@ -111,7 +110,7 @@ beforeAll(async () => {
   ns = await createTestNamespace("drift-fence", inject("kubeconfig"), inject("binDir"));
   await recordingServer(ALLOWED);
   await recordingServer(FENCED);
-  observed = await startDriftObserved({
+  observed = await startObserved({
     namespace: ns.name,
     binDir: inject("binDir"),
     kubeconfig: inject("operatorKubeconfig"),

@@ -6,9 +6,8 @@ import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
 import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
-import { startDriftObserved } from "./harness/drift-observed.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
-import type { Observed } from "./harness/observed.ts";
+import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
 const EDGES = [0, 1, 2, 3, 4];
@@ -158,7 +157,7 @@ beforeAll(async () => {
   await ns.kubectlOk(["create", "secret", "generic", "hook", "--from-literal=token=s3cret"]);
   await ns.kubectlOk(["create", "serviceaccount", "trainer"]);
   // The webhook receiver and the "blind" Prometheus listen on loopback: allowed here, as by an admin.
-  observed = await startDriftObserved({
+  observed = await startObserved({
     namespace: ns.name,
     binDir: inject("binDir"),
     kubeconfig: inject("operatorKubeconfig"),

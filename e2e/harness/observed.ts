@@ -20,6 +20,12 @@ export async function startObserved(opts: {
   namespace: string;
   binDir: string;
   kubeconfig: string;
+  /**
+   * As --outbound-allow; undefined allows nothing fenced. Drift webhooks and
+   * per-object Prometheus addresses under test listen on loopback, which the
+   * fence refuses unless allowed; the operator's own Prometheus is trusted.
+   */
+  outboundAllow?: string;
 }): Promise<Observed> {
   const dir = mkdtempSync(join(tmpdir(), "modelops-observed-"));
   const exporter = await FixtureExporter.start();
@@ -28,6 +34,7 @@ export async function startObserved(opts: {
     kubeconfig: opts.kubeconfig,
     namespace: opts.namespace,
     prometheus: createPrometheusProvider({ address: prom.url }),
+    ...(opts.outboundAllow === undefined ? {} : { outboundAllow: opts.outboundAllow }),
   });
   return {
     exporter,
