@@ -5,11 +5,10 @@
 // crash, must answer exactly what the model server answered, and its memory
 // must stay bounded (figures printed).
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseRequest, parseResponse } from "./payload.ts";
-import { closeAll, closers, proxyProcess, residentMiB, sample } from "./test-servers.ts";
+import { closeAll, proxyProcess, residentMiB, sample, serveOnLoopback } from "./test-servers.ts";
 
 afterEach(closeAll);
 
@@ -101,15 +100,7 @@ async function scriptedModel(answers: Answers): Promise<string> {
       res.end(a.body);
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  closers.push(
-    () =>
-      new Promise((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return serveOnLoopback(server);
 }
 
 const exchange = fc.record({

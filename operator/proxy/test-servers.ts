@@ -36,6 +36,12 @@ export async function upstream(handler: Handler): Promise<string> {
       }, out.delayMs ?? 0);
     });
   });
+  server.unref();
+  return serveOnLoopback(server);
+}
+
+/** Listens on a free loopback port, closed by closeAll; returns its base URL. */
+export async function serveOnLoopback(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   closers.push(
     () =>
@@ -44,7 +50,6 @@ export async function upstream(handler: Handler): Promise<string> {
         server.closeAllConnections();
       }),
   );
-  server.unref();
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
