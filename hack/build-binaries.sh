@@ -23,7 +23,8 @@ staging_modules=(api apiextensions-apiserver apimachinery apiserver cli-runtime
 
 build_kubernetes() {
   local out=$cache/kubernetes-$KUBERNETES_VERSION
-  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # kubelet and kube-proxy run the real node (hack/localcluster/real-node.ts).
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kube-proxy kubelet)
   local missing=()
   for c in "${cmds[@]}"; do [ -x "$out/$c" ] || missing+=("$c"); done
   [ ${#missing[@]} -eq 0 ] && { log "kubernetes $KUBERNETES_VERSION: cached"; return; }
@@ -56,7 +57,10 @@ build_kubernetes() {
   done
   for c in "${missing[@]}"; do
     log "kubernetes $KUBERNETES_VERSION: building $c (several minutes on a cold cache)"
-    (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -tags selinux,notest -trimpath \
+    # kubelet needs cgo (as in Kubernetes' own release builds); the rest are static.
+    local cgo=0
+    [ "$c" = kubelet ] && cgo=1
+    (cd "$mod" && CGO_ENABLED=$cgo GOFLAGS=-mod=mod go build -tags selinux,notest -trimpath \
        -ldflags "$ldflags" -o "$out/$c.tmp" "k8s.io/kubernetes/cmd/$c")
     mv "$out/$c.tmp" "$out/$c"
   done
@@ -86,12 +90,13 @@ build_kwok() {
 }
 
 # Prometheus 3.x publishes its Go module as v0.3MM.P for release 3.MM.P.
-# Tag remove_all_sd leaves out the cloud service discoveries: tests only use
-# static targets, it halves the build, and one of those SDKs (nomad) pins a
-# pseudo-version the module proxy does not serve. No web UI assets either
+# Tag remove_all_sd leaves out the cloud service discoveries (it halves the
+# build, and one of those SDKs (nomad) pins a pseudo-version the module proxy
+# does not serve); enable_kubernetes_sd keeps the one the real node's pods are
+# discovered with. No web UI assets either
 # (builtinassets is off); the API is all tests need.
 build_prometheus() {
-  local out=$cache/prometheus-$PROMETHEUS_VERSION
+  local out=$cache/prometheus-$PROMETHEUS_VERSION-k8s-sd
   [ -x "$out/prometheus" ] && { log "prometheus $PROMETHEUS_VERSION: cached"; return; }
   local mod=$cache/src/prometheus-$PROMETHEUS_VERSION
   local v=${PROMETHEUS_VERSION#v} major minor patch
@@ -104,14 +109,31 @@ build_prometheus() {
   fi
   log "prometheus $PROMETHEUS_VERSION ($modver): building"
   local x=github.com/prometheus/common/version
-  (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -tags remove_all_sd -trimpath \
+  (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -tags remove_all_sd,enable_kubernetes_sd -trimpath \
      -ldflags "-s -w -X $x.Version=$v -X $x.Branch=HEAD -X $x.Revision=$modver" \
      -o "$out/prometheus.tmp" github.com/prometheus/prometheus/cmd/prometheus)
   mv "$out/prometheus.tmp" "$out/prometheus"
 }
 
+# CoreDNS gives the real node's pods cluster DNS (<svc>.<ns>.svc), as in any cluster.
+build_coredns() {
+  local out=$cache/coredns-$COREDNS_VERSION
+  [ -x "$out/coredns" ] && { log "coredns $COREDNS_VERSION: cached"; return; }
+  local mod=$cache/src/coredns-$COREDNS_VERSION
+  mkdir -p "$mod" "$out"
+  if [ ! -f "$mod/go.mod" ]; then
+    printf 'module modelops.local/coredns-build\ngo 1.24.0\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$mod/go.mod"
+    printf 'package main\nfunc main() {}\n' >"$mod/main.go"
+  fi
+  log "coredns $COREDNS_VERSION: building"
+  (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" \
+     -o "$out/coredns.tmp" github.com/coredns/coredns)
+  mv "$out/coredns.tmp" "$out/coredns"
+}
+
 build_etcd
 build_kwok
+build_coredns
 build_prometheus
 build_kubernetes
 
@@ -121,7 +143,7 @@ build_kubernetes
 bin=$cache/bin-$KUBERNETES_VERSION-$ETCD_VERSION-$KWOK_VERSION
 mkdir -p "$bin"
 for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" "$cache/kwok-$KWOK_VERSION/kwok" \
-         "$cache/prometheus-$PROMETHEUS_VERSION/prometheus"; do
+         "$cache/prometheus-$PROMETHEUS_VERSION-k8s-sd/prometheus" "$cache/coredns-$COREDNS_VERSION/coredns"; do
   ln -sf "$f" "$bin/$(basename "$f")"
 done
 log "binaries ready in $bin"

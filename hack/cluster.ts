@@ -1,5 +1,5 @@
 // Local control plane for development:
-//   node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR]
+//   node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR] [--real-node]
 // `start` installs the CRDs in --crds (default crds/) and leaves the components running after it exits; `stop` finds them
 // through DIR/state.json. The bin dir defaults to $MODELOPS_BIN_DIR, else the
 // pinned versions' cache directory that hack/build-binaries.sh fills.
@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { liveComponents, readState, startCluster, stopClusterInDir } from "./localcluster/cluster.ts";
+import { startRealNodeInDir } from "./localcluster/cluster-node.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -27,7 +28,7 @@ function defaultBinDir(): string {
 
 function usage(): never {
   console.error(
-    "usage: node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR]",
+    "usage: node hack/cluster.ts start|stop|status [--dir DIR] [--nodes N] [--bin-dir DIR] [--crds DIR] [--real-node]",
   );
   process.exit(2);
 }
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
       nodes: { type: "string", default: "3" },
       "bin-dir": { type: "string" },
       crds: { type: "string", default: join(root, "crds") },
+      // Adds the real kubelet node (hack/localcluster/real-node.ts); without
+      // it, or where it cannot run, every node is a KWOK node.
+      "real-node": { type: "boolean", default: false },
     },
   });
   const dir = resolve(values.dir);
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
       const nodes = Number.parseInt(values.nodes, 10);
       if (!(nodes >= 1)) usage();
       const cluster = await startCluster({ dir, nodes, binDir, detach: true, crdsDir: resolve(values.crds) });
+      if (values["real-node"]) await startRealNodeInDir(dir, binDir);
       console.log(`export KUBECONFIG=${cluster.kubeconfig}`);
       return;
     }

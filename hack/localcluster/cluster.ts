@@ -15,6 +15,7 @@ import {
   schedulerArgs,
 } from "./components.ts";
 import { installCrds } from "./crds.ts";
+import { chooseSlot, nodeNetwork } from "./node-network.ts";
 import { createNodes, defaultServiceAccountExists, nodesReady } from "./nodes.ts";
 import { createPki, kubeconfigFor } from "./pki.ts";
 import {
@@ -29,6 +30,7 @@ import {
   track,
   untrack,
 } from "./procs.ts";
+import { type RealNodeState, stopRealNode } from "./real-node.ts";
 
 export interface StartClusterOptions {
   /** Holds everything: pki, etcd data, logs, kubeconfigs, state.json. Reset on start. */
@@ -70,6 +72,10 @@ export interface ClusterState {
   ready: boolean;
   /** The process the components die with; absent when detached (CLI). */
   ownerPid?: number;
+  /** The slot of the node network (node-network.ts): the Service range, and the real node's addresses. */
+  nodeSlot: number;
+  /** Set once a real node runs (startRealNodeInDir); its components are in `components`. */
+  realNode?: RealNodeState;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -100,11 +106,16 @@ export async function stopClusterInDir(
   log: (line: string) => void = () => {},
 ): Promise<boolean> {
   const state = readState(dir);
+  if (state?.realNode) {
+    log(`[cluster] stopping the real node (${state.realNode.runDir})`);
+    await stopRealNode(state.realNode, state.components);
+  }
   const live = liveComponents(state);
   if (state && state.components.length > 0) {
     if (live.length > 0) log(`[cluster] stopping ${live.map((c) => `${c.name}(${c.pid})`).join(", ")}`);
     await stopComponents(live);
-    writeFileSync(statePath(dir), `${JSON.stringify({ ...state, components: [], ready: false }, null, 2)}\n`);
+    const { realNode: _stopped, ...rest } = state;
+    writeFileSync(statePath(dir), `${JSON.stringify({ ...rest, components: [], ready: false }, null, 2)}\n`);
   }
   return live.length > 0;
 }
@@ -141,8 +152,9 @@ function seconds(since: number): string {
 async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   for (const sub of ["etcd", "logs", "pki"]) rmSync(join(dir, sub), { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
+  const net = nodeNetwork(chooseSlot(dir));
   const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0, scheduler = 0]] =
-    await Promise.all([createPki(join(dir, "pki")), freePorts(5)]);
+    await Promise.all([createPki(join(dir, "pki"), net), freePorts(5)]);
   const auditPolicyPath = join(dir, "audit-policy.yaml");
   writeFileSync(auditPolicyPath, auditPolicy);
   const auditLogPath = join(dir, "audit.log");
@@ -159,7 +171,7 @@ async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   writeFileSync(join(dir, "kubeconfig"), kubeconfigFor(pki, "admin", server));
   writeFileSync(join(dir, "operator.kubeconfig"), kubeconfigFor(pki, "operator", server));
   const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
-  return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs };
+  return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs, net };
 }
 
 function writeState(layout: Layout, components: Component[], ready: boolean, owned = true): ClusterState {
@@ -174,6 +186,7 @@ function writeState(layout: Layout, components: Component[], ready: boolean, own
     startedAt: new Date().toISOString(),
     ready,
     ...(owned ? { ownerPid: process.pid } : {}),
+    nodeSlot: layout.net.slot,
   };
   writeFileSync(statePath(layout.dir), `${JSON.stringify(state, null, 2)}\n`);
   return state;

@@ -2,6 +2,7 @@
 // controller-runtime's envtest and kwokctl use, plus an audit log so tests can
 // count the operator's writes.
 import { join } from "node:path";
+import type { NodeNetwork } from "./node-network.ts";
 import type { Pki } from "./pki.ts";
 
 export interface Ports {
@@ -20,9 +21,10 @@ export interface Layout {
   auditLogPath: string;
   stagesPath: string;
   kubeconfigs: { controllerManager: string; scheduler: string; kwok: string };
+  /** Service range and the addresses of the real node, should one start (node-network.ts). */
+  net: NodeNetwork;
 }
 
-export const serviceClusterIpRange = "10.0.0.0/24";
 /** Pod IPs kwok hands out; apart from service IPs so the two never look alike. */
 export const podCidr = "10.244.0.0/16";
 
@@ -62,7 +64,7 @@ export function apiserverArgs(l: Layout): string[] {
     `--tls-cert-file=${l.pki.apiserver.cert}`,
     `--tls-private-key-file=${l.pki.apiserver.key}`,
     `--client-ca-file=${l.pki.caCert}`,
-    `--service-cluster-ip-range=${serviceClusterIpRange}`,
+    `--service-cluster-ip-range=${l.net.serviceCidr}`,
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${l.pki.serviceAccountKey}`,
     `--service-account-signing-key-file=${l.pki.serviceAccountKey}`,
@@ -80,6 +82,10 @@ export function apiserverArgs(l: Layout): string[] {
     // counts writes right after making them sees them all.
     "--audit-log-mode=blocking",
     "--profiling=false",
+    // Logs, exec and port-forward of pods on the real node.
+    `--kubelet-client-certificate=${l.pki.clients["apiserver-kubelet-client"].cert}`,
+    `--kubelet-client-key=${l.pki.clients["apiserver-kubelet-client"].key}`,
+    "--kubelet-preferred-address-types=InternalIP",
   ];
 }
 

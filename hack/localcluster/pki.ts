@@ -5,6 +5,8 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { NodeNetwork } from "./node-network.ts";
+import { REAL_NODE_NAME } from "./real-node-config.ts";
 
 const run = promisify(execFile);
 
@@ -21,6 +23,8 @@ export interface Pki {
   /** Signs and verifies service account tokens. */
   serviceAccountKey: string;
   clients: Record<ClientName, KeyPair>;
+  /** The real node's kubelet serving certificate (for its InternalIP). */
+  kubeletServing: KeyPair;
 }
 
 /** Client identities: the operator has its own user so its requests stand out in the audit log. */
@@ -32,6 +36,14 @@ export const clientSubjects = {
   "controller-manager": "/O=system:masters/CN=system:kube-controller-manager",
   scheduler: "/CN=system:kube-scheduler",
   kwok: "/O=system:masters/CN=kwok-controller",
+  // The real node (real-node.ts): kubelet as the Node authorizer expects it,
+  // kube-proxy as bound to system:node-proxier by default, and the
+  // apiserver's own identity towards kubelets (logs, port-forward).
+  kubelet: `/O=system:nodes/CN=system:node:${REAL_NODE_NAME}`,
+  "kube-proxy": "/CN=system:kube-proxy",
+  "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
+  // A test cluster's DNS; its reads (Services, EndpointSlices, Namespaces) are not what tests examine.
+  coredns: "/O=system:masters/CN=coredns",
 } as const;
 
 export type ClientName = keyof typeof clientSubjects;
@@ -104,9 +116,10 @@ async function signed(
   return pair;
 }
 
-const apiserverSans = [
+const apiserverSans = (net: NodeNetwork) => [
   "IP:127.0.0.1",
-  "IP:10.0.0.1", // the `kubernetes` Service's cluster IP, first of --service-cluster-ip-range
+  `IP:${net.kubernetesServiceIp}`, // the `kubernetes` Service's cluster IP, first of --service-cluster-ip-range
+  `IP:${net.hostIp}`, // where the real node reaches the apiserver (real-node.ts)
   "DNS:localhost",
   "DNS:kubernetes",
   "DNS:kubernetes.default",
@@ -115,25 +128,49 @@ const apiserverSans = [
 ];
 
 /** Creates the CA, the apiserver's serving cert, the SA signing key and every client cert in `dir`. */
-export async function createPki(dir: string): Promise<Pki> {
+export async function createPki(dir: string, net: NodeNetwork): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
   const ca = await makeCa(dir);
-  const serviceAccountKey = join(dir, "service-account.key");
-  const names = Object.keys(clientSubjects) as ClientName[];
-  const [apiserver, , ...clientPairs] = await Promise.all([
+  await Promise.all([
     signed(ca, join(dir, "apiserver"), "/CN=kube-apiserver", [
       "extendedKeyUsage=serverAuth",
-      `subjectAltName=${apiserverSans.join(",")}`,
+      `subjectAltName=${apiserverSans(net).join(",")}`,
+    ]),
+    signed(ca, join(dir, "kubelet-serving"), `/CN=${REAL_NODE_NAME}`, [
+      "extendedKeyUsage=serverAuth",
+      `subjectAltName=IP:${net.nodeIp},DNS:${REAL_NODE_NAME}`,
     ]),
     // SEC1 ("EC PRIVATE KEY"), not PKCS#8: --service-account-key-file reads
     // public keys out of private key files only in the RSA and SEC1 forms.
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", serviceAccountKey]),
-    ...names.map((n) =>
+    openssl([
+      "ecparam",
+      "-name",
+      "prime256v1",
+      "-genkey",
+      "-noout",
+      "-out",
+      join(dir, "service-account.key"),
+    ]),
+    ...(Object.keys(clientSubjects) as ClientName[]).map((n) =>
       signed(ca, join(dir, `client-${n}`), clientSubjects[n], ["extendedKeyUsage=clientAuth"]),
     ),
   ]);
-  const clients = Object.fromEntries(names.map((n, i) => [n, clientPairs[i]])) as Record<ClientName, KeyPair>;
-  return { dir, caCert: ca.cert, caKey: ca.key, apiserver: apiserver as KeyPair, serviceAccountKey, clients };
+  return pkiIn(dir);
+}
+
+/** The paths createPki wrote in `dir`, for a process that did not create them. */
+export function pkiIn(dir: string): Pki {
+  const pair = (name: string): KeyPair => ({ cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) });
+  const names = Object.keys(clientSubjects) as ClientName[];
+  return {
+    dir,
+    caCert: join(dir, "ca.crt"),
+    caKey: join(dir, "ca.key"),
+    apiserver: pair("apiserver"),
+    kubeletServing: pair("kubelet-serving"),
+    serviceAccountKey: join(dir, "service-account.key"),
+    clients: Object.fromEntries(names.map((n) => [n, pair(`client-${n}`)])) as Record<ClientName, KeyPair>,
+  };
 }
 
 /** A kubeconfig with the certificates embedded, so it works from any directory or container. */

@@ -34,10 +34,18 @@ export function componentFailure(c: Component, why: string): ComponentError {
  * its log, so `detach` lets it outlive us (CLI mode) and stopping can signal the
  * whole group.
  */
-export function startComponent(name: string, binary: string, args: string[], logPath: string): Component {
+export function startComponent(
+  name: string,
+  binary: string,
+  args: string[],
+  logPath: string,
+  /** A command that execs the binary (e.g. nsenter into a network namespace). */
+  prefix: string[] = [],
+): Component {
   const fd = openSync(logPath, "a");
   try {
-    const child = spawn(binary, args, { stdio: ["ignore", fd, fd], detached: true });
+    const [command, ...argv] = [...prefix, binary, ...args] as [string, ...string[]];
+    const child = spawn(command, argv, { stdio: ["ignore", fd, fd], detached: true });
     if (child.pid === undefined) throw new ComponentError(`[cluster] could not start ${name} (${binary})`);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     // A spawn error (ENOENT) is reported through the exit check; swallow the event.

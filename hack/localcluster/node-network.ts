@@ -1,0 +1,125 @@
+// The real node's network: one network namespace per cluster that the
+// harness creates, joined to the host by a veth pair. Everything the node
+// runs (containerd, the pods' bridge, kube-proxy's iptables rules, kubelet)
+// lives inside it; the host only gets routes for the node's pod and Service
+// ranges through the veth, so the load generator, Prometheus and the
+// apiserver reach pods as they would in a cluster. The namespace has no
+// default route: nothing in it can reach any address but the host's end of
+// the link. Deleting the namespace removes the veth pair, the bridge, the
+// iptables rules and, with the host's end of the link, the host routes.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Addresses of one cluster's node network, all derived from its slot. */
+export interface NodeNetwork {
+  slot: number;
+  /** Network namespace name (also in /run/netns). */
+  netns: string;
+  /** The host's end of the veth pair (the node's end is eth0 in the namespace). */
+  hostInterface: string;
+  /** Host end of the /30 link: kubelet reaches the apiserver relay and pods reach CoreDNS here. */
+  hostIp: string;
+  /** The node's InternalIP. */
+  nodeIp: string;
+  linkCidr: string;
+  /** The node's pods (the bridge's range). */
+  podCidr: string;
+  /** The cluster's Services (--service-cluster-ip-range). */
+  serviceCidr: string;
+  /** The `kubernetes` Service's ClusterIP, first of serviceCidr (in the apiserver's certificate). */
+  kubernetesServiceIp: string;
+}
+
+const SLOTS = 200;
+
+export function nodeNetwork(slot: number): NodeNetwork {
+  if (!Number.isInteger(slot) || slot < 1 || slot > SLOTS)
+    throw new Error(`node network slot ${slot} out of range`);
+  return {
+    slot,
+    netns: `modelops-node-${slot}`,
+    hostInterface: `mo-node-${slot}`,
+    hostIp: `10.231.${slot}.1`,
+    nodeIp: `10.231.${slot}.2`,
+    linkCidr: `10.231.${slot}.0/30`,
+    podCidr: `10.245.${slot}.0/24`,
+    serviceCidr: `10.96.${slot}.0/24`,
+    kubernetesServiceIp: `10.96.${slot}.1`,
+  };
+}
+
+/**
+ * A slot for a new cluster in `dir`: derived from the directory (so a
+ * restarted dev cluster keeps its addresses) and moved on while another
+ * cluster's namespace or host interface holds it.
+ */
+export function chooseSlot(dir: string, taken: (slot: number) => boolean = slotInUse): number {
+  const start = createHash("sha256").update(dir).digest().readUInt16BE(0) % SLOTS;
+  for (let i = 0; i < SLOTS; i++) {
+    const slot = ((start + i) % SLOTS) + 1;
+    if (!taken(slot)) return slot;
+  }
+  throw new Error(`all ${SLOTS} node network slots are in use (ip netns list)`);
+}
+
+function slotInUse(slot: number): boolean {
+  const net = nodeNetwork(slot);
+  return existsSync(`/run/netns/${net.netns}`) || existsSync(`/sys/class/net/${net.hostInterface}`);
+}
+
+async function ip(args: string[]): Promise<void> {
+  try {
+    await run("ip", args);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`ip ${args.join(" ")}: ${stderr || String(err)}`);
+  }
+}
+
+async function inNetns(net: NodeNetwork, cmd: string[]): Promise<void> {
+  await ip(["netns", "exec", net.netns, ...cmd]);
+}
+
+/**
+ * The command prefix that runs a node component in the namespace. nsenter
+ * switches only the network namespace: `ip netns exec` would also give each
+ * component a private mount namespace, and containerd must see the volumes
+ * kubelet mounts.
+ */
+export function netnsCommand(net: NodeNetwork): string[] {
+  return ["nsenter", `--net=/run/netns/${net.netns}`, "--"];
+}
+
+/** Creates the namespace, the link and the host routes; fails if any already exists. */
+export async function createNodeNetwork(net: NodeNetwork): Promise<void> {
+  await ip(["netns", "add", net.netns]);
+  await ip(["link", "add", net.hostInterface, "type", "veth", "peer", "name", "eth0", "netns", net.netns]);
+  await ip(["addr", "add", `${net.hostIp}/30`, "dev", net.hostInterface]);
+  await ip(["link", "set", net.hostInterface, "up"]);
+  await ip(["-n", net.netns, "addr", "add", `${net.nodeIp}/30`, "dev", "eth0"]);
+  await ip(["-n", net.netns, "link", "set", "eth0", "up"]);
+  await ip(["-n", net.netns, "link", "set", "lo", "up"]);
+  // Routing between eth0 and the pods' bridge, and iptables seeing bridged
+  // traffic (a pod calling a Service whose endpoint is on the same bridge).
+  await inNetns(net, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+  await inNetns(net, ["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"]);
+  for (const cidr of [net.podCidr, net.serviceCidr]) {
+    await ip(["route", "add", cidr, "via", net.nodeIp, "dev", net.hostInterface]);
+  }
+}
+
+/** Removes the namespace and the host's end of the link (and with it the routes). Idempotent. */
+export async function deleteNodeNetwork(net: NodeNetwork): Promise<void> {
+  if (existsSync(`/run/netns/${net.netns}`)) await ip(["netns", "delete", net.netns]);
+  if (existsSync(`/sys/class/net/${net.hostInterface}`)) await ip(["link", "delete", net.hostInterface]);
+}
+
+/** Namespaces this harness created (for a reaper that finds no state file). */
+export function harnessNamespaces(): string[] {
+  if (!existsSync("/run/netns")) return [];
+  return readdirSync("/run/netns").filter((n) => n.startsWith("modelops-node-"));
+}
