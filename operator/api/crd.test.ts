@@ -155,6 +155,27 @@ describe("CEL rules", () => {
     expect([weight.minimum, weight.maximum]).toEqual([0, 100]);
   });
 
+  it("ModelDeployment: tolerations are checked as in a Pod, at most 32", () => {
+    const tolerations = nodeAt("ModelDeployment", "spec.template.tolerations");
+    expect(tolerations.maxItems).toBe(32);
+    const rules = rulesAt("ModelDeployment", "spec.template.tolerations[]");
+    expect(rules).toEqual([
+      "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')",
+      "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+    ]);
+    expect(nodeAt("ModelDeployment", "spec.template.tolerations[].operator").enum).toEqual([
+      "Exists",
+      "Equal",
+    ]);
+    expect(nodeAt("ModelDeployment", "spec.template.tolerations[].effect").enum).toEqual([
+      "NoSchedule",
+      "PreferNoSchedule",
+      "NoExecute",
+    ]);
+    expect(nodeAt("ModelDeployment", "spec.template.tolerations[].tolerationSeconds").type).toBe("integer");
+  });
+
   it("durations are checked with a CEL rule that names the bad value", () => {
     const interval = nodeAt("DriftMonitor", "spec.interval");
     expect(interval.default).toBe("5m");

@@ -149,6 +149,31 @@ describe("rules mirrored in zod", () => {
     );
   });
 
+  it("checks tolerations as the apiserver checks a Pod's", () => {
+    const tolerate = (...tolerations: Record<string, unknown>[]) => mdep({ template: { tolerations } });
+    expect(tolerate({ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" })).toBe(true);
+    expect(tolerate({ key: "dedicated", value: "ml" })).toBe(true); // operator Equal by default
+    expect(tolerate({ operator: "Exists" })).toBe(true); // every taint
+    expect(tolerate({ key: "", operator: "Exists", value: "" })).toBe(true);
+    expect(tolerate({ key: "k", effect: "NoExecute", tolerationSeconds: 300 })).toBe(true);
+    expect(tolerate({ key: "k", operator: "Exists", value: "v" })).toBe(false);
+    expect(tolerate({ value: "v" })).toBe(false); // no key needs Exists
+    expect(tolerate({ key: "k", effect: "NoSchedule", tolerationSeconds: 300 })).toBe(false);
+    expect(tolerate({ key: "k", operator: "In" })).toBe(false);
+    expect(tolerate({ key: "k", effect: "Evict" })).toBe(false);
+    expect(tolerate({ key: "bad key" })).toBe(false);
+    expect(tolerate({ key: "k", effect: "NoExecute", tolerationSeconds: 1.5 })).toBe(false);
+    expect(tolerate(...Array.from({ length: 33 }, () => ({ operator: "Exists" })))).toBe(false);
+    const issue = modelDeploymentSchema.safeParse({
+      apiVersion: "modelops.io/v1alpha1",
+      kind: "ModelDeployment",
+      metadata: meta,
+      spec: { modelVersion: "v1", template: { tolerations: [{ key: "k", operator: "Exists", value: "v" }] } },
+    }).error?.issues[0];
+    expect(issue?.path).toEqual(["spec", "template", "tolerations", 0, "value"]);
+    expect(issue?.message).toContain("remove value, or use operator Equal");
+  });
+
   it("checks drift thresholds by method", () => {
     const dm = (feature: Record<string, unknown>) =>
       driftMonitorSchema.safeParse({

@@ -82,6 +82,54 @@ describe("desiredDeployment", () => {
   });
 });
 
+describe("tolerations", () => {
+  const mv = modelVersion("iris-v1");
+  const gpu = [
+    { key: "nvidia.com/gpu", operator: "Exists" as const, effect: "NoSchedule" as const },
+    { key: "dedicated", value: "ml", effect: "NoExecute" as const, tolerationSeconds: 300 },
+  ];
+  const withTemplate = (template: NonNullable<ReturnType<typeof modelDeployment>["spec"]["template"]>) => {
+    const mdep = modelDeployment("iris-v1");
+    mdep.spec.template = template;
+    return mdep;
+  };
+  const nodeSelector = { "nvidia.com/gpu.present": "true" };
+  const env = [{ name: "WORKERS", value: "2" }];
+
+  it("puts them on the pod as given, beside the nodeSelector", () => {
+    const pod = desiredDeployment(withTemplate({ nodeSelector, tolerations: gpu }), mv, "rev1", 1).spec
+      .template.spec;
+    expect(pod?.tolerations).toEqual(gpu);
+    expect(pod?.nodeSelector).toEqual(nodeSelector);
+  });
+
+  it("sets none on the pod when none are given", () => {
+    expect(
+      desiredDeployment(modelDeployment("iris-v1"), mv, "rev1", 1).spec.template.spec,
+    ).not.toHaveProperty("tolerations");
+    expect(
+      desiredDeployment(withTemplate({ tolerations: [] }), mv, "rev1", 1).spec.template.spec,
+    ).not.toHaveProperty("tolerations");
+  });
+
+  it("leaves the revision hash of a template without them as it was before the field existed", () => {
+    // Pinned: computed by revisionHash before tolerations existed. A change here rolls out every ModelDeployment.
+    expect(revisionHash(modelDeployment("iris-v1"), mv)).toBe("5467cc8d83");
+    expect(revisionHash(withTemplate({ nodeSelector, env }), mv)).toBe("5186583dc5");
+    // An empty list changes nothing on the pod, so it is no new revision either.
+    expect(revisionHash(withTemplate({ nodeSelector, tolerations: [], env }), mv)).toBe("5186583dc5");
+    expect(revisionHash(withTemplate({ tolerations: [] }), mv)).toBe("5467cc8d83");
+  });
+
+  it("makes a new revision when they are set or changed", () => {
+    const before = revisionHash(withTemplate({ nodeSelector, env }), mv);
+    const tolerating = revisionHash(withTemplate({ nodeSelector, tolerations: gpu, env }), mv);
+    expect(tolerating).not.toBe(before);
+    const fewer = revisionHash(withTemplate({ nodeSelector, tolerations: gpu.slice(0, 1), env }), mv);
+    expect(new Set([before, tolerating, fewer]).size).toBe(3);
+  });
+});
+
 describe("desiredService", () => {
   it("routes port 80 to the serving revision's http port", () => {
     const svc = desiredService(modelDeployment(), "iris", "abc") as {

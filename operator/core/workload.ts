@@ -54,13 +54,17 @@ export type Owned<T extends { metadata?: V1ObjectMeta; spec?: object }> = T & {
  * revision's Deployment is never re-rendered (the reconciler only scales it),
  * so what changes the pods must change the hash and roll out. The sidecar
  * counts only when turned off, so hashes made before it counted stay valid.
+ * The template is hashed as given, except that `tolerations` (added later)
+ * counts only when it lists one: unset or empty, the pods are the same, so
+ * the hash is the one made before the field existed.
  */
 export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
+  const { tolerations, ...template } = mdep.spec.template ?? {};
   const input = JSON.stringify({
     version: mv.metadata.name,
     artifact: mv.spec.artifact,
     runtime: mv.spec.runtime,
-    template: mdep.spec.template ?? {},
+    template: tolerations?.length ? mdep.spec.template : template,
     ...(proxyEnabled(mdep) ? {} : { proxy: false }),
   });
   return createHash("sha256").update(input).digest("hex").slice(0, 10);
@@ -170,6 +174,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; mo
     securityContext: { seccompProfile: { type: "RuntimeDefault" } },
   };
   if (template.nodeSelector) spec.nodeSelector = template.nodeSelector;
+  if (template.tolerations?.length) spec.tolerations = template.tolerations;
   if (parsed.kind === "pvc") {
     container.volumeMounts = [
       {

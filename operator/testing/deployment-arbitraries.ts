@@ -150,6 +150,26 @@ const labelKey = fc.oneof(
 );
 const labelMap = fc.dictionary(labelKey, text(63), { maxKeys: 64 });
 
+// Tolerations the apiserver admits: a key unless operator is Exists, no value
+// with Exists, tolerationSeconds only with NoExecute; a control-plane taint too.
+const toleration = fc
+  .record(
+    {
+      key: fc.constantFrom("", "nvidia.com/gpu", "dedicated", "node-role.kubernetes.io/control-plane"),
+      operator: fc.constantFrom("Exists", "Equal"),
+      value: fc.constantFrom("", "true", "gpu-a100"),
+      effect: fc.constantFrom("NoSchedule", "PreferNoSchedule", "NoExecute"),
+      tolerationSeconds: fc.oneof(fc.constantFrom(0, 300), fc.integer()),
+    },
+    { requiredKeys: [] },
+  )
+  .map(({ value, tolerationSeconds, ...t }) => ({
+    ...t,
+    ...(t.key ? {} : { operator: "Exists" }),
+    ...(value !== undefined && (t.key ? t.operator : "Exists") !== "Exists" ? { value } : {}),
+    ...(tolerationSeconds !== undefined && t.effect === "NoExecute" ? { tolerationSeconds } : {}),
+  }));
+
 export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
   apiVersion: fc.constant("modelops.io/v1alpha1"),
   kind: fc.constant("ModelDeployment"),
@@ -166,7 +186,14 @@ export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
       paused: fc.boolean(),
       progressDeadlineSeconds: fc.constantFrom(1, 600, 86400),
       template: fc.record(
-        { labels: labelMap, annotations: labelMap, resources, nodeSelector: labelMap, env: envList },
+        {
+          labels: labelMap,
+          annotations: labelMap,
+          resources,
+          nodeSelector: labelMap,
+          tolerations: fc.array(toleration, { maxLength: 32 }),
+          env: envList,
+        },
         { requiredKeys: [] },
       ),
       strategy,

@@ -91,7 +91,7 @@ export function expectValidServices(services: V1Service[]) {
 }
 
 /** Pod spec fields the operator may set; anything else (hostNetwork, serviceAccountName, ...) is a grant. */
-const POD_FIELDS = new Set(["containers", "securityContext", "nodeSelector", "volumes"]);
+const POD_FIELDS = new Set(["containers", "securityContext", "nodeSelector", "tolerations", "volumes"]);
 
 /**
  * Whatever the ModelVersion and ModelDeployment say, an inference pod gets no
