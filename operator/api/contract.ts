@@ -1,9 +1,10 @@
 // The names other programs and people rely on, defined once: the API's group
 // and version, the labels and annotations on owned objects, the action
 // annotation SREs and the drift controller write, the field managers that
-// managedFields show, and the names of the objects a ModelDeployment owns.
-// Changing one is a breaking change for users' selectors, dashboards,
-// GitOps ignore rules or scripts. The metric names the proxy exports and the
+// managedFields show, the names of the objects a ModelDeployment owns, and
+// the response header that names the revision which answered. Changing one
+// is a breaking change for users' selectors, dashboards, GitOps ignore rules,
+// scripts or load generators. The metric names the proxy exports and the
 // operator queries are the other half of the contract: metric-names.ts.
 
 export const GROUP = "modelops.io";
@@ -31,6 +32,14 @@ export type ActionVerb = (typeof ACTION_VERBS)[number];
 export const DRIFT_VERDICT_ANNOTATION = `${GROUP}/drift-verdict`;
 /** Annotation with a hash of the last applied desired object (runtime/apply.ts explains why). */
 export const APPLIED_HASH_ANNOTATION = `${GROUP}/applied-hash`;
+
+/**
+ * Response header the modelops-proxy sidecar sets on every answer to a
+ * client: the revision (the LABEL_REVISION value) that answered, so a client
+ * or a load generator can tell which revision served a request during a
+ * rollout, errors and the proxy's own 502/504 included.
+ */
+export const REVISION_HEADER = "x-modelops-revision";
 
 /** Field manager of the operator's own writes (owned objects and status). */
 export const FIELD_MANAGER = "modelops-operator";

@@ -2,11 +2,13 @@
 // (its own process, as in the pod): V1/V2 bodies with wrong types, huge
 // shapes, deep nesting and binary junk, answered by a stand-in model server
 // with random statuses and equally hostile bodies. The proxy must never
-// crash, must answer exactly what the model server answered, and its memory
-// must stay bounded (figures printed).
+// crash, must answer exactly what the model server answered (status, body and
+// its headers; the one header the proxy adds names the revision), and its
+// memory must stay bounded (figures printed).
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { REVISION_HEADER } from "../api/contract.ts";
 import { parseRequest, parseResponse } from "./payload.ts";
 import { closeAll, proxyProcess, residentMiB, sample, serveOnLoopback } from "./test-servers.ts";
 
@@ -96,7 +98,7 @@ async function scriptedModel(answers: Answers): Promise<string> {
         status: 200,
         body: Buffer.from(`{"outputs":${deep(3_000, "1")}}`),
       };
-      res.writeHead(a.status, { "content-type": "application/octet-stream" });
+      res.writeHead(a.status, { "content-type": "application/octet-stream", "x-model": "stand-in" });
       res.end(a.body);
     });
   });
@@ -119,7 +121,11 @@ const exchange = fc.record({
 type Exchange = { path: string; status: number; request: Buffer; answer: Buffer };
 type Answers = Map<string, { status: number; body: Buffer }>;
 
-/** Sends every exchange through the proxy, `concurrency` at a time; returns how many matched exactly. */
+/**
+ * Sends every exchange through the proxy, `concurrency` at a time; returns how
+ * many matched exactly: the model's status, body and headers, and the
+ * revision header the proxy adds (testConfig's revision).
+ */
 async function run(
   port: number,
   cases: Array<Exchange>,
@@ -142,8 +148,15 @@ async function run(
       });
       const got = Buffer.from(await res.arrayBuffer());
       answers.delete(String(i));
-      if (res.status === c.status && got.equals(c.answer)) exact++;
-      else if (mismatches.length < 3) mismatches.push(`${c.path} ${c.status}->${res.status}`);
+      const headers = [
+        res.headers.get("content-type"),
+        res.headers.get("x-model"),
+        res.headers.get(REVISION_HEADER),
+      ].join(" ");
+      const expected = "application/octet-stream stand-in r1";
+      if (res.status === c.status && got.equals(c.answer) && headers === expected) exact++;
+      else if (mismatches.length < 3)
+        mismatches.push(`${c.path} ${c.status}->${res.status} headers ${headers} (want ${expected})`);
       if (i % 500 === 0) onProgress();
     }
   };

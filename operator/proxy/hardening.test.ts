@@ -4,6 +4,7 @@
 import { createServer } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { REVISION_HEADER } from "../api/contract.ts";
 import type { RunningProxy } from "./main.ts";
 import { closeAll, closers, labels, post, proxy, sample, upstream, v2 } from "./test-servers.ts";
 
@@ -53,7 +54,9 @@ describe("modelops-proxy under attack", () => {
     const res = await post(p, INFER, v2([1]));
     expect(res.status).toBe(504);
     expect(performance.now() - t0).toBeLessThan(2_000);
-    expect((await fetch(`http://127.0.0.1:${p.port}/v2/health/ready`)).status).toBe(504);
+    expect(res.headers.get(REVISION_HEADER)).toBe("r1"); // a load generator sees which revision hung
+    const health = await fetch(`http://127.0.0.1:${p.port}/v2/health/ready`);
+    expect([health.status, health.headers.get(REVISION_HEADER)]).toEqual([504, "r1"]);
     expect(await requests(p, "5xx")).toBe(1);
     expect(await sample(p, "modelops_proxy_passthrough_requests_total", 'code="5xx"')).toBe(1);
     expect(await sample(p, "modelops_proxy_inflight_requests")).toBe(0);

@@ -1,9 +1,12 @@
 // The proxy's HTTP behaviour against loopback stand-in model servers:
 // forwarding, passthrough, unparsed bodies, upstream failure and shadow
 // mirroring. The real model server is in e2e/proxy.test.ts.
+import { createServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { REVISION_HEADER } from "../api/contract.ts";
 import type { RunningProxy } from "./main.ts";
-import { closeAll, labels, metricsOf, post, proxy, upstream, v2 } from "./test-servers.ts";
+import { SHADOW_HEADER } from "./shadow.ts";
+import { closeAll, labels, metricsOf, post, proxy, serveOnLoopback, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);
 
@@ -60,6 +63,58 @@ describe("modelops-proxy server", () => {
     const res = await post(p, "/v2/models/iris/infer", v2([1]));
     expect(res.status).toBe(502);
     expect(await metricsOf(p)).toMatch(/modelops_proxy_requests_total\{code="5xx".*\} 1/);
+  });
+
+  it("names the revision that answered on every answer: the model's, its errors and the proxy's own", async () => {
+    const up = await upstream((req) =>
+      req.url === "/v2/models/iris/infer"
+        ? { status: 200, body: labels(["a"]) }
+        : { status: req.url === "/v2/models/broken/infer" ? 500 : 404, body: "no" },
+    );
+    const p = await proxy({ upstream: up, revision: "5f1c0a9e2b", mirrorPercent: 20 });
+    const answers = [
+      await post(p, "/v2/models/iris/infer", v2([1])),
+      await post(p, "/v2/models/broken/infer", v2([1])), // the model's own error
+      await fetch(`http://127.0.0.1:${p.port}/v2/nope`), // passed through
+      await fetch(`http://127.0.0.1:${p.port}/.modelops/mirror`), // the proxy's own answer
+    ];
+    expect(answers.map((r) => [r.status, r.headers.get(REVISION_HEADER)])).toEqual([
+      [200, "5f1c0a9e2b"],
+      [500, "5f1c0a9e2b"],
+      [404, "5f1c0a9e2b"],
+      [200, "5f1c0a9e2b"],
+    ]);
+    // The model's own headers still pass through.
+    expect(answers[0]?.headers.get("x-upstream")).toBe("yes");
+    expect(answers[0]?.headers.get("content-type")).toBe("application/json");
+
+    const down = await proxy({ upstream: "http://127.0.0.1:1", revision: "r9" });
+    for (const res of [
+      await post(down, "/v2/models/iris/infer", v2([1])),
+      await fetch(`http://127.0.0.1:${down.port}/x`),
+    ]) {
+      expect([res.status, res.headers.get(REVISION_HEADER)]).toEqual([502, "r9"]);
+    }
+  });
+
+  it("is the only one to name the revision, and names none on a mirrored copy's answer", async () => {
+    // A model server (or anything behind it) claiming a revision does not speak for the proxy.
+    const lying = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", [REVISION_HEADER]: "someone-else" });
+      res.end(labels(["a"]));
+    });
+    const p = await proxy({ upstream: await serveOnLoopback(lying), revision: "r1" });
+    const res = await post(p, "/v2/models/iris/infer", v2([1]));
+    expect(res.headers.get(REVISION_HEADER)).toBe("r1");
+    // A copy mirrored to this (shadow) revision: only the mirroring proxy or Envoy reads its answer.
+    const copy = await fetch(`http://127.0.0.1:${p.port}/v2/models/iris/infer`, {
+      method: "POST",
+      body: v2([1]),
+      headers: { "content-type": "application/json", [SHADOW_HEADER]: "1" },
+    });
+    expect(copy.status).toBe(200);
+    expect(copy.headers.has(REVISION_HEADER)).toBe(false);
+    expect(await copy.text()).toBe(labels(["a"]));
   });
 
   it("mirrors to the shadow, compares labels, and never waits for it", async () => {

@@ -16,6 +16,7 @@ import {
   canaryServiceName,
   clientServiceName,
   previewServiceName,
+  REVISION_HEADER,
   stableServiceName,
 } from "../api/contract.ts";
 import { CLIENT_CLOSED_CODE } from "../api/metric-names.ts";
@@ -41,6 +42,13 @@ const HOP_BY_HOP = new Set([
 function endToEndHeaders(headers: IncomingMessage["headers"]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+/** The model server's response headers for the client: end-to-end only, and the revision header is ours. */
+function responseHeaders(headers: IncomingMessage["headers"]): Record<string, string | string[]> {
+  const out = endToEndHeaders(headers);
+  delete out[REVISION_HEADER];
   return out;
 }
 
@@ -136,11 +144,16 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
       connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
     },
     (req, res) => {
+      const mirroredCopy = isMirroredCopy(req.headers, ownNames);
+      // Which revision answered, on every answer (the model's, its errors, our 502/504, the mirror
+      // share): writeHead merges it in. Not on a mirrored copy's: only the mirroring proxy or Envoy
+      // reads that, and discards it.
+      if (!mirroredCopy) res.setHeader(REVISION_HEADER, config.revision);
       if (req.method === "GET" && req.url === MIRROR_PATH) return answerMirror(config, res);
       // A client that resets its connection makes req emit "error"; its close is handled below.
       req.on("error", () => {});
       const route = inferenceRoute(req.method, req.url);
-      if (route) infer(shared, req, res, route, isMirroredCopy(req.headers, ownNames));
+      if (route) infer(shared, req, res, route, mirroredCopy);
       else passthrough(deps, forward, req, res);
     },
   );
@@ -161,7 +174,7 @@ function passthrough(deps: ProxyDeps, forward: Forward, req: IncomingMessage, re
   const up = forward(req);
   up.on("response", (upRes) => {
     deps.metrics.passthrough[codeClass(upRes.statusCode ?? 0)].inc();
-    res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
+    res.writeHead(upRes.statusCode ?? 502, responseHeaders(upRes.headers));
     upRes.on("error", () => res.destroy());
     upRes.pipe(res);
   });
@@ -209,7 +222,7 @@ function infer(
   };
   up.on("response", (upRes) => {
     status = upRes.statusCode ?? 502;
-    res.writeHead(status, endToEndHeaders(upRes.headers));
+    res.writeHead(status, responseHeaders(upRes.headers));
     upRes.on("data", (c: Buffer) => responseBody.add(c));
     upRes.on("error", fail);
     upRes.pipe(res);
