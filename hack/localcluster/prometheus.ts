@@ -1,9 +1,11 @@
 // A real Prometheus for integration tests: started per test file on a free
-// loopback port, scraping static targets (usually a FixtureExporter) every
+// loopback port, scraping static targets (usually a FixtureExporter) and/or
+// the pods of the real node found through Kubernetes service discovery, every
 // second so rate() over 10-30 s windows has data within a few seconds. Rule
 // files are evaluated at the same interval, so alerts change state as fast.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { dump } from "js-yaml";
 import {
   type Component,
   freePorts,
@@ -21,8 +23,10 @@ export interface StartPrometheusOptions {
   /** Directory with the `prometheus` binary (hack/build-binaries.sh links it there). */
   binDir: string;
   scrapeIntervalMs?: number;
-  /** host:port of /metrics endpoints to scrape. */
-  targets: string[];
+  /** host:port of /metrics endpoints to scrape (job "fixture"). */
+  targets?: string[];
+  /** Also scrape the pods that ask for it, found through the API server (job "kubernetes-pods"). */
+  kubernetesPods?: KubernetesPodsDiscovery;
   /** Rule files (alerting and recording rules) evaluated every scrape interval. */
   ruleFiles?: string[];
   timeoutMs?: number;
@@ -33,27 +37,102 @@ export interface RunningPrometheus {
   /** Base URL, e.g. http://127.0.0.1:41234; the query API is under /api/v1. */
   url: string;
   logPath: string;
-  /** Replaces the scrape targets (config rewrite and /-/reload). */
+  /** Replaces the static scrape targets (config rewrite and /-/reload); pod discovery stays. */
   reloadTargets(targets: string[]): Promise<void>;
   /** Kills the process and waits until it is gone. */
   stop(): Promise<void>;
 }
 
-function configYaml(targets: string[], intervalMs: number, ruleFiles: string[] = []): string {
-  const interval = `${intervalMs}ms`;
-  // scrape_timeout defaults to 10s, which Prometheus refuses above the interval.
-  return `global:
-  scrape_interval: ${interval}
-  scrape_timeout: ${interval}
-  evaluation_interval: ${interval}
-rule_files: ${JSON.stringify(ruleFiles)}
-scrape_configs:
-  - job_name: fixture
-    # The exporter sets namespace/deployment/... itself, as the proxy does.
-    honor_labels: true
-    static_configs:
-      - targets: ${JSON.stringify(targets)}
-`;
+export interface KubernetesPodsDiscovery {
+  /** e.g. https://127.0.0.1:6443 */
+  apiserverUrl: string;
+  /** PEM files: the cluster CA, and a client certificate allowed to list and watch pods. */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Only pods in these namespaces; every namespace when absent. */
+  namespaces?: string[];
+}
+
+export interface PrometheusConfigInput {
+  intervalMs: number;
+  targets?: string[];
+  ruleFiles?: string[];
+  kubernetesPods?: KubernetesPodsDiscovery;
+}
+
+/**
+ * The conventional pod scrape job: pods annotated prometheus.io/scrape=true,
+ * scraped at prometheus.io/port and prometheus.io/path (the annotations the
+ * operator puts on inference pods, see scrapeAnnotations).
+ */
+function kubernetesPodsJob(k: KubernetesPodsDiscovery): Record<string, unknown> {
+  const ip = "__meta_kubernetes_pod_ip";
+  const port = "__meta_kubernetes_pod_annotation_prometheus_io_port";
+  return {
+    job_name: "kubernetes-pods",
+    // The proxy sets namespace/deployment/revision/version itself; a target
+    // label must never replace them (as for the fixture job).
+    honor_labels: true,
+    kubernetes_sd_configs: [
+      {
+        role: "pod",
+        api_server: k.apiserverUrl,
+        tls_config: { ca_file: k.caFile, cert_file: k.certFile, key_file: k.keyFile },
+        ...(k.namespaces ? { namespaces: { names: k.namespaces } } : {}),
+      },
+    ],
+    relabel_configs: [
+      {
+        source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+        action: "keep",
+        regex: "true",
+      },
+      // Pending pods have no metrics yet; Succeeded and Failed ones never again.
+      { source_labels: ["__meta_kubernetes_pod_phase"], action: "keep", regex: "Running" },
+      {
+        source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+        regex: "(.+)",
+        target_label: "__metrics_path__",
+      },
+      // The pod role gives one target per declared container port; all are
+      // rewritten to the annotated port, and Prometheus drops the duplicates.
+      // An IPv6 pod IP needs brackets; regexes are anchored, so only one matches.
+      {
+        source_labels: [ip, port],
+        regex: "(.*:.*);(\\d+)",
+        replacement: "[$1]:$2",
+        target_label: "__address__",
+      },
+      {
+        source_labels: [ip, port],
+        regex: "([^:]+);(\\d+)",
+        replacement: "$1:$2",
+        target_label: "__address__",
+      },
+      // Neither clashes with a label the proxy sets (metric-names.ts, proxy/metrics.ts).
+      { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+      { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "node" },
+    ],
+  };
+}
+
+/** prometheus.yml: the fixture job when there are static targets, the pod job when asked for. */
+export function prometheusConfig(c: PrometheusConfigInput): string {
+  const interval = `${c.intervalMs}ms`;
+  const jobs: Array<Record<string, unknown>> = [];
+  if (c.targets) {
+    // The exporter sets namespace/deployment/... itself, as the proxy does.
+    jobs.push({ job_name: "fixture", honor_labels: true, static_configs: [{ targets: c.targets }] });
+  }
+  if (c.kubernetesPods) jobs.push(kubernetesPodsJob(c.kubernetesPods));
+  const config = {
+    // scrape_timeout defaults to 10s, which Prometheus refuses above the interval.
+    global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    rule_files: c.ruleFiles ?? [],
+    scrape_configs: jobs,
+  };
+  return dump(config, { lineWidth: -1, noRefs: true });
 }
 
 function prometheusArgs(configPath: string, dataDir: string, port: number): string[] {
@@ -88,7 +167,9 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
   const intervalMs = opts.scrapeIntervalMs ?? 1000;
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, "prometheus.yml");
-  writeFileSync(configPath, configYaml(opts.targets, intervalMs, opts.ruleFiles));
+  const config = (targets: string[] | undefined) =>
+    prometheusConfig({ intervalMs, targets, ruleFiles: opts.ruleFiles, kubernetesPods: opts.kubernetesPods });
+  writeFileSync(configPath, config(opts.targets));
   const [port] = await freePorts(1);
   const url = `http://127.0.0.1:${port}`;
   const logPath = join(dir, "prometheus.log");
@@ -118,7 +199,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
     logPath,
     stop,
     reloadTargets: async (targets) => {
-      writeFileSync(configPath, configYaml(targets, intervalMs, opts.ruleFiles));
+      writeFileSync(configPath, config(targets));
       const res = await fetch(`${url}/-/reload`, { method: "POST" });
       if (!res.ok) throw new Error(`reload: ${res.status} ${await res.text()}\n${tailLog(logPath)}`);
     },
