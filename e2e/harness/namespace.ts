@@ -22,6 +22,8 @@ export async function createTestNamespace(
   prefix: string,
   kubeconfig: string,
   binDir: string,
+  /** The host folder behind the namespace's `models` claim (pvc://models/...). */
+  opts: { modelStorePath?: string } = {},
 ): Promise<TestNamespace> {
   const name = `${prefix}-${randomBytes(3).toString("hex")}`;
   const base = { kubeconfig, binDir };
@@ -57,7 +59,7 @@ export async function createTestNamespace(
     },
   };
   await kubectlOk(["create", "namespace", name], base);
-  await kubectlOk(["apply", "-f", "-"], { ...base, input: modelStore(name) });
+  await kubectlOk(["apply", "-f", "-"], { ...base, input: modelStore(name, opts.modelStorePath) });
   // Pods mounting an unbound claim wait for a scheduler retry; bind it first.
   await kubectlOk(
     ["-n", name, "wait", "pvc/models", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s"],
@@ -66,7 +68,7 @@ export async function createTestNamespace(
   return ns;
 }
 
-function modelStore(namespace: string): string {
+function modelStore(namespace: string, path = "/var/lib/models"): string {
   return `
 apiVersion: v1
 kind: PersistentVolume
@@ -75,7 +77,7 @@ spec:
   capacity: {storage: 1Gi}
   accessModes: [ReadOnlyMany]
   storageClassName: ""
-  hostPath: {path: /var/lib/models}
+  hostPath: {path: ${path}}
   claimRef: {namespace: ${namespace}, name: models}
 ---
 apiVersion: v1

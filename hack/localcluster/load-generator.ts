@@ -6,6 +6,7 @@
 // would; a closed loop slows down exactly when the server struggles, and so
 // sends fewer of the requests that would have failed.
 import { Agent, request } from "node:http";
+import { REVISION_HEADER } from "../../operator/api/contract.ts";
 
 /** Per-species means and standard deviations (cm) of the iris data set, in signature order. */
 const IRIS: ReadonlyArray<{ mean: readonly number[]; std: readonly number[] }> = [
@@ -17,7 +18,6 @@ const IRIS: ReadonlyArray<{ mean: readonly number[]; std: readonly number[] }> =
 export const IRIS_FEATURES = 4;
 /** byRevision key for answers without an x-modelops-revision header. */
 export const NO_REVISION = "none";
-export const REVISION_HEADER = "x-modelops-revision";
 
 /** mulberry32: Math.random cannot be seeded, and a story's traffic must be the same on every run. */
 export function seededRandom(seed: number): () => number {
