@@ -4,8 +4,9 @@
 # integration test and benchmark serve real sklearn models with it.
 set -euo pipefail
 
-MLSERVER_VERSION=1.7.1
-SKLEARN_VERSION=1.5.2
+# MLSERVER_VERSION and SKLEARN_VERSION: pinned once for this venv and the
+# real node's image (hack/node/images.sh).
+source "$(dirname "$0")/../versions.env"
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
