@@ -94,21 +94,31 @@ export async function startRealNodeInDir(
   save();
   const pki = pkiIn(join(dir, "pki"));
   const conn = apiConnection(state.apiserverUrl, pki.caCert, pki.clients.admin.cert, pki.clients.admin.key);
-  await startRealNode({
-    state: nodeState,
-    binDir,
-    apiserverPort: state.ports.apiserver,
-    caCert: pki.caCert,
-    kubeconfig: (client, server) => kubeconfigFor(pki, client, server),
-    kubeletServing: pki.kubeletServing,
-    images: { pauseImage: images.pauseImage, tarballs: images.tarballs },
-    conn,
-    log,
-    onStarted: (c) => {
-      detach(c);
-      state.components.push({ name: c.name, binary: c.binary, pid: c.pid, logPath: c.logPath });
-      save();
-    },
-  });
+  const nodeComponents = new Set<number>();
+  try {
+    await startRealNode({
+      state: nodeState,
+      binDir,
+      apiserverPort: state.ports.apiserver,
+      caCert: pki.caCert,
+      kubeconfig: (client, server) => kubeconfigFor(pki, client, server),
+      kubeletServing: pki.kubeletServing,
+      images: { pauseImage: images.pauseImage, tarballs: images.tarballs },
+      conn,
+      log,
+      onStarted: (c) => {
+        detach(c);
+        nodeComponents.add(c.pid);
+        state.components.push({ name: c.name, binary: c.binary, pid: c.pid, logPath: c.logPath });
+        save();
+      },
+    });
+  } catch (err) {
+    // startRealNode has removed what it made; the cluster goes on without a node.
+    delete state.realNode;
+    state.components = state.components.filter((c) => !nodeComponents.has(c.pid));
+    save();
+    throw err;
+  }
   return info;
 }

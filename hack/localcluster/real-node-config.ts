@@ -64,7 +64,9 @@ ${cri}]
   # Pod network namespaces under the state dir, so stopping the node finds them.
   netns_mounts_under_state_dir = true
   enable_selinux = false
-  restrict_oom_score_adj = false
+  # These machines withhold CAP_SYS_RESOURCE, so no process may lower its
+  # OOM score: containers get no lower score than containerd's own.
+  restrict_oom_score_adj = true
 
 ${cri}.containerd]
   snapshotter = "overlayfs"
@@ -167,11 +169,13 @@ export function kubeletArgs(l: NodeLayout, configPath: string): string[] {
     `--node-labels=${Object.entries(REAL_NODE_LABEL)
       .map(([k, v]) => `${k}=${v}`)
       .join(",")}`,
+    // No lowering of OOM scores without CAP_SYS_RESOURCE (see containerdConfig).
+    "--oom-score-adj=0",
     "--v=1",
   ];
 }
 
-export function kubeProxyArgs(l: NodeLayout, healthPort: number): string[] {
+export function kubeProxyArgs(l: NodeLayout, ports: { health: number; metrics: number }): string[] {
   return [
     `--kubeconfig=${l.kubeProxyKubeconfig}`,
     `--hostname-override=${REAL_NODE_NAME}`,
@@ -182,8 +186,9 @@ export function kubeProxyArgs(l: NodeLayout, healthPort: number): string[] {
     "--conntrack-max-per-core=0",
     // NodePorts on 127.0.0.1 would need route_localnet; no test uses them.
     "--iptables-localhost-nodeports=false",
-    `--healthz-bind-address=127.0.0.1:${healthPort}`,
-    "--metrics-bind-address=127.0.0.1:0",
+    `--healthz-bind-address=127.0.0.1:${ports.health}`,
+    `--metrics-bind-address=127.0.0.1:${ports.metrics}`,
+    "--oom-score-adj=0",
   ];
 }
 

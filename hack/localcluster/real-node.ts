@@ -286,9 +286,10 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<Component[
     let t = Date.now();
     for (const tarball of o.images.tarballs) await ctr(l, ["images", "import", tarball]);
     o.log(`[node] ${o.images.tarballs.length} image(s) imported in ${seconds(t)}`);
-    const [proxyHealth = 0] = await freePorts(1);
+    // kube-proxy's ports are in the node's namespace, whose loopback is its own.
+    const [health = 10256, metrics = 10249] = await freePorts(2);
     launch("kubelet", join(o.binDir, "kubelet"), kubeletArgs(l, files.kubeletConfigPath), true);
-    launch("kube-proxy", join(o.binDir, "kube-proxy"), kubeProxyArgs(l, proxyHealth), true);
+    launch("kube-proxy", join(o.binDir, "kube-proxy"), kubeProxyArgs(l, { health, metrics }), true);
     t = Date.now();
     await wait(`node ${REAL_NODE_NAME} Ready`, () => nodeReady(o.conn));
     o.log(`[node] ${REAL_NODE_NAME} up in ${seconds(t0)} (pods ${net.podCidr}, services ${net.serviceCidr})`);

@@ -1,0 +1,120 @@
+// The world of the stories on the real node: the shared test cluster's real
+// kubelet node (started once per run, stopped with the cluster), real MLServer
+// models trained for the story, a Prometheus that discovers the pods through
+// the apiserver, and an in-process operator reading that Prometheus.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inject } from "vitest";
+import { type RealNodeInfo, startRealNodeInDir } from "../../hack/localcluster/cluster-node.ts";
+import { pkiIn } from "../../hack/localcluster/pki.ts";
+import { type RunningPrometheus, startPrometheus } from "../../hack/localcluster/prometheus.ts";
+import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../hack/localcluster/real-node-config.ts";
+import { prepareModels } from "../../hack/model-server/mlserver.ts";
+import { createPrometheusProvider } from "../../operator/analysis/prometheus.ts";
+import type { RunningManager } from "../../operator/manager.ts";
+import { createTestNamespace, type TestNamespace } from "./namespace.ts";
+import { startInProcess } from "./operator.ts";
+
+export interface RealNodeWorld {
+  node: RealNodeInfo;
+  prom: RunningPrometheus;
+  operator: RunningManager;
+  ns: TestNamespace;
+  /** ModelVersion manifests named `name`, serving the trained model `model` (see train.py) on the real node. */
+  versionManifest(name: string, version: string, model: StoredModel): string;
+  stop(): Promise<void>;
+}
+
+/** Models train.py fits, as stored in the namespace's model volume (pvc://models/<kind>). */
+export type StoredModel = "logreg" | "tree" | "erring";
+
+/** What puts a revision's pods on the real node (and only there). */
+export const onRealNode = `
+template:
+  nodeSelector: ${JSON.stringify(REAL_NODE_LABEL)}
+  tolerations:
+  - {key: ${REAL_NODE_TAINT.key}, operator: Equal, value: "${REAL_NODE_TAINT.value}", effect: ${REAL_NODE_TAINT.effect}}`;
+
+export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld> {
+  const kubeconfig = inject("kubeconfig");
+  const binDir = inject("binDir");
+  const clusterDir = inject("clusterDir");
+  const node = await startRealNodeInDir(clusterDir, binDir, (l) => console.log(l));
+  const dir = mkdtempSync(join(tmpdir(), `modelops-${prefix}-`));
+  // The node runs on this machine, so a hostPath volume is the trained models' folder.
+  const store = join(dir, "store");
+  const { modelsDir } = await prepareModels(dir);
+  for (const kind of ["logreg", "tree", "erring"] satisfies StoredModel[]) {
+    mkdirSync(join(store, kind), { recursive: true });
+    cpSync(join(modelsDir, kind, "iris"), join(store, kind), { recursive: true });
+  }
+  const ns = await createTestNamespace(prefix, kubeconfig, binDir, { modelStorePath: store });
+  const pki = pkiIn(join(clusterDir, "pki"));
+  const prom = await startPrometheus({
+    dir: join(dir, "prometheus"),
+    binDir,
+    targets: [],
+    kubernetesPods: {
+      apiserverUrl: inject("apiserverUrl"),
+      caFile: pki.caCert,
+      certFile: pki.clients.admin.cert,
+      keyFile: pki.clients.admin.key,
+      namespaces: [ns.name],
+    },
+  });
+  const operator = await startInProcess({
+    kubeconfig: inject("operatorKubeconfig"),
+    namespace: ns.name,
+    prometheus: createPrometheusProvider({ address: prom.url }),
+  });
+  return {
+    node,
+    prom,
+    operator,
+    ns,
+    versionManifest: (name, version, model) =>
+      versionManifest(name, version, model, node.images.mlserverImage),
+    stop: async () => {
+      await operator.stop();
+      await prom.stop();
+      await ns.delete();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function versionManifest(name: string, version: string, model: StoredModel, image: string): string {
+  return `
+apiVersion: modelops.io/v1alpha1
+kind: ModelVersion
+metadata: {name: ${name}}
+spec:
+  modelName: iris
+  version: "${version}"
+  artifact: {uri: "pvc://models/${model}", format: sklearn}
+  runtime:
+    name: mlserver
+    image: ${image}
+    protocol: v2
+    port: 8080
+    resources: {requests: {cpu: 50m, memory: 200Mi}, limits: {memory: 1Gi}}
+  signature:
+    inputs:
+    - {name: sepal_length, type: numeric, datatype: FP64}
+    - {name: sepal_width, type: numeric, datatype: FP64}
+    - {name: petal_length, type: numeric, datatype: FP64}
+    - {name: petal_width, type: numeric, datatype: FP64}
+    outputs:
+    - {name: species, type: categorical, datatype: INT64}
+  reference:
+    sampleSize: 150
+    features:
+    - {name: sepal_length, type: numeric, edges: [4.3, 5.1, 5.8, 6.4, 7.9], fractions: [0.273, 0.253, 0.247, 0.227]}
+    - {name: sepal_width, type: numeric, edges: [2.0, 2.8, 3.0, 3.3, 4.4], fractions: [0.313, 0.193, 0.260, 0.234]}
+    - {name: petal_length, type: numeric, edges: [1.0, 1.6, 4.35, 5.1, 6.9], fractions: [0.293, 0.207, 0.260, 0.240]}
+    - {name: petal_width, type: numeric, edges: [0.1, 0.3, 1.3, 1.8, 2.5], fractions: [0.273, 0.247, 0.233, 0.247]}
+    predictions:
+    - {name: species, type: categorical, categories: {"0": 0.333, "1": 0.333, "2": 0.334}}
+`;
+}
