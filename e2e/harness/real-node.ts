@@ -23,6 +23,8 @@ export interface RealNodeWorld {
   ns: TestNamespace;
   /** ModelVersion manifests named `name`, serving the trained model `model` (see train.py) on the real node. */
   versionManifest(name: string, version: string, model: StoredModel): string;
+  /** What a failing story prints: the ModelDeployment's status, its pods, Prometheus' targets. */
+  describe(mdep: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,18 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     ns,
     versionManifest: (name, version, model) =>
       versionManifest(name, version, model, node.images.mlserverImage),
+    describe: async (mdep) => {
+      const status = await ns.kubectl(["get", "mdep", mdep, "-o", "jsonpath={.status}"]);
+      const pods = await ns.kubectl(["get", "pods", "-o", "wide", "--show-labels"]);
+      const events = await ns.kubectl(["get", "events", "--sort-by=.lastTimestamp"]);
+      const targets = await fetch(`${prom.url}/api/v1/targets`).then((r) => r.text(), String);
+      return [
+        `status: ${status.stdout}`,
+        pods.stdout,
+        events.stdout.split("\n").slice(-25).join("\n"),
+        `targets: ${targets.slice(0, 3000)}`,
+      ].join("\n\n");
+    },
     stop: async () => {
       await operator.stop();
       await prom.stop();

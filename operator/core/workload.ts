@@ -21,6 +21,7 @@ import {
   revisionDeploymentName,
   SERVICE_PORT,
 } from "../api/index.ts";
+import { DEFAULT_DRAIN_MS } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import {
   DEFAULT_PROXY_IMAGE,
@@ -146,6 +147,18 @@ export function desiredDeployment(
   };
 }
 
+/**
+ * How long a terminating pod's model server keeps serving before it gets
+ * SIGTERM. The pod leaves the Service's endpoints at the same moment it is
+ * told to stop, and kube-proxies apply that a little later: requests still
+ * arrive meanwhile. With the sidecar, the model must also outlive the
+ * proxy's drain, which forwards those requests to it.
+ */
+export function modelStopDelaySeconds(withProxy: boolean): number {
+  const endpointPropagationSeconds = 5;
+  return withProxy ? Math.ceil(DEFAULT_DRAIN_MS / 1000) + 3 : endpointPropagationSeconds;
+}
+
 /** The pod of a revision, and its model server container (the first). */
 function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; model: V1Container } {
   const parsed = parseArtifactUri(mv.spec.artifact.uri);
@@ -165,6 +178,7 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; mo
     ports: [{ name: "http", containerPort: runtime.port, protocol: "TCP" }],
     env,
     readinessProbe: { httpGet: { path: wiring.readinessPath, port: "http" }, periodSeconds: 5 },
+    lifecycle: { preStop: { sleep: { seconds: modelStopDelaySeconds(proxyEnabled(mdep)) } } },
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
   };
   if (wiring.args.length > 0) container.args = wiring.args;

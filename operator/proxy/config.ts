@@ -22,6 +22,9 @@ const referenceSchema = z.object({
   categories: z.array(z.string()).optional(),
 });
 
+/** How long a terminating proxy keeps serving (drainMs); the model container outlives it. */
+export const DEFAULT_DRAIN_MS = 5_000;
+
 export const proxyConfigSchema = z.object({
   namespace: z.string().min(1),
   deployment: z.string().min(1),
@@ -85,6 +88,20 @@ export const proxyConfigSchema = z.object({
   requestTimeoutMs: z.number().int().min(1).default(60_000),
   /** An idle keep-alive connection is closed after this; longer than common load-balancer idle timeouts. */
   keepAliveTimeoutMs: z.number().int().min(1).default(65_000),
+  /**
+   * A client connection older than this gets its next answer with
+   * `Connection: close`. A Service balances connections, not requests: a
+   * keep-alive client would otherwise stay on the pods it first reached, and
+   * a canary's weight, a promotion or a scale-up would never reach it.
+   */
+  maxConnectionAgeMs: z.number().int().min(1).default(10_000),
+  /**
+   * After SIGTERM the proxy keeps serving this long, every answer with
+   * `Connection: close`, while the endpoint removal reaches every kube-proxy
+   * (it happens concurrently with SIGTERM, not before); then it stops
+   * accepting and finishes what is in flight.
+   */
+  drainMs: z.number().int().min(0).default(DEFAULT_DRAIN_MS),
 });
 
 export type ProxyConfig = z.infer<typeof proxyConfigSchema>;

@@ -13,6 +13,8 @@ import { ShadowMirror } from "./shadow.ts";
 export interface RunningProxy {
   port: number;
   metricsPort: number;
+  /** Every answer from now on closes its connection (see ProxyServer.drain). */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startProxy(config: ProxyConfig, host?: string): Promise<Ru
   return {
     port,
     metricsPort,
+    drain: () => proxy.drain(),
     close: async () => {
       await proxy.close();
       await new Promise<void>((r) => metricsHttp.close(() => r()));
@@ -83,12 +86,18 @@ async function main(): Promise<void> {
   const config = parseProxyConfig(process.env[CONFIG_ENV]);
   const running = await startProxy(config);
   const stop = () => {
-    // Kubernetes sends SIGTERM once the pod is out of the endpoints; finish what is in flight.
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-    setTimeout(() => process.exit(0), 20_000).unref();
+    // SIGTERM and the pod's removal from the Service's endpoints happen at
+    // the same time: kube-proxies may send new connections here for a moment
+    // yet. Keep serving (closing each connection after its answer) for
+    // drainMs, then stop accepting and finish what is in flight.
+    running.drain();
+    setTimeout(() => {
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    }, config.drainMs);
+    setTimeout(() => process.exit(0), config.drainMs + 20_000).unref();
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

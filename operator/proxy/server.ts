@@ -12,6 +12,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
+import type { Socket } from "node:net";
 import {
   canaryServiceName,
   clientServiceName,
@@ -101,7 +102,15 @@ interface Shared {
   parsing: { count: number };
 }
 
-export function createProxyServer(deps: ProxyDeps): { server: Server; close(): Promise<void> } {
+export interface ProxyServer {
+  server: Server;
+  /** From now on every answer closes its connection, so clients reconnect elsewhere. */
+  drain(): void;
+  /** Stops accepting, closes idle connections and resolves when in-flight requests are done. */
+  close(): Promise<void>;
+}
+
+export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const { config } = deps;
   const upstream = new URL(config.upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
@@ -136,6 +145,8 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
   // (408). Node checks only every connectionsCheckingInterval (30 s by
   // default), so check often enough for the timeouts to mean what they say.
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  const connectedAt = new WeakMap<Socket, number>();
+  let draining = false;
   const server = createServer(
     {
       headersTimeout,
@@ -144,6 +155,9 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
       connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)),
     },
     (req, res) => {
+      if (draining || Date.now() - (connectedAt.get(req.socket) ?? 0) > config.maxConnectionAgeMs) {
+        res.setHeader("connection", "close");
+      }
       const mirroredCopy = isMirroredCopy(req.headers, ownNames);
       // Which revision answered, on every answer (the model's, its errors, our 502/504, the mirror
       // share): writeHead merges it in. Not on a mirrored copy's: only the mirroring proxy or Envoy
@@ -157,8 +171,12 @@ export function createProxyServer(deps: ProxyDeps): { server: Server; close(): P
       else passthrough(deps, forward, req, res);
     },
   );
+  server.on("connection", (socket: Socket) => connectedAt.set(socket, Date.now()));
   return {
     server,
+    drain: () => {
+      draining = true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
