@@ -256,7 +256,7 @@ export function startLoad(opts: LoadOptions): LoadGenerator {
       scheduled++;
       send();
     }
-    if (!stopped) timer = setTimeout(tick, origin + scheduled * periodMs - performance.now());
+    if (!stopped) timer = setTimeout(tick, Math.max(0, origin + scheduled * periodMs - performance.now()));
   };
   tick();
 
