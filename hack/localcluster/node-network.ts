@@ -9,7 +9,8 @@
 // iptables rules and, with the host's end of the link, the host routes.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -52,22 +53,41 @@ export function nodeNetwork(slot: number): NodeNetwork {
   };
 }
 
+/** Where a cluster reserves its slot from its start, before its node (if any) creates the namespace. */
+const SLOT_DIR = "/run/modelops/slots";
+
 /**
  * A slot for a new cluster in `dir`: derived from the directory (so a
- * restarted dev cluster keeps its addresses) and moved on while another
- * cluster's namespace or host interface holds it.
+ * restarted dev cluster keeps its addresses), moved on while another
+ * cluster holds it, and reserved for `dir`.
  */
-export function chooseSlot(dir: string, taken: (slot: number) => boolean = slotInUse): number {
+export function chooseSlot(dir: string, taken: (slot: number) => boolean = (s) => slotInUse(s, dir)): number {
   const start = createHash("sha256").update(dir).digest().readUInt16BE(0) % SLOTS;
   for (let i = 0; i < SLOTS; i++) {
     const slot = ((start + i) % SLOTS) + 1;
-    if (!taken(slot)) return slot;
+    if (taken(slot)) continue;
+    reserve(slot, dir);
+    return slot;
   }
-  throw new Error(`all ${SLOTS} node network slots are in use (ip netns list)`);
+  throw new Error(`all ${SLOTS} node network slots are in use (ip netns list; ${SLOT_DIR})`);
 }
 
-function slotInUse(slot: number): boolean {
+function reserve(slot: number, dir: string): void {
+  try {
+    mkdirSync(SLOT_DIR, { recursive: true });
+    writeFileSync(join(SLOT_DIR, String(slot)), dir);
+  } catch {
+    // Not root: no real node can start here anyway (realNodeUnsupported).
+  }
+}
+
+/** Held by another cluster whose directory still exists, or by a namespace or interface of this harness. */
+function slotInUse(slot: number, dir: string): boolean {
   const net = nodeNetwork(slot);
+  const marker = join(SLOT_DIR, String(slot));
+  const owner = existsSync(marker) ? readFileSync(marker, "utf8") : undefined;
+  if (owner !== undefined && owner !== dir && existsSync(join(owner, "state.json"))) return true;
+  if (owner === dir) return false;
   return existsSync(`/run/netns/${net.netns}`) || existsSync(`/sys/class/net/${net.hostInterface}`);
 }
 
@@ -94,9 +114,22 @@ export function netnsCommand(net: NodeNetwork): string[] {
   return ["nsenter", `--net=/run/netns/${net.netns}`, "--"];
 }
 
-/** Creates the namespace, the link and the host routes; fails if any already exists. */
+/**
+ * Creates the namespace, the link and the host routes. Fails, touching
+ * nothing, if the namespace exists (another cluster's); once it has created
+ * the namespace, a later failure removes what it made.
+ */
 export async function createNodeNetwork(net: NodeNetwork): Promise<void> {
   await ip(["netns", "add", net.netns]);
+  try {
+    await configureNodeNetwork(net);
+  } catch (err) {
+    await deleteNodeNetwork(net);
+    throw err;
+  }
+}
+
+async function configureNodeNetwork(net: NodeNetwork): Promise<void> {
   await ip(["link", "add", net.hostInterface, "type", "veth", "peer", "name", "eth0", "netns", net.netns]);
   await ip(["addr", "add", `${net.hostIp}/30`, "dev", net.hostInterface]);
   await ip(["link", "set", net.hostInterface, "up"]);

@@ -265,8 +265,9 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<Component[
     await pollUntil(what, check, { timeoutMs: o.timeoutMs ?? 120_000, watch: started, log: o.log });
     o.log(`[node] ${what} in ${seconds(t)}`);
   };
+  // Outside the try: if the namespace exists, it is another cluster's, and nothing here may remove it.
+  await createNodeNetwork(net);
   try {
-    await createNodeNetwork(net);
     const files = writeFiles(l, o);
     mkdirSync(logs, { recursive: true });
     makeCgroupRoot(l.cgroupRoot);

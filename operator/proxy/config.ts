@@ -24,6 +24,8 @@ const referenceSchema = z.object({
 
 /** How long a terminating proxy keeps serving (drainMs); the model container outlives it. */
 export const DEFAULT_DRAIN_MS = 5_000;
+/** How long a client connection carries requests before the proxy asks the client to reconnect. */
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 10_000;
 
 export const proxyConfigSchema = z.object({
   namespace: z.string().min(1),
@@ -82,6 +84,8 @@ export const proxyConfigSchema = z.object({
   maxParseInflight: z.number().int().min(0).default(64),
   /** A model server silent this long (no response, or a stalled one) gets the client a 504. */
   upstreamTimeoutMs: z.number().int().min(1).default(60_000),
+  /** An idle connection to the model server is closed after this; below model servers' own keep-alive timeouts. */
+  upstreamIdleTimeoutMs: z.number().int().min(1).default(1_000),
   /** A client must send its request headers within this (slowloris). */
   headersTimeoutMs: z.number().int().min(1).default(10_000),
   /** A client must send its whole request (headers and body) within this. */
@@ -94,7 +98,7 @@ export const proxyConfigSchema = z.object({
    * keep-alive client would otherwise stay on the pods it first reached, and
    * a canary's weight, a promotion or a scale-up would never reach it.
    */
-  maxConnectionAgeMs: z.number().int().min(1).default(10_000),
+  maxConnectionAgeMs: z.number().int().min(1).default(DEFAULT_MAX_CONNECTION_AGE_MS),
   /**
    * After SIGTERM the proxy keeps serving this long, every answer with
    * `Connection: close`, while the endpoint removal reaches every kube-proxy

@@ -113,7 +113,15 @@ export interface ProxyServer {
 export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const { config } = deps;
   const upstream = new URL(config.upstream);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  // An idle connection to the model server is closed by the proxy before the
+  // server closes it (uvicorn after 5 s, gunicorn after 2 s): a request sent
+  // on a connection the server is closing at that moment is lost (a 502).
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    timeout: config.upstreamIdleTimeoutMs,
+  });
   const forward: Forward = (req) => {
     const up = request({
       host: upstream.hostname,
