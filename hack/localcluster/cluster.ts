@@ -15,7 +15,7 @@ import {
   schedulerArgs,
 } from "./components.ts";
 import { installCrds } from "./crds.ts";
-import { chooseSlot, nodeNetwork } from "./node-network.ts";
+import { nodeNetwork, reserveSlot } from "./node-network.ts";
 import { createNodes, defaultServiceAccountExists, nodesReady } from "./nodes.ts";
 import { createPki, kubeconfigFor } from "./pki.ts";
 import {
@@ -152,7 +152,7 @@ function seconds(since: number): string {
 async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   for (const sub of ["etcd", "logs", "pki"]) rmSync(join(dir, sub), { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
-  const net = nodeNetwork(chooseSlot(dir));
+  const net = nodeNetwork(reserveSlot(dir));
   const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0, scheduler = 0]] =
     await Promise.all([createPki(join(dir, "pki"), net), freePorts(5)]);
   const auditPolicyPath = join(dir, "audit-policy.yaml");

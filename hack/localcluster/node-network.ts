@@ -58,18 +58,22 @@ const SLOT_DIR = "/run/modelops/slots";
 
 /**
  * A slot for a new cluster in `dir`: derived from the directory (so a
- * restarted dev cluster keeps its addresses), moved on while another
- * cluster holds it, and reserved for `dir`.
+ * restarted dev cluster keeps its addresses) and moved on while taken.
  */
-export function chooseSlot(dir: string, taken: (slot: number) => boolean = (s) => slotInUse(s, dir)): number {
+export function chooseSlot(dir: string, taken: (slot: number) => boolean): number {
   const start = createHash("sha256").update(dir).digest().readUInt16BE(0) % SLOTS;
   for (let i = 0; i < SLOTS; i++) {
     const slot = ((start + i) % SLOTS) + 1;
-    if (taken(slot)) continue;
-    reserve(slot, dir);
-    return slot;
+    if (!taken(slot)) return slot;
   }
   throw new Error(`all ${SLOTS} node network slots are in use (ip netns list; ${SLOT_DIR})`);
+}
+
+/** Chooses a slot no other cluster on this machine holds, and holds it for `dir`. */
+export function reserveSlot(dir: string): number {
+  const slot = chooseSlot(dir, (s) => slotInUse(s, dir));
+  reserve(slot, dir);
+  return slot;
 }
 
 function reserve(slot: number, dir: string): void {
