@@ -228,6 +228,15 @@ blueGreen:
       POD_START_MS,
     );
     const previewClient = await load("bg-preview");
+    const previewRun = (s: RolloutStatus) =>
+      s.analysisRuns?.find((r) => r.revision === preview.canaryRevision);
+    // The analysis measures what the preview's own proxies saw of those requests.
+    const measuring = await waitStatus(
+      world.ns,
+      "bg",
+      (s) => s.stage === "PrePromotionAnalysis" && (previewRun(s)?.successful ?? 0) >= 1,
+      "a successful measurement of the preview",
+    );
     const v2 = await serving("bg", "iris-v2");
     await onlyPodsOf("bg", v2.stableRevision as string);
     await new Promise((r) => setTimeout(r, 3000));
@@ -243,9 +252,9 @@ blueGreen:
     const promotedAt = Date.parse(v2.history?.[0]?.time ?? "");
     expect(previewStats.failures.filter((f) => f.at < promotedAt)).toEqual([]);
     expect(Object.keys(previewStats.byRevision)).toEqual([preview.canaryRevision]);
-    // ... and the analysis passed on what it measured there.
-    const analysis = v2.analysisRuns?.find((r) => r.revision === preview.canaryRevision);
-    expect(analysis?.successful).toBeGreaterThanOrEqual(3);
+    // ... and the analysis measured it: a real error rate of the preview, not "no data".
+    const measured = previewRun(measuring)?.metrics?.find((m) => m.name === "error-rate");
+    expect(measured?.value).toBe(0);
   }, 900_000);
 
   it("undo after the previous revision was retired brings it back without a single failed request", async () => {

@@ -13,8 +13,9 @@ import {
 import { queryValue } from "../hack/localcluster/prometheus.ts";
 import { SERVICE_PORT } from "../operator/api/contract.ts";
 import { SHADOW_AGREEMENT_TOTAL } from "../operator/api/metric-names.ts";
+import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
 import { onRealNode, type RealNodeWorld, startRealNodeWorld } from "./harness/real-node.ts";
-import { type RolloutStatus, waitStatus } from "./harness/rollout.ts";
+import { type RolloutStatus, serviceRevision, waitStatus } from "./harness/rollout.ts";
 
 const RATE = 20;
 const POD_START_MS = 150_000;
@@ -199,13 +200,25 @@ spec:
     const shiftedAt = Date.now();
     const critical = await waitVerdict((v) => v === "Critical", "went Critical");
     const criticalAfter = (Date.now() - shiftedAt) / 1000;
-    const back = await serving("drift", "iris-v1");
+    // The rollback action is the SRE's undo: phase RolledBack, v1 serving once its pods are ready.
+    const back = await waitStatus(
+      world.ns,
+      "drift",
+      (s) => s.stableVersion === "iris-v1" && !s.restoring,
+      "iris-v1 serving again",
+      POD_START_MS,
+    );
+    await expect
+      .poll(() => serviceRevision(world.ns, "drift"), { timeout: 10_000 })
+      .toBe(back.stableRevision);
+    await new Promise((r) => setTimeout(r, DEFAULT_MAX_CONNECTION_AGE_MS));
     await new Promise((r) => setTimeout(r, 3000));
     const stats = await stopLoad(client);
     console.log(
       `[story] drift: ${((Date.now() - t0) / 1000).toFixed(0)}s, requests sent ${stats.sent}, failed ${stats.failed}; before the shift ${before?.verdict} (psi ${before?.features?.[0]?.score}), Critical ${criticalAfter.toFixed(0)}s after it (psi ${critical?.features?.[0]?.score}, ${critical?.sampleSize} requests)`,
     );
     expect(before?.verdict).toBe("NoDrift");
+    expect(back.lastHandledAction).toMatch(/^undo@drift-drift-/);
     expect(back.stableRevision).toBe(v1.stableRevision);
     expect(stats.failures).toEqual([]);
     expect(stats.byRevision[v2.stableRevision as string]).toBeGreaterThan(0);
