@@ -30,7 +30,7 @@ import {
   track,
   untrack,
 } from "./procs.ts";
-import { type RealNodeState, stopRealNode } from "./real-node.ts";
+import { type RealNodeState, reapOrphanedNodes, stopRealNode } from "./real-node.ts";
 
 export interface StartClusterOptions {
   /** Holds everything: pki, etcd data, logs, kubeconfigs, state.json. Reset on start. */
@@ -130,6 +130,7 @@ export async function reapOrphanedClusters(
   prefix: string,
   log: (line: string) => void,
 ): Promise<void> {
+  await reapOrphanedNodes(log);
   const dirs = readdirSync(parent).filter((d) => d.startsWith(prefix));
   for (const name of dirs) {
     const dir = join(parent, name);

@@ -112,14 +112,20 @@ function removeCgroups(root: string): void {
   for (const h of cgroupHierarchies()) remove(join(h, root));
 }
 
-/** containerd's shims are daemons outside its process group; they carry its socket in their arguments. */
-function shimPids(socket: string): number[] {
+/**
+ * Processes whose arguments name the node's directories: its components
+ * (each is given a path under them) and containerd's shims (daemons outside
+ * its process group, given its socket). Found this way, they are stopped
+ * even when no state file lists them.
+ */
+function nodeProcessPids(state: RealNodeState): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (argv[0]?.includes("containerd-shim") && argv.includes(socket)) pids.push(Number(entry));
+      if (argv.some((a) => a.includes(`${state.dir}/`) || a.includes(`${state.runDir}/`)))
+        pids.push(Number(entry));
     } catch {
       // gone
     }
@@ -163,13 +169,34 @@ export async function stopRealNode(
     components.filter((c) => names.includes(c.name) && pidRunsBinary(c.pid, c.binary)) as Component[];
   await stopComponents(live(["kubelet", "kube-proxy"]), 3000);
   killAll(cgroupPids(state.cgroupRoot));
-  killAll(shimPids(join(state.runDir, "containerd.sock")));
   await stopComponents(live(["containerd", "coredns", "apiserver-relay"]), 3000);
+  killAll(nodeProcessPids(state));
   await unmountAll(state);
   removeCgroups(state.cgroupRoot);
   await deleteNodeNetwork(nodeNetwork(state.slot));
   rmSync(state.runDir, { recursive: true, force: true });
   rmSync(state.dir, { recursive: true, force: true });
+}
+
+/**
+ * Stops nodes whose cluster is gone (its directory or state file removed,
+ * e.g. a test run killed before its teardown), found by the node.json each
+ * node keeps in its run directory. Nodes of live clusters are left alone.
+ */
+export async function reapOrphanedNodes(log: (line: string) => void): Promise<void> {
+  const root = "/run/modelops";
+  if (!existsSync(root)) return;
+  for (const entry of readdirSync(root).filter((e) => e.startsWith("node-"))) {
+    let state: RealNodeState;
+    try {
+      state = JSON.parse(readFileSync(join(root, entry, "node.json"), "utf8")) as RealNodeState;
+    } catch {
+      continue;
+    }
+    if (existsSync(join(state.dir, "..", "state.json"))) continue;
+    log(`[node] removing orphaned node ${state.runDir} (its cluster ${join(state.dir, "..")} is gone)`);
+    await stopRealNode(state, []);
+  }
 }
 
 export interface StartRealNodeOptions {
@@ -278,6 +305,8 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<Component[
         join(import.meta.dirname, "tcp-relay.ts"),
         `${net.hostIp}:${o.apiserverPort}`,
         `127.0.0.1:${o.apiserverPort}`,
+        // Names the node's directory, so a reaper without a state file finds it (nodeProcessPids).
+        `${l.runDir}/relay`,
       ],
       false,
     );

@@ -2,7 +2,8 @@
 // loopback: the node's kubelet and kube-proxy live in their own network
 // namespace, where the host's 127.0.0.1 is not reachable. TLS passes through
 // untouched (the apiserver's certificate names the link address).
-//   node hack/localcluster/tcp-relay.ts LISTEN_HOST:PORT TARGET_HOST:PORT
+//   node hack/localcluster/tcp-relay.ts LISTEN_HOST:PORT TARGET_HOST:PORT [TAG]
+// (TAG is ignored: it lets the node's reaper recognise the process.)
 import { connect, createServer } from "node:net";
 
 function hostPort(s: string | undefined): { host: string; port: number } {

@@ -11,6 +11,10 @@ log() { printf '[operator-image] %s\n' "$*" >&2; }
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$root/package.json" | head -1)
 image="modelops-operator:$version"
 
+# The private engine is stopped again if this script started it.
+if ! bash "$root/hack/image-dockerd.sh" status; then
+  trap 'bash "$root/hack/image-dockerd.sh" stop' EXIT
+fi
 export "$(bash "$root/hack/image-dockerd.sh" start | tail -n 1)"
 bash "$root/hack/image-base.sh"
 start=$(date +%s)
