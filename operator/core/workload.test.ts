@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { desiredServices } from "../controllers/modeldeployment/services.ts";
-import { parseProxyConfig } from "../proxy/config.ts";
+import { DEFAULT_DRAIN_MS, parseProxyConfig } from "../proxy/config.ts";
 import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
-import { desiredDeployment, desiredService, revisionHash } from "./workload.ts";
+import { desiredDeployment, desiredService, modelStopDelaySeconds, revisionHash } from "./workload.ts";
 
 type Container = {
   image: string;
@@ -218,6 +218,22 @@ describe("modelops-proxy sidecar", () => {
     expect(pod.spec.containers.map((c) => c.name)).toEqual(["model"]);
     expect(pod.spec.containers[0]?.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
     expect(pod.metadata.annotations).toBeUndefined();
+  });
+
+  it("keeps the model serving through the proxy's drain: a preStop sleep on the model container only", () => {
+    const [model, proxy] = podOf().spec.containers as [AnyContainer, AnyContainer];
+    // The proxy drains DEFAULT_DRAIN_MS (5 s) after SIGTERM and forwards to the model meanwhile.
+    expect(DEFAULT_DRAIN_MS).toBe(5_000);
+    expect(model.lifecycle).toEqual({ preStop: { sleep: { seconds: 8 } } });
+    expect(modelStopDelaySeconds(true)).toBe(8);
+    expect(proxy.lifecycle).toBeUndefined();
+
+    const mdep = modelDeployment("iris-v1");
+    mdep.spec.proxy = { enabled: false };
+    const [alone] = podOf(mdep).spec.containers as [AnyContainer];
+    // Without the sidecar, only while the endpoint removal reaches the kube-proxies.
+    expect(alone.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    expect(modelStopDelaySeconds(false)).toBe(5);
   });
 });
 

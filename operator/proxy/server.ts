@@ -155,6 +155,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
   const connectedAt = new WeakMap<Socket, number>();
   let draining = false;
+  let closing = false;
   const server = createServer(
     {
       headersTimeout,
@@ -166,6 +167,11 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       if (draining || Date.now() - (connectedAt.get(req.socket) ?? 0) > config.maxConnectionAgeMs) {
         res.setHeader("connection", "close");
       }
+      // A request received before drain() may have been answered keep-alive:
+      // once closing, its connection is closed as soon as it is idle.
+      res.on("close", () => {
+        if (closing) setImmediate(() => server.closeIdleConnections());
+      });
       const mirroredCopy = isMirroredCopy(req.headers, ownNames);
       // Which revision answered, on every answer (the model's, its errors, our 502/504, the mirror
       // share): writeHead merges it in. Not on a mirrored copy's: only the mirroring proxy or Envoy
@@ -187,9 +193,14 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        closing = true;
+        draining = true;
+        // The model server's connections go once the in-flight requests using them are done.
+        server.close(() => {
+          agent.destroy();
+          resolve();
+        });
         server.closeIdleConnections();
-        agent.destroy();
       }),
   };
 }

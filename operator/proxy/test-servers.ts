@@ -113,17 +113,25 @@ export const post = (
   });
 
 /** The real proxy as its own process (`node operator/proxy/main.ts`), as in the pod, so its memory is its own. */
-export async function proxyProcess(
-  config: Partial<ProxyConfigInput>,
-): Promise<{ port: number; metricsPort: number; pid: number; alive(): boolean }> {
+export async function proxyProcess(config: Partial<ProxyConfigInput>): Promise<{
+  port: number;
+  metricsPort: number;
+  pid: number;
+  alive(): boolean;
+  /** Resolves with the exit code (or the signal that ended it). */
+  exited: Promise<number | string>;
+}> {
   const child = spawn(process.execPath, [join(import.meta.dirname, "main.ts")], {
     env: { ...process.env, [CONFIG_ENV]: JSON.stringify(testConfig(config)) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let exited = false;
-  child.on("exit", () => {
-    exited = true;
-  });
+  const exit = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => {
+      exited = true;
+      resolve(code ?? signal ?? -1);
+    }),
+  );
   closers.push(async () => {
     if (exited) return;
     const gone = new Promise((r) => child.once("exit", r));
@@ -139,7 +147,7 @@ export async function proxyProcess(
       if (log.msg === "proxy listening") resolve({ port: log.port ?? 0, metricsPort: log.metricsPort ?? 0 });
     });
   });
-  return { ...ports, pid: child.pid ?? 0, alive: () => !exited };
+  return { ...ports, pid: child.pid ?? 0, alive: () => !exited, exited: exit };
 }
 
 /** Resident and peak resident memory (MiB) of a process on this machine, from /proc. */
