@@ -70,6 +70,8 @@ export function testConfig(config: Partial<ProxyConfigInput>) {
       features: [{ name: "x", type: "numeric", edges: [0, 1, 2] }],
       predictions: [{ name: "label", type: "categorical", categories: ["a", "b"] }],
     },
+    // A test stops its proxies at once; the drain after SIGTERM has tests of its own.
+    drainMs: 0,
     ...config,
   });
 }
