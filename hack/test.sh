@@ -15,6 +15,10 @@ step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
 step "building or reusing the MLServer venv (proxy integration test)"
 bash hack/model-server/venv.sh >/dev/null
+step "building or reusing the real node's packages and images (MLServer, pause, the operator's)"
+bash hack/node/packages.sh
+bash hack/node/images.sh >/dev/null
+bash hack/node/operator-image.sh >/dev/null
 step "building or reusing helm; Lua 5.1 for the Argo CD scripts"
 bash hack/helm.sh >/dev/null
 bash hack/lua.sh >/dev/null
