@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$(dirname "$0")/lib/cache.sh"
+source "$(dirname "$0")/lib/debootstrap.sh"
 base_image=${NODE_IMAGE:-node:24-slim}
 node_bin=$root/node_modules/node/bin/node
 node_version=$("$node_bin" --version)
@@ -20,15 +21,8 @@ fi
 
 rootfs=$cache/image-base/bookworm-minbase
 if [ ! -x "$rootfs/bin/sh" ]; then
-  command -v debootstrap >/dev/null || apt-get install -y --no-install-recommends debootstrap >&2 ||
-    { apt-get update >&2 && apt-get install -y --no-install-recommends debootstrap >&2; }
-  # The host's configured Debian mirror, so no mirror is hard-coded here.
-  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
   log "debootstrap bookworm minbase (about a minute)"
-  mkdir -p "$(dirname "$rootfs")"
-  rm -rf "$rootfs.tmp"
-  debootstrap --variant=minbase bookworm "$rootfs.tmp" "$mirror" >"$cache/image-base/debootstrap.log" 2>&1
+  debootstrap_rootfs "$rootfs" "$cache/image-base/debootstrap.log"
   # What the official slim variant leaves out too: docs, man pages, apt lists.
   rm -rf "$rootfs.tmp"/var/lib/apt/lists/* "$rootfs.tmp"/var/cache/apt/*.bin \
     "$rootfs.tmp"/usr/share/doc/* "$rootfs.tmp"/usr/share/man/* "$rootfs.tmp"/usr/share/info/*

@@ -30,6 +30,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/cache.sh"
 source "$here/../versions.env"
+source "$here/../lib/debootstrap.sh"
 log() { printf '[node-images] %s\n' "$*" >&2; }
 PYTHON=${PYTHON:-python3.11}
 
@@ -137,15 +138,8 @@ write_archive "$work/pause.tar" "$work/pause.json"
 # --- root filesystem: bookworm minbase + python3.11, cached -----------------
 rootfs=$base/rootfs-bookworm-minbase-python3.11
 if [ ! -x "$rootfs/usr/bin/python3.11" ]; then
-  command -v debootstrap >/dev/null || apt-get install -y --no-install-recommends debootstrap >&2 ||
-    { apt-get update >&2 && apt-get install -y --no-install-recommends debootstrap >&2; }
-  # The host's configured Debian mirror, so no mirror is hard-coded here.
-  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
   log "debootstrap bookworm minbase with python3.11 (a minute or two; log in $base/debootstrap.log)"
-  rm -rf "$rootfs.tmp"
-  debootstrap --variant=minbase --include=python3.11 bookworm "$rootfs.tmp" "$mirror" \
-    >"$base/debootstrap.log" 2>&1
+  debootstrap_rootfs "$rootfs" "$base/debootstrap.log" --include=python3.11
   # Nothing a model server reads: docs, man pages, apt lists and caches.
   rm -rf "$rootfs.tmp"/var/lib/apt/lists/* "$rootfs.tmp"/var/cache/apt/* \
     "$rootfs.tmp"/var/cache/debconf/*-old "$rootfs.tmp"/var/log/* \
