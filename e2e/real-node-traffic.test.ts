@@ -2,31 +2,21 @@
 // requests: shadow agreement between two real models, and drift in the
 // features clients send, acted on by a DriftMonitor's rollback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  inferBody,
-  irisRow,
-  type LoadGenerator,
-  type LoadStats,
-  seededRandom,
-  startLoad,
-} from "../hack/localcluster/load-generator.ts";
+import { inferBody, irisRow, seededRandom } from "../hack/localcluster/load-generator.ts";
 import { queryValue } from "../hack/localcluster/prometheus.ts";
-import { SERVICE_PORT } from "../operator/api/contract.ts";
 import { SHADOW_AGREEMENT_TOTAL } from "../operator/api/metric-names.ts";
 import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
-import { onRealNode, type RealNodeWorld, startRealNodeWorld } from "./harness/real-node.ts";
-import { type RolloutStatus, serviceRevision, waitStatus } from "./harness/rollout.ts";
+import { POD_START_MS, type RealNodeWorld, startRealNodeWorld } from "./harness/real-node.ts";
+import { waitStatus } from "./harness/rollout.ts";
 
-const RATE = 20;
-const POD_START_MS = 150_000;
+/** No strategy: a new version takes over once its pods are ready. */
+const SWITCH_WHEN_READY = "";
 
 let world: RealNodeWorld;
-const loads: LoadGenerator[] = [];
 
 beforeAll(async () => {
   world = await startRealNodeWorld("real-traffic");
-  await world.ns.kubectlOk(
-    ["apply", "-f", "-"],
+  await world.apply(
     [world.versionManifest("iris-v1", "1", "logreg"), world.versionManifest("iris-v2", "2", "tree")].join(
       "\n---\n",
     ),
@@ -34,62 +24,8 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
-  for (const l of loads) await l.stop();
   await world?.stop();
 });
-
-function manifest(name: string, version: string, strategy: string): string {
-  const indent = (s: string, by: string) =>
-    s
-      .trim()
-      .split("\n")
-      .map((l) => `${by}${l}`)
-      .join("\n");
-  return `
-apiVersion: modelops.io/v1alpha1
-kind: ModelDeployment
-metadata: {name: ${name}}
-spec:
-  modelVersion: ${version}
-  replicas: 2
-  progressDeadlineSeconds: 300
-${indent(onRealNode, "  ")}
-${strategy ? `  strategy:\n${indent(strategy, "    ")}` : ""}
-`;
-}
-
-async function serviceUrl(service: string): Promise<string> {
-  const svc = await world.ns.getJson<{ spec: { clusterIP: string } }>("service", service);
-  if (!svc) throw new Error(`no Service ${service}`);
-  return `http://${svc.spec.clusterIP}:${SERVICE_PORT}`;
-}
-
-async function load(service: string): Promise<LoadGenerator> {
-  const url = await serviceUrl(service);
-  const l = startLoad({ url, ratePerSecond: RATE, log: (m) => console.log(`[${service}] ${m}`) });
-  loads.push(l);
-  return l;
-}
-
-async function stopLoad(l: LoadGenerator): Promise<LoadStats> {
-  loads.splice(loads.indexOf(l), 1);
-  return l.stop();
-}
-
-async function serving(name: string, version: string): Promise<RolloutStatus> {
-  try {
-    return await waitStatus(
-      world.ns,
-      name,
-      (s) => s.phase === "Available" && s.stableVersion === version && !s.canaryRevision,
-      `${version} Available`,
-      POD_START_MS,
-    );
-  } catch (err) {
-    console.log(await world.describe(name));
-    throw err;
-  }
-}
 
 async function promValue(query: string): Promise<number> {
   return (await queryValue(world.prom.url, query)) ?? 0;
@@ -111,10 +47,10 @@ describe("on a real node", () => {
   it("shadow on the replicas router: real mirrored requests, and the agreement metrics match how often v1 and v2 really agree", async () => {
     const t0 = Date.now();
     const strategy = "shadow:\n  mirrorPercent: 100\n  duration: 10m";
-    await world.ns.kubectlOk(["apply", "-f", "-"], manifest("shadow", "iris-v1", strategy));
-    const v1 = await serving("shadow", "iris-v1");
-    const client = await load("shadow");
-    await world.ns.kubectlOk(["apply", "-f", "-"], manifest("shadow", "iris-v2", strategy));
+    await world.apply(world.deployment("shadow", "iris-v1", strategy));
+    const v1 = await world.serving("shadow", "iris-v1");
+    const client = await world.load("shadow");
+    await world.apply(world.deployment("shadow", "iris-v2", strategy));
     const mirroring = await waitStatus(
       world.ns,
       "shadow",
@@ -128,11 +64,14 @@ describe("on a real node", () => {
     while ((await compared()) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
     const agree = await promValue(`sum(${SHADOW_AGREEMENT_TOTAL}{${selector},result="agree"})`);
     const total = await compared();
-    const stats = await stopLoad(client);
+    const stats = await world.stopLoad(client);
 
     // Ground truth: the same kind of rows, asked of each model directly (stable
     // Service: v1 only; canary Service: the shadow only).
-    const [stableUrl, shadowUrl] = [await serviceUrl("shadow"), await serviceUrl("shadow-canary")];
+    const [stableUrl, shadowUrl] = [
+      await world.serviceUrl("shadow"),
+      await world.serviceUrl("shadow-canary"),
+    ];
     const rand = seededRandom(7);
     let same = 0;
     const rows = 300;
@@ -158,11 +97,11 @@ describe("on a real node", () => {
 
   it("drift: clients' petal_length shifts, the DriftMonitor reads the proxies' real histograms, goes Critical and rolls back with zero failed requests", async () => {
     const t0 = Date.now();
-    await world.ns.kubectlOk(["apply", "-f", "-"], manifest("drift", "iris-v1", ""));
-    const v1 = await serving("drift", "iris-v1");
-    await world.ns.kubectlOk(["apply", "-f", "-"], manifest("drift", "iris-v2", ""));
-    const v2 = await serving("drift", "iris-v2");
-    const client = await load("drift");
+    await world.apply(world.deployment("drift", "iris-v1", SWITCH_WHEN_READY));
+    const v1 = await world.serving("drift", "iris-v1");
+    await world.apply(world.deployment("drift", "iris-v2", SWITCH_WHEN_READY));
+    const v2 = await world.serving("drift", "iris-v2");
+    const client = await world.load("drift");
     await world.ns.kubectlOk(
       ["apply", "-f", "-"],
       `
@@ -200,20 +139,11 @@ spec:
     const shiftedAt = Date.now();
     const critical = await waitVerdict((v) => v === "Critical", "went Critical");
     const criticalAfter = (Date.now() - shiftedAt) / 1000;
-    // The rollback action is the SRE's undo: phase RolledBack, v1 serving once its pods are ready.
-    const back = await waitStatus(
-      world.ns,
-      "drift",
-      (s) => s.stableVersion === "iris-v1" && !s.restoring,
-      "iris-v1 serving again",
-      POD_START_MS,
-    );
-    await expect
-      .poll(() => serviceRevision(world.ns, "drift"), { timeout: 10_000 })
-      .toBe(back.stableRevision);
-    await new Promise((r) => setTimeout(r, DEFAULT_MAX_CONNECTION_AGE_MS));
-    await new Promise((r) => setTimeout(r, 3000));
-    const stats = await stopLoad(client);
+    // The rollback action is the SRE's undo: v1 serving once its pods are ready.
+    const back = await world.servingAgain("drift", "iris-v1");
+    // v2 stays warm for a while; clients leave it as their connections are recycled.
+    await new Promise((r) => setTimeout(r, DEFAULT_MAX_CONNECTION_AGE_MS + 3000));
+    const stats = await world.stopLoad(client);
     console.log(
       `[story] drift: ${((Date.now() - t0) / 1000).toFixed(0)}s, requests sent ${stats.sent}, failed ${stats.failed}; before the shift ${before?.verdict} (psi ${before?.features?.[0]?.score}), Critical ${criticalAfter.toFixed(0)}s after it (psi ${critical?.features?.[0]?.score}, ${critical?.sampleSize} requests)`,
     );

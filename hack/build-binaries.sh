@@ -66,19 +66,22 @@ build_kubernetes() {
   done
 }
 
-build_etcd() {
-  local out=$cache/etcd-$ETCD_VERSION
-  [ -x "$out/etcd" ] && { log "etcd $ETCD_VERSION: cached"; return; }
-  local mod=$cache/src/etcd-$ETCD_VERSION
+# A Go main package whose module needs no replace lines, built through a
+# wrapper module that pins it:  build_main NAME VERSION MODULE PACKAGE
+build_main() {
+  local name=$1 version=$2 module=$3 package=$4
+  local out=$cache/$name-$version
+  [ -x "$out/$name" ] && { log "$name $version: cached"; return; }
+  local mod=$cache/src/$name-$version
   mkdir -p "$mod" "$out"
   if [ ! -f "$mod/go.mod" ]; then
-    printf 'module modelops.local/etcd-build\ngo 1.24.0\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$mod/go.mod"
+    printf 'module modelops.local/%s-build\ngo 1.24.0\nrequire %s %s\n' "$name" "$module" "$version" >"$mod/go.mod"
     printf 'package main\nfunc main() {}\n' >"$mod/main.go"
   fi
-  log "etcd $ETCD_VERSION: building"
+  log "$name $version: building"
   (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" \
-     -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
-  mv "$out/etcd.tmp" "$out/etcd"
+     -o "$out/$name.tmp" "$package")
+  mv "$out/$name.tmp" "$out/$name"
 }
 
 build_kwok() {
@@ -115,25 +118,11 @@ build_prometheus() {
   mv "$out/prometheus.tmp" "$out/prometheus"
 }
 
-# CoreDNS gives the real node's pods cluster DNS (<svc>.<ns>.svc), as in any cluster.
-build_coredns() {
-  local out=$cache/coredns-$COREDNS_VERSION
-  [ -x "$out/coredns" ] && { log "coredns $COREDNS_VERSION: cached"; return; }
-  local mod=$cache/src/coredns-$COREDNS_VERSION
-  mkdir -p "$mod" "$out"
-  if [ ! -f "$mod/go.mod" ]; then
-    printf 'module modelops.local/coredns-build\ngo 1.24.0\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$mod/go.mod"
-    printf 'package main\nfunc main() {}\n' >"$mod/main.go"
-  fi
-  log "coredns $COREDNS_VERSION: building"
-  (cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" \
-     -o "$out/coredns.tmp" github.com/coredns/coredns)
-  mv "$out/coredns.tmp" "$out/coredns"
-}
 
-build_etcd
+build_main etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
 build_kwok
-build_coredns
+# CoreDNS gives the real node's pods cluster DNS (<svc>.<ns>.svc), as in any cluster.
+build_main coredns "$COREDNS_VERSION" github.com/coredns/coredns github.com/coredns/coredns
 build_prometheus
 build_kubernetes
 

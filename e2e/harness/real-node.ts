@@ -7,14 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { type RealNodeInfo, startRealNodeInDir } from "../../hack/localcluster/cluster-node.ts";
+import { waitFor } from "../../hack/localcluster/kubectl.ts";
+import { type LoadGenerator, type LoadStats, startLoad } from "../../hack/localcluster/load-generator.ts";
 import { pkiIn } from "../../hack/localcluster/pki.ts";
 import { type RunningPrometheus, startPrometheus } from "../../hack/localcluster/prometheus.ts";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../hack/localcluster/real-node-config.ts";
 import { prepareModels } from "../../hack/model-server/mlserver.ts";
 import { createPrometheusProvider } from "../../operator/analysis/prometheus.ts";
+import { LABEL_DEPLOYMENT, LABEL_REVISION, SERVICE_PORT } from "../../operator/api/contract.ts";
 import type { RunningManager } from "../../operator/manager.ts";
 import { createTestNamespace, type TestNamespace } from "./namespace.ts";
 import { startInProcess } from "./operator.ts";
+import { mdepManifest, type RolloutStatus, serviceRevision, waitStatus } from "./rollout.ts";
 
 export interface RealNodeWorld {
   node: RealNodeInfo;
@@ -23,9 +27,35 @@ export interface RealNodeWorld {
   ns: TestNamespace;
   /** ModelVersion manifests named `name`, serving the trained model `model` (see train.py) on the real node. */
   versionManifest(name: string, version: string, model: StoredModel): string;
+  /** A ModelDeployment manifest whose pods run on the real node. */
+  deployment(name: string, version: string, strategy: string): string;
+  apply(yaml: string): Promise<void>;
+  /** The Service's ClusterIP, as a client in the cluster calls it. */
+  serviceUrl(service: string): Promise<string>;
+  /** A client at STORY_RATE requests/s on a Service, stopped with the world if the story does not stop it. */
+  load(service: string): Promise<LoadGenerator>;
+  stopLoad(client: LoadGenerator): Promise<LoadStats>;
+  /** Waits until `version` serves alone after a rollout (Available, no canary). */
+  serving(mdep: string, version: string): Promise<RolloutStatus>;
+  /** Waits until `version` serves again after a rollback or undo, and the Service selects it alone. */
+  servingAgain(mdep: string, version: string): Promise<RolloutStatus>;
+  /** Waits until only `revision`'s pods are left (the others gone, not just unready). */
+  onlyPodsOf(mdep: string, revision: string): Promise<void>;
   /** What a failing story prints: the ModelDeployment's status, its pods, Prometheus' targets. */
   describe(mdep: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** Each story's client rate, requests per second. */
+export const STORY_RATE = 20;
+/** Real pods: MLServer imports scikit-learn and loads the model before it is ready. */
+export const POD_START_MS = 150_000;
+
+/** One line per story with what the issue asks to be measured. */
+export function report(story: string, stats: LoadStats, t0: number): void {
+  console.log(
+    `[story] ${story}: ${((Date.now() - t0) / 1000).toFixed(0)}s, requests sent ${stats.sent}, ok ${stats.ok}, failed ${stats.failed}, by revision ${JSON.stringify(stats.byRevision)}, p50 ${stats.latencyMs?.p50} ms, p99 ${stats.latencyMs?.p99} ms`,
+  );
 }
 
 /** Models train.py fits, as stored in the namespace's model volume (pvc://models/<kind>). */
@@ -70,13 +100,80 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     namespace: ns.name,
     prometheus: createPrometheusProvider({ address: prom.url }),
   });
-  return {
+  const loads: LoadGenerator[] = [];
+  const world: RealNodeWorld = {
     node,
     prom,
     operator,
     ns,
     versionManifest: (name, version, model) =>
       versionManifest(name, version, model, node.images.mlserverImage),
+    deployment: (name, version, strategy) => mdepManifest(name, version, strategy, 2, onRealNode),
+    apply: async (yaml) => {
+      await ns.kubectlOk(["apply", "-f", "-"], yaml);
+    },
+    serviceUrl: async (service) => {
+      const svc = await ns.getJson<{ spec: { clusterIP: string } }>("service", service);
+      if (!svc) throw new Error(`no Service ${service}`);
+      return `http://${svc.spec.clusterIP}:${SERVICE_PORT}`;
+    },
+    load: async (service) => {
+      const url = await world.serviceUrl(service);
+      const client = startLoad({
+        url,
+        ratePerSecond: STORY_RATE,
+        log: (m) => console.log(`[${service}] ${m}`),
+      });
+      loads.push(client);
+      return client;
+    },
+    stopLoad: (client) => {
+      loads.splice(loads.indexOf(client), 1);
+      return client.stop();
+    },
+    serving: (mdep, version) =>
+      explained(mdep, () =>
+        waitStatus(
+          ns,
+          mdep,
+          (s) => s.phase === "Available" && s.stableVersion === version && !s.canaryRevision,
+          `${version} Available`,
+          POD_START_MS,
+        ),
+      ),
+    servingAgain: (mdep, version) =>
+      explained(mdep, async () => {
+        // A rollback or undo rests in phase RolledBack; the other revision may stay up (retiringRevisions).
+        const s = await waitStatus(
+          ns,
+          mdep,
+          (x) => x.stableVersion === version && !x.restoring,
+          `${version} serving again`,
+          POD_START_MS,
+        );
+        await waitFor(async () => (await serviceRevision(ns, mdep)) === s.stableRevision, {
+          timeoutMs: 10_000,
+          description: `${mdep}: the Service selecting ${s.stableRevision} alone`,
+        });
+        return s;
+      }),
+    onlyPodsOf: async (mdep, revision) => {
+      await waitFor(
+        async () => {
+          const out = await ns.kubectlOk([
+            "get",
+            "pods",
+            "-l",
+            `${LABEL_DEPLOYMENT}=${mdep}`,
+            "-o",
+            `jsonpath={.items[*].metadata.labels.${LABEL_REVISION.replaceAll(".", "\\.")}}`,
+          ]);
+          const revisions = out.split(" ").filter(Boolean);
+          return revisions.length > 0 && revisions.every((r) => r === revision);
+        },
+        { timeoutMs: POD_START_MS, intervalMs: 500, description: `${mdep}: only ${revision} pods left` },
+      );
+    },
     describe: async (mdep) => {
       const status = await ns.kubectl(["get", "mdep", mdep, "-o", "jsonpath={.status}"]);
       const pods = await ns.kubectl(["get", "pods", "-o", "wide", "--show-labels"]);
@@ -90,12 +187,23 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
       ].join("\n\n");
     },
     stop: async () => {
+      for (const client of loads.splice(0)) await client.stop();
       await operator.stop();
       await prom.stop();
       await ns.delete();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  /** A wait that, when it times out, first prints what the story's objects look like. */
+  async function explained<T>(mdep: string, wait: () => Promise<T>): Promise<T> {
+    try {
+      return await wait();
+    } catch (err) {
+      console.log(await world.describe(mdep));
+      throw err;
+    }
+  }
+  return world;
 }
 
 function versionManifest(name: string, version: string, model: StoredModel, image: string): string {

@@ -11,7 +11,20 @@ import type { TestNamespace } from "./namespace.ts";
 /** What tests read of a ModelDeployment: its status as the API defines it. */
 export type RolloutStatus = ModelDeploymentStatus;
 
-export function mdepManifest(name: string, version: string, strategy: string, replicas = 2): string {
+export function mdepManifest(
+  name: string,
+  version: string,
+  strategy: string,
+  replicas = 2,
+  /** More of spec, e.g. a pod template (YAML at spec's level). */
+  extraSpec = "",
+): string {
+  const indent = (yaml: string, by: string) =>
+    yaml
+      .trim()
+      .split("\n")
+      .map((l) => `${by}${l}`)
+      .join("\n");
   return `
 apiVersion: modelops.io/v1alpha1
 kind: ModelDeployment
@@ -20,12 +33,7 @@ spec:
   modelVersion: ${version}
   replicas: ${replicas}
   progressDeadlineSeconds: 120
-  strategy:
-${strategy
-  .trim()
-  .split("\n")
-  .map((l) => `    ${l}`)
-  .join("\n")}
+${extraSpec.trim() ? `${indent(extraSpec, "  ")}\n` : ""}${strategy.trim() ? `  strategy:\n${indent(strategy, "    ")}` : ""}
 `;
 }
 
