@@ -3,6 +3,7 @@
 // metrics discovered and scraped by Prometheus, and a load generator calling
 // the Service the way a client does, counting every failed request.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failureKinds } from "../hack/localcluster/load-generator.ts";
 import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
 import { POD_START_MS, type RealNodeWorld, report, startRealNodeWorld } from "./harness/real-node.ts";
 import { type RolloutStatus, rolloutStatus, waitStatus } from "./harness/rollout.ts";
@@ -66,6 +67,7 @@ canary:
     await world.apply(world.deployment("bad", "iris-bad", strategy));
     const started = await waitStatus(world.ns, "bad", (s) => !!s.canaryRevision, "canary started");
     const canary = started.canaryRevision as string;
+    await waitStatus(world.ns, "bad", (s) => s.phase === "RolledBack", "rolled back", POD_START_MS);
     const rolledBack = await world.servingAgain("bad", "iris-v1");
     const stable = rolledBack.stableRevision as string;
     // The history records the rollback to the second; count from its start.
@@ -77,7 +79,7 @@ canary:
     report("bad canary", stats, t0);
     const lastFailure = Math.max(...stats.failures.map((f) => f.at));
     console.log(
-      `[story] bad canary: ${stats.failed} failures, the last ${((lastFailure - rollbackAt) / 1000).toFixed(1)}s after the recorded rollback`,
+      `[story] bad canary: ${stats.failed} failures (${failureKinds(stats.failures)}), the last ${((lastFailure - rollbackAt) / 1000).toFixed(1)}s after the recorded rollback`,
     );
     expect(rolledBack.phase).toBe("RolledBack");
     expect(rolledBack.history?.[0]?.result).toBe("RolledBack");

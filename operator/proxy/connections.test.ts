@@ -236,4 +236,34 @@ describe("modelops-proxy connection lifetimes", () => {
     expect(connections).toBe(statuses.length);
     expect(closedByProxy).toBe(connections);
   });
+
+  it("sends a request again, once, on a new connection when a kept-alive model connection is found closed", async () => {
+    // A model server that drops every kept-alive connection the moment its second request arrives.
+    let dropped = 0;
+    const served = new WeakMap<Socket, number>();
+    const model = createServer((req, res) => {
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (n > 1) {
+        dropped++;
+        req.socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json", connection: "keep-alive" });
+        res.end(labels(["a"]));
+      });
+    });
+    const p = await proxy({ upstream: await serveOnLoopback(model), upstreamIdleTimeoutMs: 60_000 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await post(p, INFER, v2([1]));
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    // Every reuse of a kept-alive connection was lost, and every request still got its answer.
+    expect(dropped).toBeGreaterThanOrEqual(5);
+    expect(statuses).toEqual(Array(10).fill(200));
+  });
 });

@@ -122,14 +122,14 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     maxFreeSockets: 64,
     timeout: config.upstreamIdleTimeoutMs,
   });
-  const forward: Forward = (req) => {
+  const forward: Forward = (req, freshConnection = false) => {
     const up = request({
       host: upstream.hostname,
       port: upstream.port,
       method: req.method,
       path: req.url,
       headers: endToEndHeaders(req.headers),
-      agent,
+      agent: freshConnection ? false : agent,
       // Socket inactivity: covers both a model that never answers and one
       // that stalls mid-answer, without limiting a slow upload still sending.
       timeout: config.upstreamTimeoutMs,
@@ -205,7 +205,17 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   };
 }
 
-type Forward = (req: IncomingMessage) => ReturnType<typeof request>;
+type Forward = (req: IncomingMessage, freshConnection?: boolean) => ReturnType<typeof request>;
+
+/**
+ * A kept-alive connection the model server closed just as the request went
+ * out: the server never saw the request, so it is safe to send again, once,
+ * on a new connection (what Node's documentation advises for reusedSocket).
+ */
+function lostOnReusedConnection(up: ReturnType<typeof request>, err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return up.reusedSocket && (code === "ECONNRESET" || code === "EPIPE");
+}
 
 function passthrough(deps: ProxyDeps, forward: Forward, req: IncomingMessage, res: ServerResponse): void {
   const up = forward(req);
@@ -251,20 +261,34 @@ function infer(
   let upstreamFailed = false;
   let shadowed: Promise<Parsed | undefined> | undefined;
 
-  const up = shared.forward(req);
+  let up = shared.forward(req);
+  let retried = false;
   const fail = (err: unknown) => {
     upstreamFailed = true;
     status = upstreamStatus(err);
     badGateway(res, err);
   };
-  up.on("response", (upRes) => {
+  const onResponse = (upRes: IncomingMessage) => {
     status = upRes.statusCode ?? 502;
     res.writeHead(status, responseHeaders(upRes.headers));
     upRes.on("data", (c: Buffer) => responseBody.add(c));
     upRes.on("error", fail);
     upRes.pipe(res);
-  });
-  up.on("error", fail);
+  };
+  const onError = (err: unknown) => {
+    // Resent only with the whole body in hand and nothing answered yet.
+    if (!retried && status === 0 && requestBody.complete && req.complete && lostOnReusedConnection(up, err)) {
+      retried = true;
+      up = shared.forward(req, true);
+      up.on("response", onResponse);
+      up.on("error", onError);
+      up.end(requestBody.buffer());
+      return;
+    }
+    fail(err);
+  };
+  up.on("response", onResponse);
+  up.on("error", onError);
   req.on("data", (c: Buffer) => requestBody.add(c));
   req.on("end", () => {
     if (copyToShadow && deps.shadow && requestBody.complete && !done) {
