@@ -46,6 +46,11 @@ stop() {
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     log "stopped (pid $pid)"
   fi
+  # dockerd leaves its network namespace mount (exec/netns/default) behind;
+  # unmount what is under its folder so the folder can be removed.
+  awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
 }
 
 case "${1:-start}" in
