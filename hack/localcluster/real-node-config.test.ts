@@ -55,6 +55,7 @@ describe("node component configuration", () => {
     expect(config).toMatchObject({
       address: "10.231.7.2",
       failCgroupV1: false,
+      oomScoreAdj: 0,
       cgroupDriver: "cgroupfs",
       cgroupRoot: "/modelops-node-7",
       clusterDNS: ["10.231.7.1"],

@@ -138,6 +138,8 @@ cgroupRoot: ${l.cgroupRoot}
 # These machines mount cgroup v1; kubelet 1.34 still runs on it when told to.
 failCgroupV1: false
 failSwapOn: false
+# No lowering of OOM scores without CAP_SYS_RESOURCE (see containerdConfig).
+oomScoreAdj: 0
 clusterDNS: [${l.net.hostIp}]
 clusterDomain: ${CLUSTER_DOMAIN}
 # Pods get only the cluster's DNS, never the host's resolvers.
@@ -169,8 +171,6 @@ export function kubeletArgs(l: NodeLayout, configPath: string): string[] {
     `--node-labels=${Object.entries(REAL_NODE_LABEL)
       .map(([k, v]) => `${k}=${v}`)
       .join(",")}`,
-    // No lowering of OOM scores without CAP_SYS_RESOURCE (see containerdConfig).
-    "--oom-score-adj=0",
     "--v=1",
   ];
 }
