@@ -23,6 +23,7 @@ export interface NodeImages {
   tarballs: string[];
 }
 
+/** Runs a hack/ script, its progress (stderr) going to `log`; returns its last stdout line. */
 async function script(path: string, log: (line: string) => void): Promise<string> {
   const child = execFile("bash", [join(root, path)], { maxBuffer: 64 << 20, timeout: 30 * 60_000 });
   child.stderr?.on("data", (chunk: string) => {
@@ -33,14 +34,14 @@ async function script(path: string, log: (line: string) => void): Promise<string
     stdout += c;
   });
   const code = await new Promise<number | null>((r) => child.on("close", r));
-  const last = stdout.trim().split("\n").pop()?.trim();
-  if (code !== 0 || !last) throw new Error(`${path} failed (exit ${code})`);
+  const last = stdout.trim().split("\n").pop()?.trim() ?? "";
+  if (code !== 0) throw new Error(`${path} failed (exit ${code}); its output is above`);
   return last;
 }
 
 /** Builds (or reuses) every image the node runs: pause, MLServer, the operator/proxy. */
 export async function buildNodeImages(log: (line: string) => void): Promise<NodeImages> {
-  await script("hack/node/packages.sh", log).catch(() => "");
+  await script("hack/node/packages.sh", log);
   const [imagesDir, operator] = await Promise.all([
     script("hack/node/images.sh", log),
     script("hack/node/operator-image.sh", log),
