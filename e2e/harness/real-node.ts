@@ -2,9 +2,11 @@
 // kubelet node (started once per run, stopped with the cluster), real MLServer
 // models trained for the story, a Prometheus that discovers the pods through
 // the apiserver, and an in-process operator reading that Prometheus.
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { load } from "js-yaml";
 import { inject } from "vitest";
 import { type RealNodeInfo, startRealNodeInDir } from "../../hack/localcluster/cluster-node.ts";
 import { waitFor } from "../../hack/localcluster/kubectl.ts";
@@ -19,6 +21,8 @@ import type { RunningManager } from "../../operator/manager.ts";
 import { createTestNamespace, type TestNamespace } from "./namespace.ts";
 import { startInProcess } from "./operator.ts";
 import { mdepManifest, type RolloutStatus, serviceRevision, waitStatus } from "./rollout.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export interface RealNodeWorld {
   node: RealNodeInfo;
@@ -206,37 +210,30 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
   return world;
 }
 
+/**
+ * The sample ModelVersion (config/samples/modelversion.yaml: the iris
+ * signature and reference distributions) as a new version serving a trained
+ * model from the namespace's store with the locally built MLServer image.
+ */
 function versionManifest(name: string, version: string, model: StoredModel, image: string): string {
-  return `
-apiVersion: modelops.io/v1alpha1
-kind: ModelVersion
-metadata: {name: ${name}}
-spec:
-  modelName: iris
-  version: "${version}"
-  artifact: {uri: "pvc://models/${model}", format: sklearn}
-  runtime:
-    name: mlserver
-    image: ${image}
-    protocol: v2
-    port: 8080
-    resources: {requests: {cpu: 50m, memory: 200Mi}, limits: {memory: 1Gi}}
-  signature:
-    inputs:
-    - {name: sepal_length, type: numeric, datatype: FP64}
-    - {name: sepal_width, type: numeric, datatype: FP64}
-    - {name: petal_length, type: numeric, datatype: FP64}
-    - {name: petal_width, type: numeric, datatype: FP64}
-    outputs:
-    - {name: species, type: categorical, datatype: INT64}
-  reference:
-    sampleSize: 150
-    features:
-    - {name: sepal_length, type: numeric, edges: [4.3, 5.1, 5.8, 6.4, 7.9], fractions: [0.273, 0.253, 0.247, 0.227]}
-    - {name: sepal_width, type: numeric, edges: [2.0, 2.8, 3.0, 3.3, 4.4], fractions: [0.313, 0.193, 0.260, 0.234]}
-    - {name: petal_length, type: numeric, edges: [1.0, 1.6, 4.35, 5.1, 6.9], fractions: [0.293, 0.207, 0.260, 0.240]}
-    - {name: petal_width, type: numeric, edges: [0.1, 0.3, 1.3, 1.8, 2.5], fractions: [0.273, 0.247, 0.233, 0.247]}
-    predictions:
-    - {name: species, type: categorical, categories: {"0": 0.333, "1": 0.333, "2": 0.334}}
-`;
+  const sample = load(readFileSync(join(root, "config/samples/modelversion.yaml"), "utf8")) as {
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown> & { runtime: Record<string, unknown> };
+  };
+  const { stage: _stage, ...spec } = sample.spec;
+  return JSON.stringify({
+    ...sample,
+    metadata: { name },
+    spec: {
+      ...spec,
+      modelName: "iris",
+      version,
+      artifact: { uri: `pvc://models/${model}`, format: "sklearn" },
+      runtime: {
+        ...spec.runtime,
+        image,
+        resources: { requests: { cpu: "50m", memory: "200Mi" }, limits: { memory: "1Gi" } },
+      },
+    },
+  });
 }
