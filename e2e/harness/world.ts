@@ -136,6 +136,24 @@ export async function revisionRates(
   return Object.fromEntries(samples.map((s) => [s.metric.revision ?? "", s.value]));
 }
 
+/**
+ * When Prometheus first scraped each revision's request series, in ms since
+ * the epoch (within the last 10 minutes): `timestamp()` at 1 s steps yields
+ * each step's latest sample time, so the minimum is the first sample's.
+ */
+export async function firstSampleMs(
+  promUrl: string,
+  namespace: string,
+  mdep: string,
+): Promise<Record<string, number>> {
+  const selector = `{namespace="${namespace}",deployment="${mdep}"}`;
+  const samples = await queryPrometheus(
+    promUrl,
+    `min by (revision) (min_over_time(timestamp(${REQUESTS_TOTAL}${selector})[10m:1s]))`,
+  );
+  return Object.fromEntries(samples.map((s) => [s.metric.revision ?? "", s.value * 1000]));
+}
+
 /** The revisions of a ModelDeployment that have any request series in Prometheus at all. */
 export async function revisionsWithSeries(
   promUrl: string,
