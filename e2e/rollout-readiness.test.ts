@@ -115,7 +115,11 @@ async function expectRates(mdep: string, expected: Record<string, number>): Prom
  * turned Ready, and an empty answer would prove nothing.
  */
 async function expectNoSeriesBeforeReady(name: string, canary: string): Promise<void> {
-  const pods = await listPods(admin, ns.name, `modelops.io/deployment=${name},modelops.io/revision=${canary}`);
+  const pods = await listPods(
+    admin,
+    ns.name,
+    `modelops.io/deployment=${name},modelops.io/revision=${canary}`,
+  );
   const readyAt = Math.min(...pods.map((p) => readySinceMs(p) ?? Number.POSITIVE_INFINITY));
   const firstSample = (await firstSampleMs(observed.prom.url, ns.name, name))[canary];
   expect(firstSample, "the canary's request series").toBeDefined();
