@@ -77,3 +77,37 @@ export function previewServiceName(mdepName: string): string {
 export function revisionDeploymentName(mdepName: string, revision: string): string {
   return `${mdepName}-${revision}`;
 }
+
+/**
+ * The artifact fetcher (operator/fetcher/), the init container that
+ * downloads a remote artifact into the model volume, reads its job from
+ * these variables; the workload builder (core/workload.ts) sets them. The
+ * credentials Secret a ModelVersion names is passed whole as environment
+ * (envFrom), so its keys use the names the tools already know:
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN for S3;
+ * MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and
+ * MLFLOW_TRACKING_PASSWORD, for MLflow.
+ */
+export const FETCHER_ENV = {
+  /** s3://bucket/prefix, https://host/path, http://… (only with ALLOW_HTTP), models:/name/version. */
+  uri: "MODELOPS_ARTIFACT_URI",
+  /** Directory the artifact is written into (the shared volume's mount path). */
+  dest: "MODELOPS_ARTIFACT_DEST",
+  /** Optional lowercase hex SHA-256, of a single file or of a directory's canonical listing. */
+  sha256: "MODELOPS_ARTIFACT_SHA256",
+  /** "true" lets http:// artifacts (and an http:// S3 endpoint or MLflow server) through. */
+  allowHttp: "MODELOPS_ARTIFACT_ALLOW_HTTP",
+  /** Most bytes the download (and an archive's unpacked contents) may take. */
+  maxBytes: "MODELOPS_ARTIFACT_MAX_BYTES",
+  /** S3-compatible endpoint URL; unset means AWS's regional endpoint. */
+  s3Endpoint: "MODELOPS_S3_ENDPOINT",
+  /** "true": bucket in the path (most S3-compatible servers), not in the host name. */
+  s3PathStyle: "MODELOPS_S3_PATH_STYLE",
+  /** S3 region; AWS_REGION is the standard fallback. */
+  s3Region: "MODELOPS_S3_REGION",
+  /** MLflow tracking server for models:/ URIs (MLflow's own variable name). */
+  mlflowTrackingUri: "MLFLOW_TRACKING_URI",
+} as const;
+
+/** Name of the init container that fetches a remote artifact; its termination message is the failure reason. */
+export const FETCHER_CONTAINER = "fetch-model";
