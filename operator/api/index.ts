@@ -27,6 +27,7 @@ export * from "./contract.ts";
 export * from "./crd.ts";
 export * from "./defaults.ts";
 export * from "./driftmonitor.ts";
+export * from "./gates.ts";
 export * from "./modeldeployment.ts";
 export * from "./modeldeployment-status.ts";
 export * from "./modelversion.ts";

@@ -119,6 +119,61 @@ export const analysisRunStatusSchema = z
   .describe("Progress of one analysis of the current rollout.");
 export type AnalysisRunStatus = z.infer<typeof analysisRunStatusSchema>;
 
+export const gateResultSchema = z
+  .object({
+    gate: z.string().describe("The gate, as written in spec.gates (a metric condition, or stage in [...])."),
+    passed: z.boolean().describe("Whether the candidate met it."),
+    value: z.number().optional().describe("The candidate's metric value."),
+    stableValue: z.number().optional().describe("The serving version's value, for a relative gate."),
+    threshold: z.number().optional().describe("The bound the candidate's value was compared with."),
+    message: text("What was compared, in words."),
+  })
+  .describe("One promotion gate's verdict.");
+export type GateResult = z.infer<typeof gateResultSchema>;
+
+export const setBySchema = z
+  .object({
+    manager: z
+      .string()
+      .describe("Field manager that last set spec.modelVersion: kubectl, argocd-controller, …"),
+    operation: z.string().optional().describe("Apply (server-side apply) or Update."),
+    time: time("RFC 3339 time of that write."),
+  })
+  .describe("Who set spec.modelVersion, from metadata.managedFields.");
+
+const analysisSummarySchema = z
+  .object({
+    name: z.string().describe("Which analysis: step-<index>, background, prePromotion, …"),
+    phase: z.string().describe("Its result."),
+    metrics: z
+      .array(metricResultSchema.omit({ message: true }))
+      .max(16)
+      .optional()
+      .describe("Each metric's last values."),
+  })
+  .describe("An analysis of the rollout and its final values.");
+
+/** What a rollout's history entry keeps as evidence. */
+export const EVIDENCE_LIMITS = { gates: 18, analyses: 8 } as const;
+
+const evidenceFields = {
+  setBy: setBySchema.optional(),
+  gates: z
+    .array(gateResultSchema)
+    .max(EVIDENCE_LIMITS.gates)
+    .optional()
+    .describe("The promotion gates the version passed, with their values."),
+  analyses: z
+    .array(analysisSummarySchema)
+    .max(EVIDENCE_LIMITS.analyses)
+    .optional()
+    .describe(`The rollout's analyses with their final values (the last ${EVIDENCE_LIMITS.analyses}).`),
+};
+
+export const rolloutEvidenceSchema = z
+  .object(evidenceFields)
+  .describe("Evidence gathered by the rollout in progress, copied into its history entry when it ends.");
+
 export const rolloutRecordSchema = z
   .object({
     version: z.string().describe("ModelVersion that was rolled out."),
@@ -131,8 +186,9 @@ export const rolloutRecordSchema = z
     startTime: time("RFC 3339 time the rollout started."),
     time: time("RFC 3339 time the rollout ended."),
     message: text("Why the rollout ended this way."),
+    ...evidenceFields,
   })
-  .describe("One finished rollout.");
+  .describe("One finished rollout: who started it, on what evidence, and how it ended.");
 export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
 
 export const modelDeploymentStatusSchema = z
@@ -205,6 +261,7 @@ export const modelDeploymentStatusSchema = z
       .optional()
       .describe(`The last finished rollouts, newest first (at most ${STATUS_LIMITS.history}).`),
     rolloutStartTime: time("RFC 3339 time the current rollout started."),
+    rolloutEvidence: rolloutEvidenceSchema.optional(),
     pauseReason: text("Why the rollout is paused: a pause step, an inconclusive analysis, or spec.paused."),
     trafficMessage: text("How the router realised the weight, e.g. the replica ratio and its rounding."),
     previousVersion: z

@@ -21,6 +21,7 @@ import {
   PROGRESS_DEADLINE_SECONDS,
   SCALE_DOWN_DELAY_SECONDS,
 } from "./defaults.ts";
+import { gatesSchema } from "./gates.ts";
 import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
 
 const STEP_FIELDS = ["setWeight", "pause", "analysis"];
@@ -361,6 +362,7 @@ export const modelDeploymentSpecSchema = z
     trafficRouting: trafficRoutingSchema.optional(),
     autoscaling: autoscalingSchema.optional(),
     proxy: proxySettingsSchema.optional(),
+    gates: gatesSchema.optional(),
   })
   .describe("Desired state of the ModelDeployment.");
 export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;

@@ -18,11 +18,13 @@ import {
   listMap,
   maxProperties,
   objectMetaSchema,
+  objectNameSchema,
   observedGenerationSchema,
   resourceRequirementsSchema,
   withCel,
 } from "./common.ts";
 import { LABEL_VERSION } from "./contract.ts";
+import { MODEL_STAGES } from "./gates.ts";
 
 const immutable = (field: string, fix: string) =>
   ({ rule: "self == oldSelf", message: `${field} is immutable: ${fix}` }) as const;
@@ -30,9 +32,36 @@ const immutable = (field: string, fix: string) =>
 const NEW_VERSION = "create a new ModelVersion for a new model version";
 
 export const ARTIFACT_SCHEMES = ["s3", "gs", "https", "http", "pvc", "oci", "file", "hf"] as const;
-const ARTIFACT_URI_REGEX = `^(${ARTIFACT_SCHEMES.join("|")})://.+$`;
+/** An MLflow Model Registry version, pinned by number: a ModelVersion is immutable, an alias is not. */
+const MLFLOW_URI_REGEX = "models:/[^/@]+/[0-9]+";
+const ARTIFACT_URI_REGEX = `^((${ARTIFACT_SCHEMES.join("|")})://.+|${MLFLOW_URI_REGEX})$`;
 const ARTIFACT_URI_PATTERN = new RegExp(ARTIFACT_URI_REGEX);
-const URI_HELP = `must be scheme://location with scheme one of ${ARTIFACT_SCHEMES.join(", ")}, e.g. pvc://models/iris/v1 or s3://bucket/model`;
+const URI_HELP =
+  `must be scheme://location with scheme one of ${ARTIFACT_SCHEMES.join(", ")}, e.g. pvc://models/iris/v1 or ` +
+  "s3://bucket/model, or an MLflow registry version pinned by number, models:/<name>/<version> (resolve an " +
+  "alias first: kubectl modelops import mlflow does)";
+const HTTP_HELP =
+  "plain http:// sends the model (and any token) unencrypted: use https://, or set artifact.allowHttp: true";
+
+const S3_ONLY = "artifact.s3 applies to s3:// artifacts only: remove it, or use an s3:// uri";
+const MLFLOW_ONLY =
+  "artifact.mlflow applies to models:/ artifacts only: remove it, or use a models:/<name>/<version> uri";
+
+/** Whether any address the download uses is plain http. */
+function usesHttp(a: {
+  uri: string;
+  s3?: { endpoint?: string };
+  mlflow?: { trackingUri?: string };
+}): boolean {
+  return [a.uri, a.s3?.endpoint, a.mlflow?.trackingUri].some((u) => u?.startsWith("http://"));
+}
+
+const artifactSourceUrl = (what: string) =>
+  z
+    .string()
+    .max(2048)
+    .regex(/^https?:\/\/[^\s/]+/)
+    .describe(what);
 
 export const artifactSchema = withCel(
   z
@@ -50,10 +79,10 @@ export const artifactSchema = withCel(
           },
         ],
       ).describe(
-        "Where the model artifact is, as scheme://location. Schemes: s3, gs, https, http, pvc " +
-          "(pvc://<claim>/<path>, mounted read-only), oci, file (file:///<path> baked into the image), " +
-          "hf (Hugging Face). Whether the chosen runtime can load the scheme is checked by the " +
-          "operator and reported in the Ready condition.",
+        "Where the model artifact is. pvc://<claim>/<path> is mounted read-only; file:///<path> is baked into " +
+          "the image; s3://bucket/prefix, https://… (one file or a .tar.gz/.zip archive) and an MLflow registry " +
+          "version models:/<name>/<version> are downloaded by an init container before the model server " +
+          "starts. gs, oci and hf are passed to a custom runtime as they are.",
       ),
       format: z
         .enum(["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "mlflow", "custom"])
@@ -64,10 +93,66 @@ export const artifactSchema = withCel(
         .string()
         .regex(/^[a-f0-9]{64}$/)
         .optional()
-        .describe("Optional lowercase hex SHA-256 of the artifact, for provenance."),
+        .describe(
+          "Lowercase hex SHA-256 a downloaded artifact must match: of the file, or for a directory (an S3 " +
+            "prefix, an unpacked archive, an MLflow model) of its sha256sum listing sorted by path " +
+            "(operator/fetcher/README.md). A mismatch stops the pod before the model server starts.",
+        ),
+      secretRef: z
+        .object({ name: objectNameSchema("Name of the Secret in the same namespace.") })
+        .optional()
+        .describe(
+          "Secret whose keys become the download's environment, and only the download's: AWS_ACCESS_KEY_ID, " +
+            "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) for S3; MLFLOW_TRACKING_TOKEN, or " +
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, for MLflow. Naming it requires get on it.",
+        ),
+      s3: z
+        .object({
+          endpoint: artifactSourceUrl(
+            "S3-compatible endpoint, e.g. https://minio.storage:9000. Default: AWS's regional endpoint.",
+          ).optional(),
+          region: z.string().max(64).optional().describe("Region for request signing. Default us-east-1."),
+          pathStyle: z
+            .boolean()
+            .optional()
+            .describe(
+              "Bucket in the URL path rather than the host name, as most S3-compatible servers want.",
+            ),
+        })
+        .optional()
+        .describe("Where and how to reach an s3:// artifact."),
+      mlflow: z
+        .object({
+          trackingUri: artifactSourceUrl(
+            "MLflow tracking server, e.g. https://mlflow.example.com. Default: the operator's --mlflow-tracking-uri.",
+          ).optional(),
+        })
+        .optional()
+        .describe("The MLflow tracking server of a models:/ artifact."),
+      allowHttp: z
+        .boolean()
+        .optional()
+        .describe("Allow plain http:// for the artifact, its S3 endpoint or MLflow server. Default false."),
     })
+    .refine((a) => a.allowHttp === true || !usesHttp(a), { message: HTTP_HELP })
+    .refine((a) => !a.s3 || a.uri.startsWith("s3://"), { message: S3_ONLY })
+    .refine((a) => !a.mlflow || a.uri.startsWith("models:/"), { message: MLFLOW_ONLY })
     .describe(`The model artifact. Immutable: ${NEW_VERSION}.`),
-  [immutable("artifact", NEW_VERSION)],
+  [
+    immutable("artifact", NEW_VERSION),
+    {
+      rule: "!(self.uri.startsWith('http://') || (has(self.s3) && has(self.s3.endpoint) && self.s3.endpoint.startsWith('http://')) || (has(self.mlflow) && has(self.mlflow.trackingUri) && self.mlflow.trackingUri.startsWith('http://'))) || (has(self.allowHttp) && self.allowHttp)",
+      message: HTTP_HELP,
+    },
+    {
+      rule: "!has(self.s3) || self.uri.startsWith('s3://')",
+      message: S3_ONLY,
+    },
+    {
+      rule: "!has(self.mlflow) || self.uri.startsWith('models:/')",
+      message: MLFLOW_ONLY,
+    },
+  ],
 );
 
 export const runtimeSchema = withCel(
@@ -291,7 +376,7 @@ export const modelVersionSpecSchema = withCel(
         .describe("Offline evaluation metrics, name -> value, e.g. {accuracy: 0.97, f1: 0.96}. At most 64."),
       reference: referenceSchema.optional(),
       stage: z
-        .enum(["None", "Staging", "Production", "Archived"])
+        .enum(MODEL_STAGES)
         .default("None")
         .describe(
           "Lifecycle stage: None, Staging, Production or Archived. Default None. The only field that may change.",
