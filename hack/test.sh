@@ -15,6 +15,7 @@ step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
 step "building or reusing the MLServer venv (proxy integration test)"
 bash hack/model-server/venv.sh >/dev/null
+step "building or reusing the MLflow venv (MLflow registry tests)"; bash hack/mlflow/venv.sh >/dev/null
 step "building or reusing the real node's packages and images (MLServer, pause, the operator's)"
 bash hack/node/packages.sh
 bash hack/node/images.sh >/dev/null
