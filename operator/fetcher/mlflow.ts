@@ -73,11 +73,12 @@ export async function fetchMlflowModel(uri: string, dest: string, ctx: FetchCont
       onProgress: progressReporter(ctx.log, rel),
     }).catch((err: unknown) => {
       if (err instanceof FetchError && /: 40[13] /.test(err.message))
-        throw new FetchError(`${err.message} (MLflow credentials: MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD)`);
+        throw new FetchError(
+          `${err.message} (MLflow credentials: MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD)`,
+        );
       throw err;
     });
     bytes += saved.bytes;
-    ctx.log(`${rel}: ${formatBytes(saved.bytes)}`);
   }
   return { kind: "dir", bytes };
 }
