@@ -111,8 +111,15 @@ export class Extractor {
     for (const l of this.links) {
       const path = join(this.root, l.path);
       await mkdir(dirname(path), { recursive: true });
-      if (l.kind === "symlink") await symlink(l.target, path);
-      else await link(join(this.root, l.target), path);
+      try {
+        if (l.kind === "symlink") await symlink(l.target, path);
+        else await link(join(this.root, l.target), path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") this.refuse(l.path, "a link and another entry have the same path");
+        if (code === "ENOENT") this.refuse(l.path, `hard link to missing entry ${JSON.stringify(l.target)}`);
+        throw err;
+      }
     }
   }
 }
