@@ -26,6 +26,8 @@ const USAGE = `Usage: modelops-operator [flags]
   --pod-cidr LIST                 the cluster's pod range(s), fenced like loopback (default: none)
   --proxy-image IMAGE             image of the modelops-proxy sidecar (default: $MODELOPS_PROXY_IMAGE,
                                   then modelops-operator:<version>, the operator's own image)
+  --mlflow-tracking-uri URL       MLflow tracking server of models:/ artifacts whose ModelVersion names
+                                  none (default: $MODELOPS_MLFLOW_TRACKING_URI); pods download from it
   --log-level LEVEL               trace, debug, info, warn, error (default info)
   --help                          show this help
 `;
@@ -47,6 +49,7 @@ function parseFlags() {
       "pod-cidr": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "proxy-image": { type: "string" },
+      "mlflow-tracking-uri": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
     prometheus,
     prometheusAddress: flags["prometheus-address"],
     proxyImage: flags["proxy-image"] ?? process.env.MODELOPS_PROXY_IMAGE,
+    mlflowTrackingUri: flags["mlflow-tracking-uri"] ?? process.env.MODELOPS_MLFLOW_TRACKING_URI,
     outbound,
     kubeConfig,
     logger: log,

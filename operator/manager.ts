@@ -60,6 +60,8 @@ export interface ManagerOptions {
   outbound?: OutboundPolicy | undefined;
   /** Image of the modelops-proxy sidecar; default modelops-operator:<version>. */
   proxyImage?: string | undefined;
+  /** MLflow tracking server of models:/ artifacts that name none. */
+  mlflowTrackingUri?: string | undefined;
   registry?: Registry;
   /** Called when leadership is lost without being asked to stop; main.ts exits. */
   onLostLeadership?: () => void;
@@ -102,6 +104,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     prometheus: opts.prometheus,
     prometheusAddress: opts.prometheusAddress,
     proxyImage: opts.proxyImage,
+    mlflowTrackingUri: opts.mlflowTrackingUri,
     routers: createRouters(kube),
   };
   const workers = opts.workers ?? 2;

@@ -34,6 +34,8 @@ export interface ReconcileDeps {
   routers: Routers;
   /** Image of the modelops-proxy sidecar injected into inference pods (default: the operator's own). */
   proxyImage?: string | undefined;
+  /** MLflow tracking server of models:/ artifacts that name none (--mlflow-tracking-uri). */
+  mlflowTrackingUri?: string | undefined;
 }
 
 /** How the operator writes: its field manager, and the hash that catches fields desired stopped setting. */

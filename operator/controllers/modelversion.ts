@@ -11,7 +11,7 @@ import { asKubeObject, type ReconcileDeps } from "./context.ts";
 export async function reconcileModelVersion(ctx: ReconcileDeps, key: ObjectKey): Promise<void> {
   const mv = ctx.stores.modelVersions.get(key.namespace, key.name) as ModelVersion | undefined;
   if (!mv || mv.metadata.deletionTimestamp) return;
-  const problems = validateModelVersion(mv);
+  const problems = validateModelVersion(mv, { mlflowTrackingUri: ctx.mlflowTrackingUri });
   const generation = mv.metadata.generation ?? 0;
   const valid = problems.length === 0;
   const message = valid

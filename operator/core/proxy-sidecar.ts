@@ -104,15 +104,18 @@ export function proxyContainer(config: SidecarConfig, image: string): V1Containe
     env: [{ name: CONFIG_ENV, value: JSON.stringify(config) }],
     livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 10 },
     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"] },
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      runAsUser: 65532,
-    },
+    securityContext: OPERATOR_IMAGE_SECURITY,
   };
 }
+
+/** How containers of the operator's image run in inference pods: its numeric user, nothing writable but volumes. */
+export const OPERATOR_IMAGE_SECURITY = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  runAsUser: 65532,
+};
 
 export function scrapeAnnotations(ports: ProxyPorts): Record<string, string> {
   return {

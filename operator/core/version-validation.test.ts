@@ -16,8 +16,8 @@ describe("validateModelVersion", () => {
   });
 
   it.each([
-    ["s3://bucket/model", "mlserver", "UnsupportedArtifactScheme"],
-    ["https://example.org/model.joblib", "triton", "UnsupportedArtifactScheme"],
+    ["gs://bucket/model", "mlserver", "UnsupportedArtifactScheme"],
+    ["hf://org/model", "triton", "UnsupportedArtifactScheme"],
     ["bucket/model", "mlserver", "InvalidArtifactURI"],
     ["file://relative/path", "mlserver", "InvalidArtifactURI"],
   ])("rejects %s on %s", (uri, runtime, reason) => {
@@ -28,9 +28,27 @@ describe("validateModelVersion", () => {
     expect(validateModelVersion(mv).map((p) => p.reason)).toEqual([reason]);
   });
 
+  it.each(["s3://bucket/model", "https://models.example.org/iris.tar.gz"])(
+    "accepts %s on a built-in runtime: the fetcher downloads it",
+    (uri) => {
+      const mv = modelVersion("x", { artifact: { uri, format: "sklearn" } } as never);
+      expect(validateModelVersion(mv)).toEqual([]);
+    },
+  );
+
+  it("needs a tracking server for an MLflow registry version, from the version or the operator", () => {
+    const mv = modelVersion("x", { artifact: { uri: "models:/iris/3", format: "sklearn" } } as never);
+    expect(validateModelVersion(mv).map((p) => p.reason)).toEqual(["MLflowTrackingURIMissing"]);
+    expect(validateModelVersion(mv, { mlflowTrackingUri: "http://mlflow.mlops:5000" })).toEqual([]);
+    const named = modelVersion("x", {
+      artifact: { uri: "models:/iris/3", format: "sklearn", mlflow: { trackingUri: "https://mlflow" } },
+    } as never);
+    expect(validateModelVersion(named)).toEqual([]);
+  });
+
   it("lets a custom runtime load any scheme itself", () => {
     const mv = modelVersion("x", {
-      artifact: { uri: "s3://bucket/model" },
+      artifact: { uri: "oci://registry/model" },
       runtime: { name: "custom", image: "img", protocol: "v2", port: 8080 },
     } as never);
     expect(validateModelVersion(mv)).toEqual([]);

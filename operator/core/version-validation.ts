@@ -8,7 +8,13 @@ export type ValidationProblem = { reason: string; message: string };
 /** Fractions may be rounded when written by hand or by tools. */
 const SUM_TOLERANCE = 1e-3;
 
-export function validateModelVersion(mv: ModelVersion): ValidationProblem[] {
+/** What the operator was started with that a ModelVersion may rely on. */
+export type VersionDefaults = {
+  /** --mlflow-tracking-uri: the MLflow server of models:/ artifacts that name none. */
+  mlflowTrackingUri?: string | undefined;
+};
+
+export function validateModelVersion(mv: ModelVersion, defaults: VersionDefaults = {}): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   const location = parseArtifactUri(mv.spec.artifact.uri);
   if ("error" in location) {
@@ -17,9 +23,21 @@ export function validateModelVersion(mv: ModelVersion): ValidationProblem[] {
     problems.push({
       reason: "UnsupportedArtifactScheme",
       message:
-        `runtime ${mv.spec.runtime.name} loads models from a local path, so spec.artifact.uri must be ` +
-        `pvc://<claim>/<path> or file:///<path> (got ${location.kind === "remote" ? `${location.scheme}://` : location.kind}); ` +
-        "use runtime.name custom to load other schemes yourself",
+        `runtime ${mv.spec.runtime.name} loads models from a local path, and the operator cannot download ` +
+        `${"scheme" in location ? location.scheme : location.kind}:// artifacts; use pvc://, file:///, s3://, https:// or models:/ ` +
+        "(or runtime.name custom to load other schemes yourself)",
+    });
+  } else if (
+    location.kind === "fetched" &&
+    location.scheme === "models" &&
+    !mv.spec.artifact.mlflow?.trackingUri &&
+    !defaults.mlflowTrackingUri
+  ) {
+    problems.push({
+      reason: "MLflowTrackingURIMissing",
+      message:
+        "spec.artifact.uri is an MLflow registry version but no tracking server is known: set " +
+        "spec.artifact.mlflow.trackingUri in a new ModelVersion, or start the operator with --mlflow-tracking-uri",
     });
   }
   const reference = mv.spec.reference;

@@ -59,11 +59,73 @@ describe("desiredDeployment", () => {
     expect(triton.containers[0]?.args).toContain("--model-repository=/models/resnet");
 
     const custom = deploymentFor({
-      artifact: { uri: "s3://bucket/model.bin", format: "custom" },
+      artifact: { uri: "oci://registry/model:1", format: "custom" },
       runtime: { name: "custom", image: "my/server", protocol: "v1", port: 9000 },
     } as never).spec.template.spec.containers[0] as Container;
-    expect(envOf(custom)).toMatchObject({ MODEL_URI: "s3://bucket/model.bin", PORT: "9000" });
+    expect(envOf(custom)).toMatchObject({ MODEL_URI: "oci://registry/model:1", PORT: "9000" });
     expect(custom.readinessProbe.httpGet.path).toBe("/v1/models/iris");
+  });
+
+  it("downloads a remote artifact in an init container that alone sees the credentials", () => {
+    const mdep = modelDeployment("iris-v1");
+    const mv = modelVersion("iris-v1", {
+      artifact: {
+        uri: "s3://models/iris/v2",
+        format: "sklearn",
+        sha256: "a".repeat(64),
+        secretRef: { name: "iris-s3" },
+        s3: { endpoint: "http://seaweed.storage:8333", pathStyle: true },
+        allowHttp: true,
+      },
+    } as never);
+    const pod = desiredDeployment(mdep, mv, "r1", 1, { proxyImage: "operator:1" }).spec.template.spec;
+    expect(pod?.volumes).toEqual([{ name: "model", emptyDir: {} }]);
+    const [fetcher] = pod?.initContainers ?? [];
+    expect(fetcher).toMatchObject({
+      name: "fetch-model",
+      image: "operator:1",
+      command: ["node", "operator/fetcher/main.ts"],
+      envFrom: [{ secretRef: { name: "iris-s3" } }],
+      volumeMounts: [{ name: "model", mountPath: "/mnt/models" }],
+      terminationMessagePolicy: "FallbackToLogsOnError",
+    });
+    expect(envOf(fetcher as Container)).toEqual({
+      MODELOPS_ARTIFACT_URI: "s3://models/iris/v2",
+      MODELOPS_ARTIFACT_DEST: "/mnt/models",
+      MODELOPS_ARTIFACT_SHA256: "a".repeat(64),
+      MODELOPS_S3_ENDPOINT: "http://seaweed.storage:8333",
+      MODELOPS_S3_PATH_STYLE: "true",
+      MODELOPS_ARTIFACT_ALLOW_HTTP: "true",
+    });
+    const model = pod?.containers[0];
+    expect(model?.volumeMounts).toEqual([{ name: "model", mountPath: "/mnt/models", readOnly: true }]);
+    expect(model?.envFrom).toBeUndefined();
+    expect(envOf(model as Container)).toMatchObject({ MLSERVER_MODEL_URI: "/mnt/models" });
+  });
+
+  it("names the MLflow server of a registry version: the version's, else the operator's", () => {
+    const fetcherEnv = (artifact: object, mlflowTrackingUri?: string) => {
+      const mv = modelVersion("iris-v1", { artifact: { format: "sklearn", ...artifact } } as never);
+      const pod = desiredDeployment(modelDeployment("iris-v1"), mv, "r1", 1, { mlflowTrackingUri }).spec
+        .template.spec;
+      return envOf(pod?.initContainers?.[0] as Container);
+    };
+    expect(
+      fetcherEnv({ uri: "models:/iris/3", mlflow: { trackingUri: "https://mlflow" } }, "http://x"),
+    ).toMatchObject({
+      MLFLOW_TRACKING_URI: "https://mlflow",
+    });
+    expect(
+      fetcherEnv({ uri: "models:/iris/3", mlflow: { trackingUri: "https://mlflow" } }, "http://x"),
+    ).not.toHaveProperty("MODELOPS_ARTIFACT_ALLOW_HTTP");
+    // The operator's own default is the administrator's choice, so plain http is allowed for it.
+    expect(fetcherEnv({ uri: "models:/iris/3" }, "http://mlflow.mlops:5000")).toMatchObject({
+      MLFLOW_TRACKING_URI: "http://mlflow.mlops:5000",
+      MODELOPS_ARTIFACT_ALLOW_HTTP: "true",
+    });
+    expect(fetcherEnv({ uri: "https://h/iris.tar.gz" }, "http://mlflow.mlops:5000")).not.toHaveProperty(
+      "MLFLOW_TRACKING_URI",
+    );
   });
 
   it("labels, selects and owns by revision", () => {

@@ -23,6 +23,7 @@ import {
 } from "../api/index.ts";
 import { DEFAULT_DRAIN_MS } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
+import { fetcherContainer, MODEL_VOLUME, modelVolume } from "./fetcher-container.ts";
 import {
   DEFAULT_PROXY_IMAGE,
   proxyConfig,
@@ -101,8 +102,10 @@ export function revisionLabels(
 }
 
 export interface WorkloadOptions {
-  /** Image of the modelops-proxy sidecar (the operator's own). */
-  proxyImage?: string;
+  /** The operator's own image: the modelops-proxy sidecar and the artifact fetcher. */
+  proxyImage?: string | undefined;
+  /** The operator's --mlflow-tracking-uri. */
+  mlflowTrackingUri?: string | undefined;
 }
 
 export function desiredDeployment(
@@ -119,7 +122,7 @@ export function desiredDeployment(
     ...(template.annotations ?? {}),
     ...(withProxy ? scrapeAnnotations(proxyPorts(mv.spec.runtime.port)) : {}),
   };
-  const { spec, model } = podSpec(mdep, mv);
+  const { spec, model } = podSpec(mdep, mv, options);
   if (withProxy) {
     const config = proxyConfig(mdep, mv, revision);
     injectProxy(spec, model, config, mv.spec.runtime.port, options.proxyImage);
@@ -160,7 +163,11 @@ export function modelStopDelaySeconds(withProxy: boolean): number {
 }
 
 /** The pod of a revision, and its model server container (the first). */
-function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; model: V1Container } {
+function podSpec(
+  mdep: ModelDeployment,
+  mv: ModelVersion,
+  options: WorkloadOptions,
+): { spec: V1PodSpec; model: V1Container } {
   const parsed = parseArtifactUri(mv.spec.artifact.uri);
   if ("error" in parsed) throw new Error(parsed.error); // ModelVersion validation rejects this first
   const runtime = mv.spec.runtime;
@@ -192,15 +199,21 @@ function podSpec(mdep: ModelDeployment, mv: ModelVersion): { spec: V1PodSpec; mo
   if (parsed.kind === "pvc") {
     container.volumeMounts = [
       {
-        name: "model",
+        name: MODEL_VOLUME,
         mountPath: MODEL_MOUNT_PATH,
         readOnly: true,
         ...(parsed.subPath ? { subPath: parsed.subPath } : {}),
       },
     ];
     spec.volumes = [
-      { name: "model", persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } },
+      { name: MODEL_VOLUME, persistentVolumeClaim: { claimName: parsed.claimName, readOnly: true } },
     ];
+  }
+  if (parsed.kind === "fetched") {
+    const image = options.proxyImage ?? DEFAULT_PROXY_IMAGE;
+    spec.initContainers = [fetcherContainer(mv, { image, mlflowTrackingUri: options.mlflowTrackingUri })];
+    container.volumeMounts = [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH, readOnly: true }];
+    spec.volumes = [modelVolume()];
   }
   return { spec, model: container };
 }

@@ -89,6 +89,8 @@ const signatureField = fc.record(
 const artifactUri = fc.oneof(
   fc.tuple(fc.constantFrom(...ARTIFACT_SCHEMES), text(60, 1)).map(([s, rest]) => `${s}://${rest}`),
   fc.constantFrom("pvc://models/iris/v1", "pvc://c", "pvc:///x", "file:///m", "file://relative", "s3://b/k"),
+  // Downloaded by the fetcher: the pod gets an init container and an emptyDir.
+  fc.constantFrom("s3://models/iris/v2", "https://h/iris.tar.gz", "http://h/m.joblib", "models:/iris/3"),
   // Built-in runtimes serve only these two schemes; a version must reach its Deployment often.
   fc.tuple(fc.constantFrom("pvc://", "file:///"), text(60, 1)).map(([s, rest]) => `${s}${rest}`),
   fc.tuple(fc.constantFrom("pvc://", "file:///"), text(60, 1)).map(([s, rest]) => `${s}${rest}`),
@@ -117,6 +119,22 @@ export const modelVersionArb: fc.Arbitrary<unknown> = fc.record({
             "custom",
           ),
           sha256: fc.stringMatching(/^[a-f0-9]{64}$/),
+          secretRef: fc.record({ name: dnsName(253) }),
+          s3: fc.record(
+            {
+              endpoint: fc.constantFrom("https://s3.local:9000", "http://10.0.0.1:8333"),
+              region: text(64, 1),
+              pathStyle: fc.boolean(),
+            },
+            { requiredKeys: [] },
+          ),
+          mlflow: fc.record(
+            { trackingUri: fc.constantFrom("https://mlflow", "http://mlflow.mlops:5000") },
+            {
+              requiredKeys: [],
+            },
+          ),
+          allowHttp: fc.boolean(),
         },
         { requiredKeys: ["uri", "format"] },
       ),

@@ -4,13 +4,16 @@
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { expect } from "vitest";
 import {
+  FETCHER_CONTAINER,
   LABEL_DEPLOYMENT,
   LABEL_REVISION,
   LABEL_VERSION,
   type ModelDeployment,
   type ModelVersion,
 } from "../api/index.ts";
-import { PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
+import { MODEL_MOUNT_PATH, parseArtifactUri } from "../core/artifact.ts";
+import { FETCHER_COMMAND, MODEL_VOLUME } from "../core/fetcher-container.ts";
+import { OPERATOR_IMAGE_SECURITY, PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
 import { CONFIG_ENV, parseProxyConfig } from "../proxy/config.ts";
 import { setCondition } from "../runtime/conditions.ts";
@@ -38,7 +41,7 @@ export function expectParses(
 
 /** The ModelVersion reconciler's status, as operator/controllers/modelversion.ts composes it. */
 export function modelVersionStatus(mv: ModelVersion) {
-  const problems = validateModelVersion(mv);
+  const problems = validateModelVersion(mv, { mlflowTrackingUri: "http://mlflow.mlops:5000" });
   const valid = problems.length === 0;
   const message = valid ? "usable" : problems.map((p) => p.message).join("; ");
   const reason = valid ? "Validated" : (problems[0]?.reason ?? "Invalid");
@@ -91,7 +94,14 @@ export function expectValidServices(services: V1Service[]) {
 }
 
 /** Pod spec fields the operator may set; anything else (hostNetwork, serviceAccountName, ...) is a grant. */
-const POD_FIELDS = new Set(["containers", "securityContext", "nodeSelector", "tolerations", "volumes"]);
+const POD_FIELDS = new Set([
+  "containers",
+  "initContainers",
+  "securityContext",
+  "nodeSelector",
+  "tolerations",
+  "volumes",
+]);
 
 /**
  * Whatever the ModelVersion and ModelDeployment say, an inference pod gets no
@@ -105,9 +115,23 @@ export function expectNoMoreThanGiven(d: V1Deployment, mv: ModelVersion) {
   expect(Object.keys(pod ?? {}).filter((k) => !POD_FIELDS.has(k))).toEqual([]);
   expect(pod?.securityContext?.seccompProfile?.type).toBe("RuntimeDefault");
   const claim = /^pvc:\/\/([^/]+)/.exec(mv.spec.artifact.uri)?.[1];
+  const location = parseArtifactUri(mv.spec.artifact.uri);
+  const fetched = "kind" in location && location.kind === "fetched";
   for (const v of pod?.volumes ?? []) {
-    expect(Object.keys(v).sort()).toEqual(["name", "persistentVolumeClaim"]);
-    expect(v.persistentVolumeClaim).toEqual({ claimName: claim, readOnly: true });
+    if (fetched) expect(v).toEqual({ name: MODEL_VOLUME, emptyDir: {} });
+    else
+      expect(v).toEqual({ name: MODEL_VOLUME, persistentVolumeClaim: { claimName: claim, readOnly: true } });
+  }
+  // Only a fetched artifact has an init container: the operator's fetcher, whose
+  // one Secret is the ModelVersion's (its author may get it: the admission policy).
+  expect(pod?.initContainers?.map((c) => c.name) ?? []).toEqual(fetched ? [FETCHER_CONTAINER] : []);
+  for (const c of pod?.initContainers ?? []) {
+    expect(c.command).toEqual(FETCHER_COMMAND);
+    expect(c.securityContext).toEqual(OPERATOR_IMAGE_SECURITY);
+    const secret = mv.spec.artifact.secretRef?.name;
+    expect(c.envFrom ?? []).toEqual(secret ? [{ secretRef: { name: secret } }] : []);
+    for (const e of c.env ?? []) expect(e.valueFrom).toBeUndefined();
+    expect(c.volumeMounts).toEqual([{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH }]);
   }
   for (const c of pod?.containers ?? []) {
     expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);

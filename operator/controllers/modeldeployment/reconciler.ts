@@ -105,7 +105,7 @@ function revisionOf(mdep: ModelDeployment, mv: ModelVersion) {
 function lookupVersion(deps: ReconcileDeps, mdep: ModelDeployment, name: string): VersionLookup {
   const mv = deps.stores.modelVersions.get(mdep.metadata.namespace, name) as ModelVersion | undefined;
   if (!mv) return { state: "missing", name };
-  const problems = validateModelVersion(mv);
+  const problems = validateModelVersion(mv, { mlflowTrackingUri: deps.mlflowTrackingUri });
   if (problems.length > 0)
     return { state: "invalid", version: mv, message: problems.map((p) => p.message).join("; ") };
   return { state: "ready", version: mv };
@@ -220,7 +220,10 @@ async function applyRevisions(
         : (deps.stores.modelVersions.get(mdep.metadata.namespace, rev.version) as ModelVersion | undefined);
     if (!mv) continue;
     const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
-    const desired = desiredDeployment(mdep, mv, rev.revision, replicas, { proxyImage: deps.proxyImage });
+    const desired = desiredDeployment(mdep, mv, rev.revision, replicas, {
+      proxyImage: deps.proxyImage,
+      mlflowTrackingUri: deps.mlflowTrackingUri,
+    });
     desired.spec.progressDeadlineSeconds = progressDeadline(mdep);
     await applyIfChanged(deps.kube, asKubeObject(desired), undefined, APPLY_AS);
     created.add(rev.revision);
