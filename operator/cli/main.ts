@@ -14,6 +14,7 @@ import {
   cmdHistory,
   cmdStatus,
 } from "./commands.ts";
+import { importMlflow } from "./import-mlflow.ts";
 
 export const USAGE = `Usage: kubectl modelops COMMAND [NAME] [flags]
 
@@ -27,6 +28,9 @@ Commands:
   history NAME            finished rollouts, newest first
   explain NAME            why the rollout is paused or rolled back, and what to do
   drift NAME              the last report of a DriftMonitor
+  import mlflow --model M (--version N | --alias A) [--tracking-uri URI] [--name K8S_NAME] [--stage S] [--image I]
+                          print a ModelVersion manifest (YAML, for git) of an MLflow registry version;
+                          credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD
 
 Flags:
   -n, --namespace NS      namespace (default: the kubeconfig context's, then "default")
@@ -48,6 +52,13 @@ function parse(argv: string[]) {
       full: { type: "boolean", default: false },
       wait: { type: "boolean", default: false },
       interval: { type: "string", default: "2" },
+      "tracking-uri": { type: "string" },
+      model: { type: "string" },
+      version: { type: "string" },
+      alias: { type: "string" },
+      name: { type: "string" },
+      stage: { type: "string" },
+      image: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -103,6 +114,32 @@ export async function run(argv: string[]): Promise<number> {
   if (parsed.values.help || !command) {
     console.log(USAGE);
     return command || parsed.values.help ? 0 : 2;
+  }
+  if (command === "import") {
+    // Reads the MLflow server only: no kubeconfig needed.
+    try {
+      if (name !== "mlflow")
+        throw new UsageError(`import supports "mlflow", not ${JSON.stringify(name ?? "")}`);
+      const v = parsed.values;
+      if (!v.model) throw new UsageError("import mlflow needs --model");
+      process.stdout.write(
+        await importMlflow({
+          model: v.model,
+          ...(v["tracking-uri"] ? { trackingUri: v["tracking-uri"] } : {}),
+          ...(v.version ? { version: v.version } : {}),
+          ...(v.alias ? { alias: v.alias } : {}),
+          ...(v.name ? { name: v.name } : {}),
+          ...(v.namespace ? { namespace: v.namespace } : {}),
+          ...(v.stage ? { stage: v.stage } : {}),
+          ...(v.image ? { image: v.image } : {}),
+        }),
+      );
+      return 0;
+    } catch (err) {
+      console.error(`error: ${(err as Error).message}`);
+      if (err instanceof UsageError) console.error(`\n${USAGE}`);
+      return err instanceof UsageError ? 2 : 1;
+    }
   }
   const abort = new AbortController();
   process.once("SIGINT", () => abort.abort());
