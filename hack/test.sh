@@ -23,6 +23,7 @@ bash hack/node/operator-image.sh >/dev/null
 step "building or reusing helm; Lua 5.1 for the Argo CD scripts"
 bash hack/helm.sh >/dev/null
 bash hack/lua.sh >/dev/null
+step "building or reusing SeaweedFS (S3 server for the artifact fetcher tests)"; bash hack/seaweedfs.sh >/dev/null
 step "lint";        biome check .
 step "type check";  tsc --noEmit -p tsconfig.json
 step "CRDs are what the generator writes"; node hack/generate-crds.ts --check

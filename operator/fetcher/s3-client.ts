@@ -28,7 +28,8 @@ export function s3Config(env: NodeJS.ProcessEnv): S3Config {
 export function objectUrl(cfg: S3Config, bucket: string, key = "", query: Record<string, string> = {}): URL {
   const base = new URL(cfg.endpoint);
   const basePath = base.pathname.replace(/\/$/, "");
-  if (cfg.pathStyle) base.pathname = `${basePath}/${uriEncode(bucket)}/${uriEncode(key, true)}`;
+  if (!bucket) base.pathname = `${basePath}/`;
+  else if (cfg.pathStyle) base.pathname = `${basePath}/${uriEncode(bucket)}/${uriEncode(key, true)}`;
   else {
     base.hostname = `${bucket}.${base.hostname}`;
     base.pathname = `${basePath}/${uriEncode(key, true)}`;
