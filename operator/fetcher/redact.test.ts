@@ -12,6 +12,9 @@ describe("redaction", () => {
     expect(redactQueries("GET https://h/a?token=s3cr3t failed; see http://x/y?z=1")).toBe(
       "GET https://h/a?… failed; see http://x/y?…",
     );
+    expect(redactQueries(`${redactUrl("https://h/a?sig=1")}: 404 Not Found`)).toBe(
+      "https://h/a?…: 404 Not Found",
+    );
   });
 
   it("masks secret values and SigV4 fragments in any text", () => {

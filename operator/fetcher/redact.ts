@@ -15,9 +15,9 @@ export function redactUrl(url: string | URL): string {
   return `${u.protocol}//${auth}${u.host}${u.pathname}${query}`;
 }
 
-/** Replaces the query of every http(s) URL inside free text (e.g. an error message). */
+/** Replaces the query of every http(s) URL inside free text (e.g. an error message); an already redacted "?…" stays. */
 export function redactQueries(text: string): string {
-  return text.replace(/(https?:\/\/)([^\s/?#@]*@)?([^\s?#]*)\?[^\s]*/g, (_m, scheme, auth, rest) => {
+  return text.replace(/(https?:\/\/)([^\s/?#@]*@)?([^\s?#]*)\?(?!…)[^\s"']*/g, (_m, scheme, auth, rest) => {
     return `${scheme}${auth ? "…@" : ""}${rest}?…`;
   });
 }
