@@ -97,7 +97,11 @@ export async function startMlflowServer(opts: {
       ].join("\n"),
       { mode: 0o600 },
     );
-    env.push(`MLFLOW_AUTH_CONFIG_PATH=${ini}`);
+    // The auth app's CSRF protection wants a static key (one per server here).
+    env.push(
+      `MLFLOW_AUTH_CONFIG_PATH=${ini}`,
+      `MLFLOW_FLASK_SERVER_SECRET_KEY=${randomBytes(24).toString("hex")}`,
+    );
   }
   const args = [
     "server",
