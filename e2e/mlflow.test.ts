@@ -80,8 +80,11 @@ beforeAll(async () => {
     startMlflowServer({ dir: join(dir, "plain"), venv }),
     startMlflowServer({ dir: join(dir, "secured"), venv, auth: true }),
   ]);
-  [plain, secured] = started.map((s) => (s.status === "fulfilled" ? s.value : undefined)) as MlflowServer[];
-  for (const s of started) if (s.status === "rejected") throw s.reason;
+  // Both are kept before any failure is thrown, so afterAll stops the one that started.
+  const [p, s] = started;
+  if (p.status === "fulfilled") plain = p.value;
+  if (s.status === "fulfilled") secured = s.value;
+  for (const r of started) if (r.status === "rejected") throw r.reason;
   // One registration at a time per server (each creates or extends one registered model).
   [[good, bad], securedModel] = await Promise.all([
     (async () => [
