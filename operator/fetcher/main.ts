@@ -6,14 +6,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FETCHER_ENV } from "../api/contract.ts";
-import { directorySha256, sha256File } from "./checksum.ts";
-import type { FetchContext, FetchResult } from "./context.ts";
+import type { FetchContext, FetchResult, FetchSource } from "./context.ts";
 import { abandon, commit, prepare } from "./dest.ts";
 import { FetchError } from "./http.ts";
 import { formatBytes } from "./progress.ts";
 import { envRedactor, redactUrl } from "./redact.ts";
-import { fetchHttp } from "./remote.ts";
-import { fetchS3 } from "./s3.ts";
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 ** 3;
 
@@ -39,9 +36,11 @@ async function fetchMlflow(uri: string, dest: string, ctx: FetchContext): Promis
   return mod.fetchMlflowModel(uri, dest, ctx);
 }
 
-function source(uri: string) {
-  if (uri.startsWith("s3://")) return fetchS3;
-  if (uri.startsWith("https://") || uri.startsWith("http://")) return fetchHttp;
+// Sources are loaded on demand: node strips types file by file at start-up,
+// and an S3 fetch need not pay for the archive readers (or the reverse).
+async function source(uri: string): Promise<FetchSource> {
+  if (uri.startsWith("s3://")) return (await import("./s3.ts")).fetchS3;
+  if (uri.startsWith("https://") || uri.startsWith("http://")) return (await import("./remote.ts")).fetchHttp;
   if (uri.startsWith("models:/")) return fetchMlflow;
   throw new FetchError(`${redactUrl(uri)}: unsupported artifact URI (s3://, https://, http:// or models:/)`);
 }
@@ -63,11 +62,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<number>
       maxBytes: parseMaxBytes(env[FETCHER_ENV.maxBytes]),
       env,
     };
-    const fetch = source(uri);
+    const fetch = await source(uri);
     work = await prepare(dest);
     const result = await fetch(uri, work, ctx);
     const expected = env[FETCHER_ENV.sha256]?.trim().toLowerCase();
     if (expected) {
+      const { directorySha256, sha256File } = await import("./checksum.ts");
       const got =
         result.kind === "file"
           ? await sha256File(join(work, result.file ?? ""))

@@ -32,6 +32,7 @@ export async function fetchHttp(uri: string, dest: string, ctx: FetchContext): P
     allowHttp: ctx.allowHttp,
     log: ctx.log,
     maxBytes: ctx.maxBytes,
+    hash: false,
     onProgress: progressReporter(ctx.log, where),
   });
   const finalName = fileNameOf(saved.res.url) !== "artifact" ? fileNameOf(saved.res.url) : name;

@@ -94,6 +94,7 @@ async function getObject(
     if (!res.ok) throw await s3Error(`s3://${bucket}/${key}`, res);
     try {
       return await saveBody(res, path, {
+        hash: false,
         maxBytes: ctx.maxBytes,
         onProgress: progressReporter(ctx.log, `s3://${bucket}/${key}`),
       });
