@@ -84,6 +84,26 @@ describe("unpack", () => {
     ).rejects.toThrow(/refusing entry "l": a link and another entry have the same path/);
   });
 
+  it("refuses link chains that escape only when followed, and links below links", async () => {
+    const chain = tar([
+      { name: "sub/", type: "5" },
+      { name: "sub/up", type: "2", link: ".." },
+      { name: "t", type: "2", link: "sub/up/.." },
+    ]);
+    await expect(unpackBuf(chain, "tar")).rejects.toThrow(
+      /refusing entry "t": symlink to "sub\/up\/.." points outside/,
+    );
+    const below = tar([
+      { name: "d", type: "2", link: "." },
+      { name: "d/x", type: "2", link: "y" },
+    ]);
+    await expect(unpackBuf(below, "tar")).rejects.toThrow(
+      /refusing entry "d\/x": a link inside a linked directory/,
+    );
+    const dangling = tar([{ name: "l", type: "2", link: "missing" }]);
+    await expect(unpackBuf(dangling, "tar")).rejects.toThrow(/points to nothing/);
+  });
+
   it("stops at the unpacked size limit (tar and a zip bomb)", async () => {
     await expect(
       unpackBuf(tgz([{ name: "a", data: "x".repeat(5000) }]), "tgz", { maxBytes: 4096 }),

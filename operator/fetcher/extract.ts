@@ -6,8 +6,8 @@
 // entries and the unpacked bytes are capped (a zip bomb stops at the cap, not
 // when the disk is full).
 import { createWriteStream } from "node:fs";
-import { link, mkdir, symlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { link, mkdir, realpath, symlink } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FetchError } from "./http.ts";
@@ -106,8 +106,21 @@ export class Extractor {
     this.links.push({ kind: "hardlink", path: rel, target: t });
   }
 
-  /** Creates the deferred links; call once after the last entry. */
+  /**
+   * Creates the deferred links; call once after the last entry. A link may
+   * not sit below another link (creating it would follow the first one), and
+   * after all exist every symlink is resolved physically: a chain such as
+   * sub/up -> .. plus t -> sub/up/.. is inside lexically but not really.
+   */
   async finish(): Promise<void> {
+    const linkPaths = new Set(this.links.map((l) => l.path));
+    for (const l of this.links) {
+      const parts = l.path.split("/");
+      for (let i = 1; i < parts.length; i++) {
+        if (linkPaths.has(parts.slice(0, i).join("/")))
+          this.refuse(l.path, "a link inside a linked directory");
+      }
+    }
     for (const l of this.links) {
       const path = join(this.root, l.path);
       await mkdir(dirname(path), { recursive: true });
@@ -119,6 +132,19 @@ export class Extractor {
         if (code === "EEXIST") this.refuse(l.path, "a link and another entry have the same path");
         if (code === "ENOENT") this.refuse(l.path, `hard link to missing entry ${JSON.stringify(l.target)}`);
         throw err;
+      }
+    }
+    const root = await realpath(this.root);
+    for (const l of this.links) {
+      if (l.kind !== "symlink") continue;
+      let real: string;
+      try {
+        real = await realpath(join(this.root, l.path));
+      } catch {
+        this.refuse(l.path, `symlink to ${JSON.stringify(l.target)} points to nothing in the artifact`);
+      }
+      if (real !== root && !real.startsWith(root + sep)) {
+        this.refuse(l.path, `symlink to ${JSON.stringify(l.target)} points outside the destination`);
       }
     }
   }
