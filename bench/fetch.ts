@@ -3,7 +3,8 @@
 // container does it: start-up, signed GET, write, atomic move), beside two
 // baselines on the same machine and object: curl reading it from SeaweedFS
 // with its own SigV4 (--aws-sigv4) into a file, and `cp` of the same 50 MB
-// local file. Median of 5 each; prints the figures and the ratios.
+// local file. Median of 5 each; prints the figures, the fetcher's start-up
+// floor, and the ratios.
 // Run: node bench/fetch.ts   (builds or reuses SeaweedFS via hack/seaweedfs.sh)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -36,7 +37,14 @@ try {
   const fetcherMs: number[] = [];
   const curlMs: number[] = [];
   const cpMs: number[] = [];
+  const startMs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    // The process floor: node start-up and the fetcher's base modules, failing
+    // at once on an unsupported scheme (no network).
+    startMs.push(
+      (await runFetcher({ MODELOPS_ARTIFACT_URI: "none://x", MODELOPS_ARTIFACT_DEST: join(dir, "none") })).ms,
+    );
+
     const dest = join(dir, `dest-${i}`);
     const r = await runFetcher({
       MODELOPS_ARTIFACT_URI: "s3://bench/model.bin",
@@ -77,6 +85,7 @@ try {
   const f = median(fetcherMs);
   const c = median(curlMs);
   const p = median(cpMs);
+  const st = median(startMs);
   const mbps = (ms: number) => (SIZE / 1024 / 1024 / (ms / 1000)).toFixed(0);
   console.log(`50 MiB object, median of ${RUNS}:`);
   console.log(
@@ -88,6 +97,7 @@ try {
   console.log(
     `  cp of the local file:                  ${p.toFixed(0)} ms (${mbps(p)} MiB/s)  runs: ${cpMs.map((x) => x.toFixed(0)).join(" ")}`,
   );
+  console.log(`  of which process start-up (node + base modules, no fetch): ${st.toFixed(0)} ms`);
   console.log(`  ratio fetcher/curl: ${(f / c).toFixed(2)}   fetcher/cp: ${(f / p).toFixed(2)}`);
 } finally {
   await s3.stop();
