@@ -10,6 +10,7 @@ import {
 } from "../api/index.ts";
 import { builtinDecision } from "../autoscaling/builtin.ts";
 import { desiredHpa, desiredScaledObject } from "../autoscaling/objects.ts";
+import { evaluateGates } from "../core/gates.ts";
 import { desiredDeployment, revisionHash } from "../core/workload.ts";
 import { stepEpisode } from "../drift/episode.ts";
 import { evaluateDrift, type FeatureInput } from "../drift/evaluate.ts";
@@ -84,6 +85,12 @@ function expectWritable(
     revisions: revisionStates(w),
     routerProblem: router === "replicas" ? undefined : { reason: "RouteNotFound", message: "no route" },
     scaling,
+    gates:
+      mdep.spec.gates && lookup.state === "ready"
+        ? evaluateGates(mdep.spec.gates, lookup.version, { missing: "gone" })
+        : undefined,
+    // A termination message may be 4 KiB; every live revision may have one.
+    fetching: [...revisionStates(w).values()].map((r) => ({ ...r, message: "x".repeat(4096) })),
     now: new Date(w.now),
   });
   expectParses(modelDeploymentStatusSchema, status);

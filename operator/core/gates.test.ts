@@ -90,6 +90,12 @@ describe("evaluateGates", () => {
     expect(verdict.message).toContain("the serving version iris-v1 has no metric f1");
   });
 
+  it("fails a relative gate when the serving version's ModelVersion is gone", () => {
+    const candidate = modelVersion("iris-v2", { metrics: { f1: 0.9 } });
+    const verdict = evaluateGates({ metrics: ["f1 >= stable"] }, candidate, { missing: "iris-v1" });
+    expect(verdict.message).toContain("the serving version iris-v1 no longer exists");
+  });
+
   it("a version without a stage is in stage None", () => {
     const verdict = evaluateGates({ stages: ["None", "Staging"] }, modelVersion("iris-v2"), serving);
     expect(verdict.passed).toBe(true);

@@ -33,14 +33,14 @@ export function parseMetricGate(text: string): MetricGate | undefined {
 export type GateVerdict = { passed: boolean; results: GateResult[]; message: string };
 
 /**
- * Every gate's verdict for `candidate`; `serving` is the ModelVersion serving
- * now (undefined when nothing serves: relative gates then pass, and say so).
+ * The version serving now: its ModelVersion, the name of one that no longer
+ * exists, or undefined when nothing serves (relative gates then pass, and
+ * say so).
  */
-export function evaluateGates(
-  gates: Gates,
-  candidate: ModelVersion,
-  serving: ModelVersion | undefined,
-): GateVerdict {
+export type Serving = ModelVersion | { missing: string } | undefined;
+
+/** Every gate's verdict for `candidate`. */
+export function evaluateGates(gates: Gates, candidate: ModelVersion, serving: Serving): GateVerdict {
   const results: GateResult[] = [];
   if (gates.stages) {
     const stage = candidate.spec.stage ?? "None";
@@ -64,7 +64,7 @@ function describe(r: GateResult): string {
   return `${r.gate} (${r.message})`;
 }
 
-function metricResult(text: string, candidate: ModelVersion, serving: ModelVersion | undefined): GateResult {
+function metricResult(text: string, candidate: ModelVersion, serving: Serving): GateResult {
   const gate = parseMetricGate(text);
   if (!gate) return { gate: text, passed: false, message: "not a gate; see spec.gates.metrics" };
   const value = candidate.spec.metrics?.[gate.metric];
@@ -81,6 +81,13 @@ function metricResult(text: string, candidate: ModelVersion, serving: ModelVersi
       passed: true,
       value,
       message: "nothing serves yet, so there is nothing to compare with",
+    };
+  if ("missing" in serving)
+    return {
+      gate: text,
+      passed: false,
+      value,
+      message: `the serving version ${serving.missing} no longer exists`,
     };
   const stableValue = serving.spec.metrics?.[gate.metric];
   if (stableValue === undefined) {

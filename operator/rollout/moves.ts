@@ -89,6 +89,7 @@ export function startRollout(t: Tick, settings: StrategySettings, target: Revisi
   if (settings.kind === "canary") t.st.currentStepIndex = 0;
   enterStage(t, FIRST_STAGE[settings.kind]);
   t.st.rolloutStartTime = kubeTime(t.now);
+  if (t.input.targetEvidence) t.st.rolloutEvidence = structuredClone(t.input.targetEvidence);
   delete t.st.analysisRuns;
   unretire(t, target.revision);
   setPhase(t, "Progressing", `Rolling out ${target.version}`);

@@ -3,7 +3,7 @@
 // edit that state (phase, stage, analysis runs, retiring revisions, events,
 // wake-ups); the moves every strategy shares (start, abort, promote, guard,
 // roll back) are in moves.ts.
-import { type RolloutStage, STATUS_LIMITS } from "../api/index.ts";
+import { EVIDENCE_LIMITS, type RolloutStage, STATUS_LIMITS } from "../api/index.ts";
 import { kubeTime } from "../runtime/conditions.ts";
 import { type AnalysisId, runName } from "./analyses.ts";
 import type {
@@ -12,6 +12,7 @@ import type {
   ReplicaPlan,
   Revision,
   RevisionState,
+  RolloutEvidence,
   RolloutInput,
   Status,
   Traffic,
@@ -103,6 +104,14 @@ export function enterStage(t: Tick, stage: RolloutStage): void {
 /** Canary: on to the next step. The finished step's analysis leaves status, which stays bounded. */
 export function nextStep(t: Tick): void {
   const done = runName({ kind: "step", index: t.st.currentStepIndex ?? 0 });
+  const run = t.st.analysisRuns?.find((r) => r.name === done);
+  if (run) {
+    const evidence = t.st.rolloutEvidence ?? {};
+    t.st.rolloutEvidence = {
+      ...evidence,
+      analyses: keptAnalyses([...(evidence.analyses ?? []), summary(run)]),
+    };
+  }
   t.st.analysisRuns = t.st.analysisRuns?.filter((r) => r.name !== done);
   if (t.st.analysisRuns?.length === 0) delete t.st.analysisRuns;
   t.st.currentStepIndex = (t.st.currentStepIndex ?? 0) + 1;
@@ -139,6 +148,12 @@ export function record(
   revision: string,
   message: string,
 ): void {
+  // The evidence belongs to the rollout in progress: the canary.
+  const evidence = t.st.canaryRevision === revision ? t.st.rolloutEvidence : undefined;
+  const analyses = keptAnalyses([
+    ...(evidence?.analyses ?? []),
+    ...(t.st.analysisRuns ?? []).filter((r) => r.revision === revision).map(summary),
+  ]);
   const entry = {
     version,
     revision,
@@ -146,8 +161,21 @@ export function record(
     ...(t.st.rolloutStartTime ? { startTime: t.st.rolloutStartTime } : {}),
     time: kubeTime(t.now),
     message,
+    ...(evidence?.setBy ? { setBy: evidence.setBy } : {}),
+    ...(evidence?.gates ? { gates: evidence.gates } : {}),
+    ...(analyses.length > 0 ? { analyses } : {}),
   };
   t.st.history = [entry, ...(t.st.history ?? [])].slice(0, STATUS_LIMITS.history);
+}
+
+/** An analysis as a history entry keeps it: its result and each metric's last values. */
+function summary(run: AnalysisRun): NonNullable<RolloutEvidence["analyses"]>[number] {
+  const metrics = (run.metrics ?? []).map(({ message: _, ...m }) => m);
+  return { name: run.name, phase: run.phase, ...(metrics.length > 0 ? { metrics } : {}) };
+}
+
+function keptAnalyses<T>(analyses: T[]): T[] {
+  return analyses.slice(-EVIDENCE_LIMITS.analyses);
 }
 
 /** Keeps a revision running, without traffic, until the delay passes. */
@@ -185,6 +213,7 @@ export function clearRollout(t: Tick): void {
     "currentStepIndex",
     "currentStepStartTime",
     "rolloutStartTime",
+    "rolloutEvidence",
     "trafficMessage",
   ] as const) {
     delete t.st[key];

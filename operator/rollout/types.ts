@@ -5,6 +5,7 @@ import type { ActionVerb, ModelDeployment, ModelDeploymentStatus } from "../api/
 
 export type Status = ModelDeploymentStatus;
 export type AnalysisRun = NonNullable<Status["analysisRuns"]>[number];
+export type RolloutEvidence = NonNullable<Status["rolloutEvidence"]>;
 
 /** A revision of the model: its hash and the ModelVersion it runs. */
 export type Revision = { revision: string; version: string };
@@ -28,6 +29,8 @@ export type RolloutInput = {
   target: Revision | undefined;
   /** Why there is no target (the ModelVersion is missing or invalid), for the phase's message. */
   targetProblem?: string | undefined;
+  /** Who set spec.modelVersion and the gates it passed: kept with the rollout it starts, for its history entry. */
+  targetEvidence?: Pick<RolloutEvidence, "setBy" | "gates"> | undefined;
   /** previousVersion rendered with the current template, for undo after it was scaled down. */
   previousTarget?: Revision | undefined;
   /** Deployments of this ModelDeployment that exist, by revision. */

@@ -200,6 +200,21 @@ export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
       trafficRouting,
       autoscaling,
       proxy: fc.record({ enabled: fc.boolean() }, { requiredKeys: [] }),
+      gates: fc.record(
+        {
+          stages: fc.subarray(["None", "Staging", "Production", "Archived"], { minLength: 1 }),
+          metrics: fc.array(
+            fc.constantFrom(
+              "accuracy >= 0.9",
+              "accuracy >= stable - 0.01",
+              "log_loss <= stable * 1.05",
+              "f1>stable",
+            ),
+            { maxLength: 16 },
+          ),
+        },
+        { requiredKeys: [] },
+      ),
     },
     { requiredKeys: ["modelVersion"] },
   ),

@@ -17,13 +17,20 @@ import {
   revisionDeploymentName,
 } from "../../api/index.ts";
 import { forgetAutoscalerMetrics } from "../../autoscaling/metrics.ts";
+import type { GateVerdict } from "../../core/gates.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
 import { desiredDeployment, revisionHash } from "../../core/workload.ts";
 import { pendingAction } from "../../rollout/actions.ts";
 import { stepRollout } from "../../rollout/engine.ts";
 import { routeOf } from "../../rollout/routers/index.ts";
 import { routerKind } from "../../rollout/routers/kind.ts";
-import type { EngineEvent, RevisionState, RolloutDecision, RouterKind } from "../../rollout/types.ts";
+import type {
+  EngineEvent,
+  RevisionState,
+  RolloutDecision,
+  RolloutInput,
+  RouterKind,
+} from "../../rollout/types.ts";
 import { applyIfChanged, applyStatusIfChanged } from "../../runtime/apply.ts";
 import type { ReconcileResult } from "../../runtime/controller.ts";
 import { isNotFound } from "../../runtime/kube.ts";
@@ -31,9 +38,18 @@ import type { KubeObject, ObjectKey } from "../../runtime/types.ts";
 import { APPLY_AS, asKubeObject, type ReconcileDeps } from "../context.ts";
 import { measureDueAnalyses } from "./analysis.ts";
 import { reconcileAutoscaling } from "./autoscaling.ts";
+import { fetchProblems } from "./fetch-problems.ts";
+import { checkGates, modelVersionSetBy } from "./gates.ts";
 import { forgetRolloutMetrics, recordRolloutMetrics } from "./rollout-metrics.ts";
 import { desiredServices } from "./services.ts";
-import { composeStatus, conditionIs, lookupMessage, lookupReason, type VersionLookup } from "./status.ts";
+import {
+  composeStatus,
+  conditionEvents,
+  conditionIs,
+  lookupMessage,
+  lookupReason,
+  type VersionLookup,
+} from "./status.ts";
 
 /** A failed route write is retried this soon: an abort must reach the route. */
 const ROUTER_RETRY_MS = 5_000;
@@ -57,10 +73,10 @@ export async function reconcileModelDeployment(
   const previous = mdep.status?.previousVersion
     ? lookupVersion(deps, mdep, mdep.status.previousVersion)
     : undefined;
+  const gates = lookup.state === "ready" ? checkGates(deps, mdep, lookup.version) : undefined;
   const decision = stepRollout({
     mdep: { ...mdep, status: measured.status },
-    target: lookup.state === "ready" ? revisionOf(mdep, lookup.version) : undefined,
-    targetProblem: lookup.state === "ready" ? undefined : lookupMessage(lookup),
+    ...rolloutTarget(mdep, lookup, gates),
     previousTarget: previous?.state === "ready" ? revisionOf(mdep, previous.version) : undefined,
     revisions,
     action: action && "verb" in action ? action : undefined,
@@ -80,7 +96,19 @@ export async function reconcileModelDeployment(
   await deleteRevisions(deps, mdep, decision.deleteRevisions);
   const scaling = await reconcileAutoscaling(deps, mdep, now);
   events.push(...scaling.events);
-  const status = composeStatus({ mdep, lookup, decision, revisions, routerProblem, scaling, now });
+  const fetching = await fetchProblems(deps, mdep, revisions);
+  const status = composeStatus({
+    mdep,
+    lookup,
+    decision,
+    revisions,
+    routerProblem,
+    scaling,
+    gates,
+    fetching,
+    now,
+  });
+  events.push(...conditionEvents(mdep.status, status));
   if (status.phase && status.phase !== mdep.status?.phase) events.push(phaseEvent(status));
   await applyStatusIfChanged(deps.kube, asKubeObject(mdep), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
@@ -99,6 +127,30 @@ export async function reconcileModelDeployment(
 
 function revisionOf(mdep: ModelDeployment, mv: ModelVersion) {
   return { revision: revisionHash(mdep, mv), version: mv.metadata.name };
+}
+
+/**
+ * What the engine should serve. A version its gates refuse is not a target:
+ * the stable one stays it (so nothing starts), or, when nothing serves yet,
+ * there is none and the phase says why.
+ */
+function rolloutTarget(
+  mdep: ModelDeployment,
+  lookup: VersionLookup,
+  gates: GateVerdict | undefined,
+): Pick<RolloutInput, "target" | "targetProblem" | "targetEvidence"> {
+  if (lookup.state !== "ready") return { target: undefined, targetProblem: lookupMessage(lookup) };
+  if (gates && !gates.passed) {
+    const { stableRevision, stableVersion } = mdep.status ?? {};
+    const stable =
+      stableRevision && stableVersion ? { revision: stableRevision, version: stableVersion } : undefined;
+    return { target: stable, targetProblem: gates.message };
+  }
+  const setBy = modelVersionSetBy(mdep);
+  return {
+    target: revisionOf(mdep, lookup.version),
+    targetEvidence: { ...(setBy ? { setBy } : {}), ...(gates ? { gates: gates.results } : {}) },
+  };
 }
 
 /** Validates the version inline rather than waiting for its status, so nothing depends on which reconciler ran first. */

@@ -7,9 +7,11 @@ import {
   type ModelDeployment,
   type ModelVersion,
 } from "../../api/index.ts";
-import type { RevisionState, RolloutDecision, Status } from "../../rollout/types.ts";
-import { setCondition } from "../../runtime/conditions.ts";
+import type { GateVerdict } from "../../core/gates.ts";
+import type { EngineEvent, RevisionState, RolloutDecision, Status } from "../../rollout/types.ts";
+import { kubeTime, setCondition } from "../../runtime/conditions.ts";
 import { withReconciled } from "../../runtime/reconcile-errors.ts";
+import { describeFetchProblems, type FetchProblem } from "./fetch-problems.ts";
 
 export type VersionLookup =
   | { state: "missing"; name: string }
@@ -23,6 +25,10 @@ export type StatusInputs = {
   revisions: Map<string, RevisionState>;
   routerProblem: { reason: string; message: string } | undefined;
   scaling: { status: Status["autoscaling"]; problem: { reason: string; message: string } | undefined };
+  /** The gates' verdict on a version that would start a rollout now (checkGates). */
+  gates: GateVerdict | undefined;
+  /** Live revisions whose pods cannot fetch their artifact. */
+  fetching: FetchProblem[];
   now: Date;
 };
 
@@ -30,6 +36,7 @@ export function composeStatus(s: StatusInputs): Status {
   const { mdep, lookup, decision } = s;
   const generation = mdep.metadata.generation ?? 0;
   const status: Status = { ...decision.status, observedGeneration: generation };
+  if (s.gates && !s.gates.passed) holdForGates(status, s.gates.message, s.now);
   const stable = status.stableRevision ? s.revisions.get(status.stableRevision) : undefined;
   const target = status.canaryRevision ? s.revisions.get(status.canaryRevision) : stable;
   const desired = mdep.spec.replicas ?? 1;
@@ -60,6 +67,12 @@ export function composeStatus(s: StatusInputs): Status {
   if (s.routerProblem) set("TrafficRouted", false, s.routerProblem.reason, s.routerProblem.message);
   else if (mdep.spec.trafficRouting && !mdep.spec.trafficRouting.replicas)
     set("TrafficRouted", true, "RouteUpdated", "The route carries the weights");
+  if (s.gates)
+    set("GatesPassed", s.gates.passed, s.gates.passed ? "GatesPassed" : "GatesFailed", s.gates.message);
+  if (s.fetching.length > 0)
+    set("ArtifactFetched", false, "ArtifactFetchFailed", describeFetchProblems(s.fetching));
+  else if (conditions.some((c) => c.type === "ArtifactFetched"))
+    set("ArtifactFetched", true, "ArtifactFetched", "Every live revision's pods fetched their artifact");
   if (s.scaling.status) {
     status.autoscaling = s.scaling.status;
     const p = s.scaling.problem;
@@ -75,6 +88,42 @@ export function composeStatus(s: StatusInputs): Status {
   }
   status.conditions = withReconciled(conditions, generation, s.now);
   return status;
+}
+
+/**
+ * A refused version holds like a pause before its first step: what serves
+ * keeps serving, and the phase says what it waits for. (With nothing serving,
+ * the engine already reports Pending with the gates' message.)
+ */
+function holdForGates(status: Status, message: string, now: Date): void {
+  if (status.phase !== "Available") return;
+  if (status.pauseReason !== "GatesFailed") status.pauseStartTime = kubeTime(now);
+  status.phase = "Paused";
+  status.pauseReason = "GatesFailed";
+  status.message = `${message}. Serving ${status.stableVersion}.`;
+}
+
+/** Conditions whose every change is an Event, so `kubectl describe` tells why a version waits or fails. */
+const ANNOUNCED: Record<string, { ok: string; bad: string }> = {
+  GatesPassed: { ok: "GatesPassed", bad: "GatesFailed" },
+  ArtifactFetched: { ok: "ArtifactFetched", bad: "ArtifactFetchFailed" },
+};
+
+export function conditionEvents(before: Status | undefined, after: Status): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  for (const [type, reasons] of Object.entries(ANNOUNCED)) {
+    const now = after.conditions?.find((c) => c.type === type);
+    const was = before?.conditions?.find((c) => c.type === type);
+    if (!now || (was && was.status === now.status && was.message === now.message)) continue;
+    const ok = now.status === "True";
+    if (ok && !was) continue; // nothing was wrong before: no news
+    events.push({
+      type: ok ? "Normal" : "Warning",
+      reason: ok ? reasons.ok : reasons.bad,
+      message: now.message,
+    });
+  }
+  return events;
 }
 
 function progressingCondition(status: Status): [boolean, string] {
