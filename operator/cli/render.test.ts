@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { modelDeploymentSpecSchema } from "../api/index.ts";
 import { renderDrift, renderExplain } from "./explain.ts";
-import { type Mdep, renderList, renderStatus, table } from "./render.ts";
+import { type Mdep, renderHistory, renderList, renderStatus, table } from "./render.ts";
 
 // Parsed as the apiserver would default it, so the plugin sees what it reads live.
 const spec = modelDeploymentSpecSchema.parse({
@@ -80,6 +80,47 @@ describe("plugin renderings", () => {
     expect(renderList([mdep({ phase: "Available", stableVersion: "v1", readyReplicas: 2 })])).toMatch(
       /iris\s+Available\s+v1\s+-\s+-\s+-\s+2\/2/,
     );
+  });
+
+  it("shows who set each version and the evidence it was promoted on", () => {
+    const out = renderHistory({
+      metadata: { name: "iris" },
+      spec: { modelVersion: "v2" },
+      status: {
+        history: [
+          {
+            version: "v2",
+            revision: "abc",
+            result: "Promoted",
+            time: "2026-11-30T10:00:00Z",
+            setBy: { manager: "argocd-controller", operation: "Apply", time: "2026-11-30T09:50:00Z" },
+            gates: [
+              {
+                gate: "accuracy >= stable - 0.01",
+                passed: true,
+                value: 0.97,
+                stableValue: 0.96,
+                threshold: 0.95,
+                message: "accuracy is 0.97; v1 has 0.96, so the bound is 0.95",
+              },
+            ],
+            analyses: [
+              {
+                name: "step-1",
+                phase: "Successful",
+                metrics: [{ name: "error-rate", phase: "Successful", value: 0.01 }],
+              },
+            ],
+          },
+        ],
+      },
+    } as never);
+    expect(out).toMatch(/v2\s+abc\s+Promoted\s+argocd-controller/);
+    expect(out).toContain("spec.modelVersion set by argocd-controller (Apply at 2026-11-30T09:50:00Z)");
+    expect(out).toContain(
+      "gate passed: accuracy >= stable - 0.01 — accuracy is 0.97; v1 has 0.96, so the bound is 0.95",
+    );
+    expect(out).toContain("analysis step-1: Successful, error-rate=0.01");
   });
 
   it("explains a rollback by its failing metric and the history's reason", () => {

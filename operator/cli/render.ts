@@ -143,9 +143,40 @@ export function renderStatus(m: Mdep, pods: PodsByRevision): string {
 export function renderHistory(m: Mdep): string {
   const history = m.status?.history ?? [];
   if (history.length === 0) return `${m.metadata.name}: no finished rollouts yet.`;
-  const rows = [["VERSION", "REVISION", "RESULT", "STARTED", "ENDED", "MESSAGE"]];
+  const rows = [["VERSION", "REVISION", "RESULT", "SET BY", "STARTED", "ENDED", "MESSAGE"]];
   for (const h of history) {
-    rows.push([h.version, h.revision ?? "-", h.result, h.startTime ?? "-", h.time ?? "-", h.message ?? ""]);
+    const setBy = h.setBy?.manager ?? "-";
+    rows.push([
+      h.version,
+      h.revision ?? "-",
+      h.result,
+      setBy,
+      h.startTime ?? "-",
+      h.time ?? "-",
+      h.message ?? "",
+    ]);
   }
-  return table(rows);
+  const evidence = history.flatMap(renderEvidence);
+  return [table(rows), ...(evidence.length > 0 ? ["", "Evidence:", ...evidence] : [])].join("\n");
+}
+
+type HistoryEntry = NonNullable<NonNullable<Mdep["status"]>["history"]>[number];
+
+/** Who put a version in, on which gates and analyses: "who put this model into production, on what evidence". */
+function renderEvidence(h: HistoryEntry): string[] {
+  if (!h.setBy && !h.gates?.length && !h.analyses?.length) return [];
+  const lines = [`  ${h.version} (${h.result}${h.time ? ` ${h.time}` : ""})`];
+  if (h.setBy) {
+    const how = [h.setBy.operation, h.setBy.time && `at ${h.setBy.time}`].filter(Boolean).join(" ");
+    lines.push(`    spec.modelVersion set by ${h.setBy.manager}${how ? ` (${how})` : ""}`);
+  }
+  for (const g of h.gates ?? [])
+    lines.push(`    gate ${g.passed ? "passed" : "FAILED"}: ${g.gate} — ${g.message ?? ""}`);
+  for (const a of h.analyses ?? []) {
+    const values = (a.metrics ?? []).map(
+      (m) => `${m.name}=${m.value ?? "-"}${m.stableValue !== undefined ? ` (stable ${m.stableValue})` : ""}`,
+    );
+    lines.push(`    analysis ${a.name}: ${a.phase}${values.length > 0 ? `, ${values.join(", ")}` : ""}`);
+  }
+  return lines;
 }
