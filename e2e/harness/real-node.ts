@@ -8,9 +8,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "js-yaml";
 import { inject } from "vitest";
+import { readState } from "../../hack/localcluster/cluster.ts";
 import { type RealNodeInfo, startRealNodeInDir } from "../../hack/localcluster/cluster-node.ts";
 import { waitFor } from "../../hack/localcluster/kubectl.ts";
 import { type LoadGenerator, type LoadStats, startLoad } from "../../hack/localcluster/load-generator.ts";
+import { nodeNetwork } from "../../hack/localcluster/node-network.ts";
 import { pkiIn } from "../../hack/localcluster/pki.ts";
 import { type RunningPrometheus, startPrometheus } from "../../hack/localcluster/prometheus.ts";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../hack/localcluster/real-node-config.ts";
@@ -29,6 +31,14 @@ export interface RealNodeWorld {
   prom: RunningPrometheus;
   operator: RunningManager;
   ns: TestNamespace;
+  /**
+   * The host's end of the node's link (10.231.<slot>.1): the only host
+   * address pods reach. A server bound to it is reachable from pods and from
+   * this machine, and from nowhere else.
+   */
+  hostIp: string;
+  /** The folder holding the trained model `model` (model-settings.json, model.joblib). */
+  modelDir(model: StoredModel): string;
   /** ModelVersion manifests named `name`, serving the trained model `model` (see train.py) on the real node. */
   versionManifest(name: string, version: string, model: StoredModel): string;
   /** A ModelDeployment manifest whose pods run on the real node. */
@@ -105,11 +115,15 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     prometheus: createPrometheusProvider({ address: prom.url }),
   });
   const loads: LoadGenerator[] = [];
+  const slot = readState(clusterDir)?.nodeSlot;
+  if (slot === undefined) throw new Error(`no cluster state in ${clusterDir}`);
   const world: RealNodeWorld = {
     node,
     prom,
     operator,
     ns,
+    hostIp: nodeNetwork(slot).hostIp,
+    modelDir: (model) => join(store, model),
     versionManifest: (name, version, model) =>
       versionManifest(name, version, model, node.images.mlserverImage),
     deployment: (name, version, strategy) => mdepManifest(name, version, strategy, 2, onRealNode),
