@@ -195,6 +195,27 @@ describe("admission policy: authors hold the rights the operator uses for them",
     expect(ok.stdout).toContain("patched");
   });
 
+  it("refuses an artifact secretRef the ModelVersion's author may not get, by the Secret's name", async () => {
+    const s3Version = (name: string, secret: string) => `
+apiVersion: modelops.io/v1alpha1
+kind: ModelVersion
+metadata: {name: ${name}}
+spec:
+  modelName: iris
+  version: "${name}"
+  artifact: {uri: "s3://models/iris/v2", format: sklearn, secretRef: {name: ${secret}}}
+  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1", protocol: v2, port: 8080}
+`;
+    const refused = await as("mallory", ["create", "-f", "-"], s3Version("m2", "hook-token"));
+    expect(refused.stderr).toContain(
+      `spec.artifact.secretRef: user "mallory" may not get secret hook-token in namespace ${ns.name}`,
+    );
+    const other = await as("alice", ["create", "-f", "-"], s3Version("a2", "other-token"));
+    expect(other.stderr).toContain(`user "alice" may not get secret other-token`);
+    const ok = await as("alice", ["create", "-f", "-"], s3Version("a3", "hook-token"));
+    expect(ok.stdout).toContain("modelversion.modelops.io/a3 created");
+  });
+
   it("refuses a ModelVersion reference in a ConfigMap its author may not get", async () => {
     const r = await as("mallory", ["create", "-f", "-"], modelVersion("m1", "iris-reference"));
     expect(r.stderr).toContain(
