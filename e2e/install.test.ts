@@ -237,6 +237,13 @@ describe("Helm chart", () => {
     await expect(template(["--set", "outbound.podCIDRs={10.0.0.0}"])).rejects.toThrow(/podCIDRs/);
   });
 
+  it("passes the default MLflow tracking server to the operator, and nothing when empty", async () => {
+    const text = await template(["--set", "mlflow.trackingUri=http://mlflow.mlops:5000"]);
+    expect(text).toContain("- --mlflow-tracking-uri=http://mlflow.mlops:5000");
+    expect(await template()).not.toContain("--mlflow-tracking-uri");
+    await expect(template(["--set", "mlflow.trackingUri=mlflow:5000"])).rejects.toThrow(/trackingUri/);
+  });
+
   it("rejects values outside its schema", async () => {
     await expect(template(["--set", "rbac.scope=everywhere"])).rejects.toThrow(/rbac\/scope/);
     await expect(template(["--set", "replicas=3"])).rejects.toThrow(/additional properties 'replicas'/);
