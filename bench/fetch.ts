@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startS3Server } from "../hack/localcluster/s3-server.ts";
-import { runFetcher } from "../operator/fetcher/test-run.ts";
+import { runFetcher } from "../operator/testing/fetcher-run.ts";
 
 const SIZE = 50 * 1024 * 1024;
 const RUNS = 5;

@@ -11,10 +11,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tgz, zip } from "../operator/fetcher/archive-fixtures.ts";
 import { directorySha256 } from "../operator/fetcher/checksum.ts";
 import { sha256Hex } from "../operator/fetcher/sigv4.ts";
-import { runFetcher } from "../operator/fetcher/test-run.ts";
+import { tgz, zip } from "../operator/testing/fetcher-archives.ts";
+import { runFetcher } from "../operator/testing/fetcher-run.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const routes = new Map<string, Handler>();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningS3Server, startS3Server } from "../hack/localcluster/s3-server.ts";
 import { canonicalListing } from "../operator/fetcher/checksum.ts";
 import { sha256Hex } from "../operator/fetcher/sigv4.ts";
-import { runFetcher } from "../operator/fetcher/test-run.ts";
+import { runFetcher } from "../operator/testing/fetcher-run.ts";
 
 let dir: string;
 let s3: RunningS3Server;

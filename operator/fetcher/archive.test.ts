@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tar, tgz, zip } from "../testing/fetcher-archives.ts";
 import { type ArchiveKind, detectArchive, kindByMagic, kindByName, unpack } from "./archive.ts";
-import { tar, tgz, zip } from "./archive-fixtures.ts";
 
 async function unpackBuf(buf: Buffer, kind: ArchiveKind, o: { maxBytes?: number; maxEntries?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "fetcher-archive-"));

@@ -9,6 +9,8 @@ describe("redaction", () => {
       redactUrl("https://u:p@bucket.s3.amazonaws.com/m.tgz?X-Amz-Signature=abc&X-Amz-Credential=AKIA"),
     ).toBe("https://…@bucket.s3.amazonaws.com/m.tgz?…");
     expect(redactUrl("https://h/m.bin")).toBe("https://h/m.bin");
+    expect(redactUrl("models:/iris@champion")).toBe("models:/iris@champion");
+    expect(redactUrl("s3://bucket/iris/v2")).toBe("s3://bucket/iris/v2");
     expect(redactQueries("GET https://h/a?token=s3cr3t failed; see http://x/y?z=1")).toBe(
       "GET https://h/a?… failed; see http://x/y?…",
     );

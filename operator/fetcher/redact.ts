@@ -12,6 +12,8 @@ export function redactUrl(url: string | URL): string {
   }
   const query = u.search ? "?…" : "";
   const auth = u.username || u.password ? "…@" : "";
+  // models:/name/1 has no host, and no "//" to add.
+  if (!u.host && !auth) return `${u.protocol}${u.pathname}${query}`;
   return `${u.protocol}//${auth}${u.host}${u.pathname}${query}`;
 }
 

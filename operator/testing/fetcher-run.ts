@@ -15,7 +15,7 @@ export interface FetcherRun {
   ms: number;
 }
 
-export const FETCHER_MAIN = resolve(import.meta.dirname, "main.ts");
+export const FETCHER_MAIN = resolve(import.meta.dirname, "../fetcher/main.ts");
 
 export function runFetcher(env: Record<string, string>, timeoutMs = 120_000): Promise<FetcherRun> {
   const termPath = join(mkdtempSync(join(tmpdir(), "fetcher-term-")), "termination-log");
