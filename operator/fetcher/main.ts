@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FETCHER_ENV } from "../api/contract.ts";
-import type { FetchContext, FetchResult, FetchSource } from "./context.ts";
+import type { FetchContext, FetchSource } from "./context.ts";
 import { abandon, commit, prepare } from "./dest.ts";
 import { FetchError } from "./http.ts";
 import { formatBytes } from "./progress.ts";
@@ -22,26 +22,12 @@ export function parseMaxBytes(v: string | undefined): number {
   return n;
 }
 
-async function fetchMlflow(uri: string, dest: string, ctx: FetchContext): Promise<FetchResult> {
-  let mod: { fetchMlflowModel: (uri: string, dest: string, ctx: FetchContext) => Promise<FetchResult> };
-  try {
-    // A variable keeps type checking from requiring the file while it is being written.
-    const path = "./mlflow.ts";
-    mod = await import(path);
-  } catch (err) {
-    throw new FetchError(
-      `${uri}: MLflow support missing in this fetcher (${(err as Error).message.split("\n")[0]})`,
-    );
-  }
-  return mod.fetchMlflowModel(uri, dest, ctx);
-}
-
 // Sources are loaded on demand: node strips types file by file at start-up,
 // and an S3 fetch need not pay for the archive readers (or the reverse).
 async function source(uri: string): Promise<FetchSource> {
   if (uri.startsWith("s3://")) return (await import("./s3.ts")).fetchS3;
   if (uri.startsWith("https://") || uri.startsWith("http://")) return (await import("./remote.ts")).fetchHttp;
-  if (uri.startsWith("models:/")) return fetchMlflow;
+  if (uri.startsWith("models:/")) return (await import("./mlflow.ts")).fetchMlflowModel;
   throw new FetchError(`${redactUrl(uri)}: unsupported artifact URI (s3://, https://, http:// or models:/)`);
 }
 
