@@ -5,7 +5,6 @@
 // separate node process, env only, FETCHER_ENV), refusals with their reason
 // in the termination log, and `kubectl modelops import mlflow` round-tripped
 // through the apiserver (CRD schema and CEL rules).
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +17,7 @@ import {
   startMlflowServer,
 } from "../hack/localcluster/mlflow-server.ts";
 import { FETCHER_ENV } from "../operator/api/contract.ts";
+import { runIsolated } from "../operator/testing/fetcher-run.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -28,37 +28,9 @@ let good: RegisteredModel;
 let bad: RegisteredModel;
 let securedModel: RegisteredModel;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  termination: string;
-}
-
 /** node SCRIPT args with only `env` (plus PATH/HOME), as a pod would run it. */
-function runNode(script: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const term = join(mkdtempSync(join(dir, "term-")), "termination-log");
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(root, script), ...args], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/",
-        MODELOPS_TERMINATION_LOG: term,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, termination: existsSync(term) ? readFileSync(term, "utf8").trim() : "" });
-    });
-  });
+function runNode(script: string, args: string[], env: Record<string, string>) {
+  return runIsolated(join(root, script), args, env);
 }
 
 let n = 0;

@@ -18,10 +18,20 @@ export interface FetcherRun {
 export const FETCHER_MAIN = resolve(import.meta.dirname, "../fetcher/main.ts");
 
 export function runFetcher(env: Record<string, string>, timeoutMs = 120_000): Promise<FetcherRun> {
+  return runIsolated(FETCHER_MAIN, [], env, timeoutMs);
+}
+
+/** `node script args` with only `env` (plus PATH and HOME) and a termination log, as a pod would run it. */
+export function runIsolated(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<FetcherRun> {
   const termPath = join(mkdtempSync(join(tmpdir(), "fetcher-term-")), "termination-log");
   const started = Date.now();
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [FETCHER_MAIN], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/",
