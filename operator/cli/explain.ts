@@ -32,6 +32,11 @@ function conditionLines(conditions: Condition[] | undefined): string[] {
 function nextSteps(m: Mdep): string[] {
   const s = m.status ?? {};
   const name = m.metadata.name;
+  if (s.phase === "Paused" && s.pauseReason === "GatesFailed")
+    return [
+      `kubectl patch mv ${m.spec.modelVersion} --type=merge -p '{"spec":{"stage":"Production"}}'  # once it is approved`,
+      `or point spec.modelVersion at a version that passes, back at ${s.stableVersion ?? "the stable version"}, or change spec.gates`,
+    ];
   if (s.phase === "Paused")
     return [
       `${ACTION_HINT} promote ${name}        # continue to the next step`,

@@ -123,6 +123,33 @@ describe("plugin renderings", () => {
     expect(out).toContain("analysis step-1: Successful, error-rate=0.01");
   });
 
+  it("explains a version held by its gates, and how to let it through", () => {
+    const out = renderExplain({
+      metadata: { name: "iris" },
+      spec: { ...spec, modelVersion: "iris-v3" },
+      status: {
+        phase: "Paused",
+        pauseReason: "GatesFailed",
+        stableVersion: "iris-v2",
+        message:
+          "iris-v3 fails a gate: stage in [Production] (iris-v3 is in stage Staging). Serving iris-v2.",
+        conditions: [
+          {
+            type: "GatesPassed",
+            status: "False",
+            reason: "GatesFailed",
+            message: "iris-v3 fails a gate",
+            lastTransitionTime: "t",
+          },
+        ],
+      },
+    } as never);
+    expect(out).toContain("iris is paused: GatesFailed.");
+    expect(out).toContain("condition GatesPassed=False (GatesFailed)");
+    expect(out).toContain("kubectl patch mv iris-v3 --type=merge");
+    expect(out).not.toContain("promote iris");
+  });
+
   it("explains a rollback by its failing metric and the history's reason", () => {
     const out = renderExplain(
       mdep({
