@@ -281,20 +281,31 @@ describe("remote artifacts on a real node", () => {
         MDEP,
         (s) => !!s.canaryRevision && !!fetchFailed(s),
         "ArtifactFetched=False",
-        60_000,
+        // ~60 s: nothing watches pods, so the failure may surface only with the deadline's reconcile.
+        75_000,
       ),
     );
     const canary = failing.canaryRevision as string;
+    const canaryPods = await pods(MDEP, canary);
+    const created = Math.min(...canaryPods.map((p) => Date.parse(String(p.metadata?.creationTimestamp))));
+    const lastFetchFailure = Math.min(
+      ...canaryPods.map((p) => {
+        const f = p.status?.initContainerStatuses?.find((c) => c.name === FETCHER_CONTAINER);
+        const t = f?.lastState?.terminated ?? f?.state?.terminated;
+        return Date.parse(String(t?.finishedAt ?? "")) || Number.POSITIVE_INFINITY;
+      }),
+    );
+    const cond = fetchFailed(failing);
     console.log(
-      `[artifacts] checksum mismatch reported after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${fetchFailed(failing)?.message}`,
+      `[artifacts] checksum mismatch: ArtifactFetched=False ${((Date.now() - t0) / 1000).toFixed(0)} s after the apply, ` +
+        `its lastTransitionTime ${seconds(new Date(created), cond?.lastTransitionTime)} s after the canary's pods were created ` +
+        `(a fetcher's last failure ${((lastFetchFailure - created) / 1000).toFixed(0)} s after): ${cond?.message}`,
     );
     await explained(MDEP, async () => {
-      const cond = fetchFailed(failing);
       expect(cond?.reason).toBe("ArtifactFetchFailed");
       expect(cond?.message).toContain(canary);
       expect(cond?.message).toMatch(/sha256 mismatch/);
       // The model server container of the canary's pods never ran.
-      const canaryPods = await pods(MDEP, canary);
       expect(canaryPods.length).toBeGreaterThan(0);
       for (const pod of canaryPods) {
         for (const c of pod.status?.containerStatuses ?? []) {
@@ -321,6 +332,9 @@ describe("remote artifacts on a real node", () => {
     const back = await world.servingAgain(MDEP, MLFLOW_VERSION);
     const stats = await world.stopLoad(client);
     report("checksum mismatch", stats, t0);
+    console.log(
+      `[artifacts] checksum mismatch: rolled back ${seconds(new Date(created), rolledBack.history?.[0]?.time)} s after the canary's pods were created`,
+    );
     await explained(MDEP, async () => {
       expect(rolledBack.history?.[0]?.result).toBe("RolledBack");
       expect(back.stableRevision).toBe(stable.stableRevision);
