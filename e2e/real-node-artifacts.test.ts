@@ -262,7 +262,7 @@ describe("remote artifacts on a real node", () => {
     });
   }, 900_000);
 
-  it("a wrong sha256: the canary's model never starts, ArtifactFetched=False names it, an Event says so, and it rolls back by the deadline while the stable version serves", async () => {
+  it("a wrong sha256: the canary's model never starts, ArtifactFetched=False names it before the rollback, an Event says so, and it rolls back by the deadline while the stable version serves", async () => {
     const stable = await rolloutStatus(world.ns, MDEP);
     expect(stable.stableVersion).toBe(MLFLOW_VERSION);
     const client = await world.load(MDEP);
@@ -271,7 +271,7 @@ describe("remote artifacts on a real node", () => {
       PIPELINE,
       world
         .deployment(MDEP, "iris-s3-badsum", strategy)
-        .replace("progressDeadlineSeconds: 120", "progressDeadlineSeconds: 60"),
+        .replace("progressDeadlineSeconds: 120", "progressDeadlineSeconds: 90"),
     );
     const fetchFailed = (s: RolloutStatus) =>
       s.conditions?.find((c) => c.type === "ArtifactFetched" && c.status === "False");
@@ -279,9 +279,9 @@ describe("remote artifacts on a real node", () => {
       waitStatus(
         world.ns,
         MDEP,
-        (s) => !!s.canaryRevision && !!fetchFailed(s),
-        "ArtifactFetched=False",
-        // ~60 s: nothing watches pods, so the failure may surface only with the deadline's reconcile.
+        // Before the rollback: the reason is there while someone can still act on it.
+        (s) => !!s.canaryRevision && !!fetchFailed(s) && s.phase !== "RolledBack",
+        "ArtifactFetched=False while the canary is still rolling out",
         75_000,
       ),
     );

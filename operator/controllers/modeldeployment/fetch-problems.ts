@@ -41,16 +41,27 @@ function failedRun(s: V1ContainerStatus) {
   return undefined;
 }
 
-/** Fetch failures of the revisions that are live and not fully ready. */
+/**
+ * A failing init container changes no object the operator watches, so while
+ * a revision that fetches is not ready its pods are looked at this often.
+ */
+export const FETCH_CHECK_INTERVAL_MS = 5_000;
+
+/**
+ * Fetch failures of the revisions that are live and not fully ready, and
+ * whether any such revision fetches (then look again in FETCH_CHECK_INTERVAL_MS).
+ */
 export async function fetchProblems(
   deps: ReconcileDeps,
   mdep: ModelDeployment,
   revisions: Map<string, RevisionState>,
-): Promise<FetchProblem[]> {
+): Promise<{ problems: FetchProblem[]; watching: boolean }> {
   const problems: FetchProblem[] = [];
+  let watching = false;
   for (const rev of revisions.values()) {
     if (rev.replicas === 0 || rev.readyReplicas >= rev.replicas || !fetches(deps, mdep, rev.version))
       continue;
+    watching = true;
     const labelSelector = `${LABEL_DEPLOYMENT}=${mdep.metadata.name},${LABEL_REVISION}=${rev.revision}`;
     const { items } = await deps.kube.list(
       { apiVersion: "v1", kind: "Pod", namespace: mdep.metadata.namespace },
@@ -59,7 +70,7 @@ export async function fetchProblems(
     const failure = (items as V1Pod[]).map(fetchFailure).find((f) => f !== undefined);
     if (failure) problems.push({ revision: rev.revision, version: rev.version, message: failure });
   }
-  return problems;
+  return { problems, watching };
 }
 
 function fetches(deps: ReconcileDeps, mdep: ModelDeployment, version: string): boolean {

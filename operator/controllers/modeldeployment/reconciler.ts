@@ -38,7 +38,7 @@ import type { KubeObject, ObjectKey } from "../../runtime/types.ts";
 import { APPLY_AS, asKubeObject, type ReconcileDeps } from "../context.ts";
 import { measureDueAnalyses } from "./analysis.ts";
 import { reconcileAutoscaling } from "./autoscaling.ts";
-import { fetchProblems } from "./fetch-problems.ts";
+import { FETCH_CHECK_INTERVAL_MS, fetchProblems } from "./fetch-problems.ts";
 import { checkGates, modelVersionSetBy } from "./gates.ts";
 import { forgetRolloutMetrics, recordRolloutMetrics } from "./rollout-metrics.ts";
 import { desiredServices } from "./services.ts";
@@ -96,7 +96,7 @@ export async function reconcileModelDeployment(
   await deleteRevisions(deps, mdep, decision.deleteRevisions);
   const scaling = await reconcileAutoscaling(deps, mdep, now);
   events.push(...scaling.events);
-  const fetching = await fetchProblems(deps, mdep, revisions);
+  const fetched = await fetchProblems(deps, mdep, revisions);
   const status = composeStatus({
     mdep,
     lookup,
@@ -105,7 +105,7 @@ export async function reconcileModelDeployment(
     routerProblem,
     scaling,
     gates,
-    fetching,
+    fetching: fetched.problems,
     now,
   });
   events.push(...conditionEvents(mdep.status, status));
@@ -120,6 +120,7 @@ export async function reconcileModelDeployment(
     measured.nextDueMs,
     routerProblem ? ROUTER_RETRY_MS : undefined,
     scaling.requeueAfterMs,
+    fetched.watching ? FETCH_CHECK_INTERVAL_MS : undefined,
   ];
   const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 100) } : {};
