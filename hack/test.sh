@@ -13,9 +13,10 @@ step() { printf '\n=== %s\n' "$*"; }
 step "node $(node --version)"
 step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
-step "building or reusing the MLServer venv (proxy integration test)"
+step "building or reusing the real servers the tests talk to: MLServer, MLflow, SeaweedFS (S3)"
 bash hack/model-server/venv.sh >/dev/null
-step "building or reusing the MLflow venv (MLflow registry tests)"; bash hack/mlflow/venv.sh >/dev/null
+bash hack/mlflow/venv.sh >/dev/null
+bash hack/seaweedfs.sh >/dev/null
 step "building or reusing the real node's packages and images (MLServer, pause, the operator's)"
 bash hack/node/packages.sh
 bash hack/node/images.sh >/dev/null
@@ -23,7 +24,6 @@ bash hack/node/operator-image.sh >/dev/null
 step "building or reusing helm; Lua 5.1 for the Argo CD scripts"
 bash hack/helm.sh >/dev/null
 bash hack/lua.sh >/dev/null
-step "building or reusing SeaweedFS (S3 server for the artifact fetcher tests)"; bash hack/seaweedfs.sh >/dev/null
 step "lint";        biome check .
 step "type check";  tsc --noEmit -p tsconfig.json
 step "CRDs are what the generator writes"; node hack/generate-crds.ts --check
