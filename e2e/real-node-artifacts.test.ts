@@ -271,7 +271,7 @@ describe("remote artifacts on a real node", () => {
       PIPELINE,
       world
         .deployment(MDEP, "iris-s3-badsum", strategy)
-        .replace("progressDeadlineSeconds: 120", "progressDeadlineSeconds: 90"),
+        .replace("progressDeadlineSeconds: 120", "progressDeadlineSeconds: 60"),
     );
     const fetchFailed = (s: RolloutStatus) =>
       s.conditions?.find((c) => c.type === "ArtifactFetched" && c.status === "False");
