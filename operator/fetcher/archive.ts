@@ -4,6 +4,7 @@
 // without an extension (…/download, …/artifact) is judged by its magic bytes.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
+import { pipeline } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
 import { DEFAULT_MAX_ENTRIES, Extractor } from "./extract.ts";
 import { isTarHeader, untar } from "./tar.ts";
@@ -63,6 +64,15 @@ export async function unpack(path: string, kind: ArchiveKind, root: string, o: U
   });
   if (kind === "zip") await unzip(path, x);
   else if (kind === "tar") await untar(createReadStream(path), x);
-  else await untar(createReadStream(path).pipe(createGunzip()), x);
+  else {
+    // pipeline, not pipe: a read error reaches untar through the gunzip stream.
+    const gunzip = createGunzip();
+    pipeline(createReadStream(path), gunzip, () => {});
+    try {
+      await untar(gunzip, x);
+    } finally {
+      gunzip.destroy();
+    }
+  }
   return { entries: x.entries, files: x.files, bytes: x.bytes };
 }

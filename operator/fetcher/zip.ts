@@ -4,7 +4,7 @@
 // Encrypted entries are refused. Entries go through Extractor's safety rules.
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { Transform } from "node:stream";
+import { pipeline, Transform } from "node:stream";
 import { crc32, createInflateRaw } from "node:zlib";
 import type { Extractor } from "./extract.ts";
 import { FetchError } from "./http.ts";
@@ -131,7 +131,11 @@ async function entryStream(fh: FileHandle, path: string, e: Entry, what: string)
     check.end();
     return check;
   }
-  return (e.method === 8 ? raw.pipe(createInflateRaw()) : raw).pipe(check);
+  // pipeline, not pipe: a corrupt deflate stream or a read error must reach
+  // the consumer of `check`, not become an uncaught 'error' event.
+  const stages = e.method === 8 ? [raw, createInflateRaw(), check] : [raw, check];
+  pipeline(stages, () => {}); // errors surface on `check`, where the consumer reads
+  return check;
 }
 
 const S_IFMT = 0o170000;
@@ -155,12 +159,17 @@ export async function unzip(path: string, x: Extractor): Promise<void> {
         x.refuse(e.name, "device files and FIFOs are not allowed");
       if (e.method !== 0 && e.method !== 8) x.refuse(e.name, `unsupported compression method ${e.method}`);
       const data = await entryStream(fh, path, e, x.what);
-      if (type === 0o120000) {
-        const chunks: Buffer[] = [];
-        for await (const c of data) chunks.push(c as Buffer);
-        x.symlink(e.name, Buffer.concat(chunks).toString("utf8"));
-      } else {
-        await x.file(e.name, data, e.mode & 0o777 || 0o644);
+      try {
+        if (type === 0o120000) {
+          const chunks: Buffer[] = [];
+          for await (const c of data) chunks.push(c as Buffer);
+          x.symlink(e.name, Buffer.concat(chunks).toString("utf8"));
+        } else {
+          await x.file(e.name, data, e.mode & 0o777 || 0o644);
+        }
+      } finally {
+        // An entry refused before it was read must not go on reading (and fail) unobserved.
+        data.destroy();
       }
     }
     await x.finish();
