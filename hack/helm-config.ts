@@ -109,7 +109,7 @@ function main(): void {
       .split("\n")
       .pop() ??
     "helm";
-  // The chart's crds/ is a link to the generated crds/, so config/crd follows them.
+  // The chart's crds/ are written by hack/generate-crds.ts, so config/crd follows them.
   const config = [...expectedFiles(helm)].map(([rel, text]) => [`config/${rel}`, text] as const);
   const stale = sync(config, check);
   if (check && stale.length) {

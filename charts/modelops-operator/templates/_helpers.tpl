@@ -1,8 +1,22 @@
-{{- define "modelops.name" -}}modelops-operator{{- end }}
+{{- define "modelops.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end }}
 
+{{/*
+The objects' name: fullnameOverride, else the release name when it already
+holds the chart's name, else "<release>-<name>".
+*/}}
 {{- define "modelops.fullname" -}}
-{{- if contains "modelops-operator" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else -}}{{ printf "%s-modelops-operator" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "modelops.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
 
 {{- define "modelops.serviceAccountName" -}}
@@ -14,7 +28,7 @@
 {{- end }}
 
 {{- define "modelops.selectorLabels" -}}
-app.kubernetes.io/name: modelops-operator
+app.kubernetes.io/name: {{ include "modelops.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
@@ -25,6 +39,41 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 
+{{/*
+REGISTRY/REPOSITORY:TAG (or @DIGEST): the registry from image.registry, else
+global.imageRegistry, else none; the tag defaults to the chart's appVersion.
+*/}}
 {{- define "modelops.image" -}}
-{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- $registry := .Values.image.registry | default ((.Values.global).imageRegistry) | default "" -}}
+{{- $repository := .Values.image.repository -}}
+{{- if $registry }}{{ $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}{{ end -}}
+{{- if .Values.image.digest -}}
+{{ $repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ $repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+{{- end }}
+
+{{/* image.pullSecrets plus global.imagePullSecrets, as a pod's imagePullSecrets. */}}
+{{- define "modelops.imagePullSecrets" -}}
+{{- $secrets := concat (.Values.imagePullSecrets | default list) ((.Values.global).imagePullSecrets | default list) -}}
+{{- range $secrets }}
+- name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The minimum Kubernetes version (ValidatingAdmissionPolicy v1 is GA in 1.30).
+Not Chart.yaml's kubeVersion: `helm template` without --kube-version checks
+against a built-in default (v1.20.0 in source builds of helm), which would
+refuse every plain render. Refused here instead, when the version is one the
+user gave (--kube-version) or the cluster reported (helm install/upgrade,
+template --validate: the discovered API set names kinds, the default does not).
+*/}}
+{{- define "modelops.checkKubeVersion" -}}
+{{- $kv := .Capabilities.KubeVersion.Version -}}
+{{- $fromCluster := .Capabilities.APIVersions.Has "apps/v1/Deployment" -}}
+{{- if and (semverCompare "<1.30.0-0" $kv) (or $fromCluster (ne $kv "v1.20.0")) -}}
+{{- fail (printf "modelops-operator requires Kubernetes >= 1.30 (ValidatingAdmissionPolicy v1); this cluster is %s" $kv) -}}
+{{- end -}}
 {{- end }}
