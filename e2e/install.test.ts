@@ -3,6 +3,7 @@
 // server-side dry run on the real test apiserver (schema, defaulting,
 // admission); the kustomize bases are the chart's defaults and dry-run too.
 import { execFile } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -18,6 +19,8 @@ const binDir = inject("binDir");
 const opts = { kubeconfig, binDir };
 const releaseNs = `modelops-install-${process.pid}`;
 const installed: string[] = [];
+/** Aggregated ClusterRoles applied for real (the built-in roles pick them up); deleted after. */
+const aggregateRoles: string[] = [];
 let helm = "";
 const MONITORING_CRDS = ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"];
 
@@ -38,6 +41,11 @@ function template(values: string[] = []): Promise<string> {
     "1.34.4",
     ...values,
   ]);
+}
+
+/** helm as a user types it: in the repository, the chart by its relative path, no extra flags. */
+function helmAsUser(args: string[]): Promise<string> {
+  return run(helm, args, { cwd: root, maxBuffer: 64 << 20 }).then((r) => r.stdout);
 }
 
 async function dryRun(manifests: string): Promise<string> {
@@ -81,6 +89,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const role of aggregateRoles) await kubectl(["delete", "clusterrole", role, "--wait=false"], opts);
+  await rm(join(root, "tmp", `install-values-${process.pid}.yaml`), { force: true });
+  await rm(join(root, "tmp", `helm-package-${process.pid}`), { recursive: true, force: true });
   await kubectl(["delete", "namespace", releaseNs, "--wait=false"], opts);
   for (const crd of installed) await kubectl(["delete", "crd", crd, "--wait=false"], opts);
 });
@@ -96,6 +107,9 @@ describe("Helm chart", () => {
     const objs = objects(text);
     const kinds = objs.map((o) => o.kind).sort();
     expect(kinds).toEqual([
+      "ClusterRole",
+      "ClusterRole",
+      "ClusterRole",
       "ClusterRole",
       "ClusterRole",
       "ClusterRole",
@@ -247,6 +261,309 @@ describe("Helm chart", () => {
   it("rejects values outside its schema", async () => {
     await expect(template(["--set", "rbac.scope=everywhere"])).rejects.toThrow(/rbac\/scope/);
     await expect(template(["--set", "replicas=3"])).rejects.toThrow(/additional properties 'replicas'/);
+  });
+});
+
+type Deployment = {
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    replicas: number;
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: {
+        containers: {
+          image: string;
+          imagePullPolicy: string;
+          args: string[];
+          env: { name: string; value?: string }[];
+          resources: Record<string, unknown>;
+          securityContext: Record<string, unknown>;
+        }[];
+        securityContext: Record<string, unknown>;
+        imagePullSecrets?: { name: string }[];
+        nodeSelector?: Record<string, string>;
+        tolerations?: unknown[];
+        affinity?: Record<string, unknown>;
+        priorityClassName?: string;
+      };
+    };
+  };
+};
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+type Role = Obj & { metadata: { labels: Record<string, string> }; rules: Rule[] };
+
+const deploymentOf = (text: string) =>
+  objects(text).find((o) => o.kind === "Deployment") as unknown as Deployment;
+const KINDS = ["modelversions", "modeldeployments", "driftmonitors"];
+
+describe("Helm chart as a user runs it", () => {
+  it("`helm template` and `helm lint` need no flags", async () => {
+    const text = await helmAsUser(["template", "charts/modelops-operator"]);
+    expect(objects(text).map((o) => o.kind)).toContain("Deployment");
+    // Neither the crds/ symlink warning nor a kubeVersion refusal.
+    const lint = await run(helm, ["lint", "charts/modelops-operator", "--strict"], { cwd: root });
+    expect(lint.stdout).toContain("0 chart(s) failed");
+    expect(lint.stderr).not.toMatch(/symlink/i);
+  });
+
+  it("refuses a Kubernetes older than 1.30, given or discovered, with the reason", async () => {
+    await expect(
+      helmAsUser(["template", "charts/modelops-operator", "--kube-version", "1.29.4"]),
+    ).rejects.toThrow(/requires Kubernetes >= 1.30.*v1.29.4/);
+    // What helm install sees on a real cluster: the discovered API set names kinds.
+    await expect(
+      helmAsUser([
+        "template",
+        "charts/modelops-operator",
+        "--kube-version",
+        "1.20.0",
+        "--api-versions",
+        "apps/v1/Deployment",
+      ]),
+    ).rejects.toThrow(/requires Kubernetes >= 1.30/);
+    await helmAsUser(["template", "charts/modelops-operator", "--kube-version", "1.30.0"]);
+  });
+
+  it("pulls REGISTRY/REPOSITORY:TAG, the tag defaulting to appVersion, the proxy sidecar the same image", async () => {
+    const appVersion = (
+      yaml.load(await helmAsUser(["show", "chart", "charts/modelops-operator"])) as {
+        appVersion: string;
+      }
+    ).appVersion;
+    const proxyImage = (d: Deployment) =>
+      d.spec.template.spec.containers[0]?.env.find((e) => e.name === "MODELOPS_PROXY_IMAGE")?.value;
+    const plain = deploymentOf(await helmAsUser(["template", "charts/modelops-operator"]));
+    expect(plain.spec.template.spec.containers[0]?.image).toBe(`modelops-operator:${appVersion}`);
+    expect(proxyImage(plain)).toBe(`modelops-operator:${appVersion}`);
+    const published = deploymentOf(
+      await helmAsUser([
+        "template",
+        "charts/modelops-operator",
+        ...["--set", "image.registry=registry.example:5000/ml,image.tag=1.2.3,image.pullPolicy=Always"],
+        ...["--set", "imagePullSecrets[0].name=regcred"],
+      ]),
+    );
+    const container = published.spec.template.spec.containers[0];
+    expect(container?.image).toBe("registry.example:5000/ml/modelops-operator:1.2.3");
+    expect(container?.imagePullPolicy).toBe("Always");
+    expect(proxyImage(published)).toBe("registry.example:5000/ml/modelops-operator:1.2.3");
+    expect(published.spec.template.spec.imagePullSecrets).toEqual([{ name: "regcred" }]);
+    const digest = `sha256:${"a".repeat(64)}`;
+    const pinned = deploymentOf(
+      await helmAsUser(["template", "charts/modelops-operator", "--set", `image.digest=${digest}`]),
+    );
+    expect(pinned.spec.template.spec.containers[0]?.image).toBe(`modelops-operator@${digest}`);
+  });
+
+  it("renders every conventional value where it belongs; the apiserver accepts the result", async () => {
+    const values = {
+      global: { imageRegistry: "registry.example", anyParentValue: { x: 1 } },
+      nameOverride: "mlops",
+      fullnameOverride: "ml-operator",
+      extraArgs: ["--mlflow-tracking-uri=http://mlflow.{{ .Release.Namespace }}:5000"],
+      extraEnv: [{ name: "NODE_OPTIONS", value: "--max-old-space-size=384" }],
+      podSecurityContext: { fsGroup: 65532 },
+      securityContext: { runAsNonRoot: true },
+      resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+      nodeSelector: { "kubernetes.io/os": "linux" },
+      tolerations: [{ key: "dedicated", operator: "Equal", value: "ml", effect: "NoSchedule" }],
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }] },
+            ],
+          },
+        },
+      },
+      priorityClassName: "modelops-critical",
+      podAnnotations: { "example.com/team": "ml" },
+      podLabels: { team: "ml" },
+      extraObjects: [
+        {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "{{ .Release.Name }}-extra" },
+          data: { a: "b" },
+        },
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-a-string\n  namespace: {{ .Release.Namespace }}\n",
+      ],
+    };
+    const file = join(root, "tmp", `install-values-${process.pid}.yaml`);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, yaml.dump(values));
+    const text = await helmAsUser([
+      "template",
+      "modelops-operator",
+      "charts/modelops-operator",
+      "-n",
+      releaseNs,
+      "-f",
+      file,
+    ]);
+    const objs = objects(text);
+    const d = deploymentOf(text);
+    expect(d.metadata.name).toBe("ml-operator");
+    expect(d.metadata.labels["app.kubernetes.io/name"]).toBe("mlops");
+    const pod = d.spec.template;
+    const container = pod.spec.containers[0];
+    expect(container?.image).toBe("registry.example/modelops-operator:0.1.0");
+    expect(container?.args).toContain(`--mlflow-tracking-uri=http://mlflow.${releaseNs}:5000`);
+    expect(container?.env).toContainEqual({ name: "NODE_OPTIONS", value: "--max-old-space-size=384" });
+    // Merged into the restricted defaults, which stay.
+    expect(pod.spec.securityContext).toMatchObject({ fsGroup: 65532, runAsNonRoot: true, runAsUser: 65532 });
+    expect(container?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+    expect(container?.resources).toEqual(values.resources);
+    expect(pod.spec.nodeSelector).toEqual(values.nodeSelector);
+    expect(pod.spec.tolerations).toEqual(values.tolerations);
+    expect(pod.spec.affinity).toEqual(values.affinity);
+    expect(pod.spec.priorityClassName).toBe("modelops-critical");
+    expect(pod.metadata.annotations).toEqual({ "example.com/team": "ml" });
+    expect(pod.metadata.labels).toMatchObject({ team: "ml", "app.kubernetes.io/name": "mlops" });
+    const configMaps = objs
+      .filter((o) => o.kind === "ConfigMap")
+      .map((o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+    expect(configMaps).toEqual(
+      expect.arrayContaining(["/modelops-operator-extra", `${releaseNs}/as-a-string`]),
+    );
+    for (const o of objs.filter((o) => o.kind !== "CustomResourceDefinition" && o.kind !== "ConfigMap"))
+      expect(o.metadata.name, o.kind).toMatch(/^ml-operator|^modelops-operator$/);
+    await dryRun(text);
+  });
+
+  it("refuses typos, at the top and inside its own objects, and accepts free-form maps", async () => {
+    const tpl = (set: string) => helmAsUser(["template", "charts/modelops-operator", "--set", set]);
+    await expect(tpl("fullNameOverride=x")).rejects.toThrow(/additional properties 'fullNameOverride'/);
+    await expect(tpl("extraArg[0]=--x")).rejects.toThrow(/additional properties 'extraArg'/);
+    await expect(tpl("podSecurityContexts.fsGroup=1")).rejects.toThrow(
+      /additional properties 'podSecurityContexts'/,
+    );
+    await expect(tpl("image.regsitry=r")).rejects.toThrow(/additional properties 'regsitry'/);
+    await expect(tpl("createClusterAggregateRole=false")).rejects.toThrow(/additional properties/);
+    await expect(tpl("extraArgs=--x")).rejects.toThrow(/extraArgs/);
+    await expect(tpl("image.digest=latest")).rejects.toThrow(/digest/);
+    await tpl("global.imageRegistry=r,global.someParentChart.enabled=true,podSecurityContext.fsGroup=1");
+  });
+
+  it("renders a PodDisruptionBudget only with more than one replica", async () => {
+    const kindsWith = async (set: string) =>
+      objects(await helmAsUser(["template", "charts/modelops-operator", "--set", set])).map((o) => o.kind);
+    expect(await kindsWith("replicaCount=1")).not.toContain("PodDisruptionBudget");
+    expect(await kindsWith("replicaCount=2")).toContain("PodDisruptionBudget");
+    expect(await kindsWith("replicaCount=3,podDisruptionBudget.enabled=false")).not.toContain(
+      "PodDisruptionBudget",
+    );
+  });
+
+  it("aggregates the three kinds into view (read) and edit/admin (write), or not at all", async () => {
+    const roles = objects(await helmAsUser(["template", "charts/modelops-operator"])).filter(
+      (o) => o.kind === "ClusterRole" && o.metadata.name.includes("aggregate"),
+    ) as Role[];
+    expect(roles.map((r) => r.metadata.name).sort()).toEqual([
+      "release-name-modelops-operator-aggregate-to-admin",
+      "release-name-modelops-operator-aggregate-to-edit",
+      "release-name-modelops-operator-aggregate-to-view",
+    ]);
+    const verbsOn = (role: Role, resource: string) =>
+      role.rules
+        .filter((r) => r.apiGroups.includes("modelops.io") && r.resources.includes(resource))
+        .flatMap((r) => r.verbs);
+    for (const role of roles) {
+      const level = role.metadata.name.replace(/.*-aggregate-to-/, "");
+      expect(role.metadata.labels[`rbac.authorization.k8s.io/aggregate-to-${level}`]).toBe("true");
+      for (const kind of KINDS) {
+        expect(verbsOn(role, kind)).toEqual(expect.arrayContaining(["get", "list", "watch"]));
+        expect(verbsOn(role, `${kind}/status`)).toEqual(expect.arrayContaining(["get", "list", "watch"]));
+        const writes = ["create", "update", "patch", "delete"];
+        if (level === "view") expect(verbsOn(role, kind).filter((v) => writes.includes(v))).toEqual([]);
+        else expect(verbsOn(role, kind)).toEqual(expect.arrayContaining(writes));
+      }
+    }
+    const off = await helmAsUser([
+      "template",
+      "charts/modelops-operator",
+      "--set",
+      "createClusterAggregateRoles=false",
+    ]);
+    expect(off).not.toContain("aggregate-to");
+    const namespaced = await helmAsUser([
+      "template",
+      "charts/modelops-operator",
+      "--set",
+      "rbac.scope=namespace",
+    ]);
+    expect(namespaced).not.toContain("aggregate-to");
+  });
+
+  it("the built-in view and edit roles, bound in a namespace, then cover the three kinds", async () => {
+    const name = `modelops-aggregate-${process.pid}`;
+    const text = await helmAsUser([
+      "template",
+      name,
+      "charts/modelops-operator",
+      "--show-only",
+      "templates/aggregate-roles.yaml",
+    ]);
+    aggregateRoles.push(...objects(text).map((o) => o.metadata.name));
+    await kubectlOk(["apply", "--server-side", "--field-manager=install-test", "-f", "-"], {
+      ...opts,
+      input: text,
+    });
+    await kubectlOk(
+      ["-n", releaseNs, "create", "rolebinding", "viewer", "--clusterrole=view", "--user=ada"],
+      opts,
+    );
+    await kubectlOk(
+      ["-n", releaseNs, "create", "rolebinding", "editor", "--clusterrole=edit", "--user=bob"],
+      opts,
+    );
+    const can = async (user: string, verb: string, resource: string) =>
+      (
+        await kubectl(
+          ["-n", releaseNs, "auth", "can-i", verb, `${resource}.modelops.io`, `--as=${user}`],
+          opts,
+        )
+      ).stdout.trim();
+    // The clusterrole-aggregation controller copies the rules in shortly.
+    await waitFor(
+      async () => ((await can("bob", "create", "modeldeployments")) === "yes" ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+        description: "edit covers modeldeployments",
+      },
+    );
+    for (const kind of KINDS) {
+      expect(await can("ada", "list", kind)).toBe("yes");
+      expect(await can("ada", "delete", kind)).toBe("no");
+      expect(await can("bob", "patch", kind)).toBe("yes");
+      expect(await can("bob", "delete", kind)).toBe("yes");
+    }
+  });
+
+  it("`helm package` output installs (server-side dry run of helm install against the apiserver)", async () => {
+    const dest = join(root, "tmp", `helm-package-${process.pid}`);
+    await mkdir(dest, { recursive: true });
+    const out = await helmAsUser(["package", "charts/modelops-operator", "--destination", dest]);
+    const tgz = out.trim().split(" ").pop() ?? "";
+    expect(tgz).toMatch(/modelops-operator-0\.1\.0\.tgz$/);
+    // The package carries the CRDs as files (not a dangling link).
+    const listing = (await run("tar", ["-tzf", tgz])).stdout;
+    expect(listing).toContain("modelops-operator/crds/modelops.io_modeldeployments.yaml");
+    const installedText = await helmAsUser([
+      "install",
+      "modelops-operator",
+      tgz,
+      ...["-n", releaseNs, "--kubeconfig", kubeconfig, "--dry-run=server"],
+      ...["--set", "fullnameOverride=modelops-pkg,createClusterAggregateRoles=false"],
+    ]);
+    expect(installedText).toContain("STATUS: pending-install");
+    const manifest = installedText.slice(
+      installedText.indexOf("MANIFEST:") + "MANIFEST:".length,
+      installedText.indexOf("NOTES:"),
+    );
+    const applied = await dryRun(manifest);
+    expect(applied).toMatch(/deployment.apps\/modelops-pkg serverside-applied \(server dry run\)/);
   });
 });
 
