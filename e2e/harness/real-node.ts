@@ -137,6 +137,18 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     },
     load: async (service) => {
       const url = await world.serviceUrl(service);
+      // A client starts once the Service answers: a Service just created is
+      // unroutable (network unreachable) until kube-proxy has programmed it,
+      // which is Kubernetes' start-up, not the rollout a story measures.
+      await waitFor(
+        async () => {
+          const res = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(
+            () => undefined,
+          );
+          return res?.ok ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, description: `${service} answers through its Service` },
+      );
       const client = startLoad({
         url,
         ratePerSecond: STORY_RATE,
