@@ -52,6 +52,13 @@ describe("V2 request tensors", () => {
     expect(parsed.ok && parsed.rows).toBe(0);
   });
 
+  it("does not loop over the rows an empty tensor claims ([1e15, 0])", () => {
+    const body = JSON.stringify({ inputs: [{ name: "x", shape: [1e15, 0], data: [] }] });
+    // Before the fix this call did not return (found by the proxy's fuzz test).
+    const parsed = parseRequest("v2", body, [num("x")]);
+    expect(parsed.ok && parsed.rows).toBe(0);
+  });
+
   it("reads nested data the same as flat data", () => {
     const body = {
       inputs: [

@@ -86,8 +86,9 @@ export function tensorColumns(tensor: unknown): RawColumns | string {
   const shape = t.shape as number[];
   const rows = shape.length === 0 ? 1 : (shape[0] as number);
   const cols = shape.slice(1).reduce((a, b) => a * b, 1);
-  // No rows, no values: a claimed [0, 1e9] must not allocate a billion empty columns.
-  if (rows === 0 && flat.length === 0) return { name: t.name, columns: [] };
+  // No values: a claimed [0, 1e9] must not allocate a billion empty columns,
+  // nor a claimed [1e15, 0] loop over a quadrillion empty rows.
+  if ((rows === 0 || cols === 0) && flat.length === 0) return { name: t.name, columns: [] };
   if (rows * cols !== flat.length) {
     return `tensor ${t.name}: shape [${shape.join(",")}] needs ${rows * cols} values, data has ${flat.length}`;
   }
