@@ -5,6 +5,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ModelDeployment } from "../operator/api/index.ts";
+import { runUntil, setVersion, world } from "../operator/testing/simulate.ts";
 import { ARGOCD_DIR, actionsYaml } from "./lua-argocd.ts";
 
 let lua = "";
@@ -101,6 +103,57 @@ describe("ModelDeployment health", () => {
     const hs = check(obj);
     expect(hs.status).toBe(status);
     expect(hs.message).toContain(message);
+  });
+});
+
+/** The status the rollout engine writes once v2 is promoted over v1, its post-promotion guard in `guard` phase. */
+function promotedUnderGuard(guard: "Running" | "Successful"): ModelDeployment {
+  const analysis = { interval: "1m", count: 2, failureLimit: 0, inconclusiveLimit: 0, metrics: [] };
+  const w = world({
+    apiVersion: "modelops.io/v1alpha1",
+    kind: "ModelDeployment",
+    metadata: { name: "iris", namespace: "ml", generation: 1 },
+    spec: {
+      modelVersion: "v1",
+      replicas: 2,
+      paused: false,
+      progressDeadlineSeconds: 600,
+      strategy: {
+        canary: {
+          steps: [{ setWeight: 50 }],
+          postPromotionAnalysis: analysis,
+          scaleDownDelaySeconds: 30,
+          abortScaleDownDelaySeconds: 600,
+        },
+      },
+    },
+  } as ModelDeployment);
+  runUntil(w, (d) => d.status.phase === "Available");
+  setVersion(w, "v2");
+  runUntil(w, (d) => d.status.stableVersion === "v2" && d.status.phase === "Available");
+  if (guard === "Successful") {
+    w.analysis.postPromotion = "Successful";
+    runUntil(w, (d) => d.status.analysisRuns === undefined);
+  }
+  return { ...w.mdep, status: { ...w.mdep.status, observedGeneration: 1 } };
+}
+
+describe("ModelDeployment health after promotion (statuses from the rollout engine)", () => {
+  const check = (obj: unknown) => health("modeldeployment-health.lua", obj);
+
+  it("is Progressing while the post-promotion guard runs, naming the guarded and the warm version", () => {
+    const mdep = promotedUnderGuard("Running");
+    expect(mdep.status?.analysisRuns).toMatchObject([{ name: "postPromotion", phase: "Running" }]);
+    const hs = check(mdep);
+    expect(hs.status).toBe("Progressing");
+    expect(hs.message).toMatch(/^Post-promotion analysis of v2 running; v1 stays warm/);
+    expect(hs.message).toContain(mdep.status?.message);
+  });
+
+  it("is Healthy once the guard passed", () => {
+    const mdep = promotedUnderGuard("Successful");
+    expect(mdep.status?.phase).toBe("Available");
+    expect(check(mdep)).toEqual({ status: "Healthy", message: "Serving v2" });
   });
 });
 

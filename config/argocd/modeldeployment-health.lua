@@ -2,6 +2,9 @@
 -- Suspended: waiting for a human (pause step, inconclusive analysis, spec.paused);
 -- Degraded: rolled back or failed, or the operator cannot apply what it owns
 -- (Reconciled=False, checked first: observedGeneration then stays behind);
+-- Progressing also while the post-promotion guard runs (phase Available, a
+-- postPromotion analysis Running): a failed guard still rolls back, so a sync
+-- wave must not treat the rollout as done.
 -- Healthy: serving with no rollout under way.
 local hs = {status = "Progressing", message = "Waiting for the operator to reconcile"}
 if obj.status == nil or obj.status.phase == nil then
@@ -21,7 +24,18 @@ if generation ~= nil and st.observedGeneration ~= nil and st.observedGeneration 
   return hs
 end
 hs.message = st.message or st.phase
-if st.phase == "Available" then
+local function guardRunning()
+  for _, r in ipairs(st.analysisRuns or {}) do
+    if r.name == "postPromotion" and r.phase == "Running" then return true end
+  end
+  return false
+end
+if st.phase == "Available" and guardRunning() then
+  hs.status = "Progressing"
+  hs.message = "Post-promotion analysis of " .. (st.stableVersion or "the new version") .. " running; " ..
+    (st.previousVersion or "the previous version") .. " stays warm and takes traffic back if it fails: " ..
+    hs.message
+elseif st.phase == "Available" then
   hs.status = "Healthy"
 elseif st.phase == "Paused" then
   hs.status = "Suspended"
