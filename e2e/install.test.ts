@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kubectl, kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
+import { LABEL_DEPLOYMENT } from "../operator/api/contract.ts";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -22,7 +23,11 @@ const installed: string[] = [];
 /** Aggregated ClusterRoles applied for real (the built-in roles pick them up); deleted after. */
 const aggregateRoles: string[] = [];
 let helm = "";
-const MONITORING_CRDS = ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"];
+const MONITORING_CRDS = [
+  "servicemonitors.monitoring.coreos.com",
+  "podmonitors.monitoring.coreos.com",
+  "prometheusrules.monitoring.coreos.com",
+];
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown> };
 
@@ -171,7 +176,7 @@ describe("Helm chart", () => {
   it("renders non-default values: namespaced RBAC, monitoring, Prometheus flags; the apiserver accepts them", async () => {
     const text = await template([
       "--set",
-      "rbac.scope=namespace,replicaCount=3,serviceMonitor.enabled=true,prometheusRule.enabled=true",
+      "rbac.scope=namespace,replicaCount=3,serviceMonitor.enabled=true,podMonitor.enabled=true,prometheusRule.enabled=true",
       "--set",
       // The credentials' Role goes to their namespace; ours exists for the dry run.
       `prometheus.address=http://prometheus.monitoring:9090,prometheus.authSecret=${releaseNs}/prom-token`,
@@ -184,7 +189,22 @@ describe("Helm chart", () => {
     const kinds = objs.map((o) => o.kind);
     expect(kinds.filter((k) => k.startsWith("Cluster"))).toEqual([]);
     expect(kinds).not.toContain("PodDisruptionBudget");
-    expect(kinds).toEqual(expect.arrayContaining(["ServiceMonitor", "PrometheusRule"]));
+    expect(kinds).toEqual(expect.arrayContaining(["ServiceMonitor", "PodMonitor", "PrometheusRule"]));
+    // The PodMonitor finds the inference pods of every namespace by the label
+    // the operator gives them, on the sidecar's metrics port.
+    const podMonitor = objs.find((o) => o.kind === "PodMonitor") as unknown as {
+      spec: {
+        namespaceSelector: unknown;
+        selector: { matchExpressions: unknown[] };
+        podMetricsEndpoints: { port: string }[];
+      };
+    };
+    expect(podMonitor.spec.namespaceSelector).toEqual({ any: true });
+    expect(podMonitor.spec.selector.matchExpressions).toEqual([
+      { key: LABEL_DEPLOYMENT, operator: "Exists" },
+    ]);
+    // The port's name in operator/core/proxy-sidecar.ts.
+    expect(podMonitor.spec.podMetricsEndpoints.map((e) => e.port)).toEqual(["metrics"]);
     expect(text).toContain(`--namespace=${releaseNs}`);
     expect(text).toContain(`--prometheus-auth-secret=${releaseNs}/prom-token`);
     expect(text).toContain("image: modelops-operator:9.9.9");
@@ -442,6 +462,8 @@ describe("Helm chart as a user runs it", () => {
     await expect(tpl("createClusterAggregateRole=false")).rejects.toThrow(/additional properties/);
     await expect(tpl("extraArgs=--x")).rejects.toThrow(/extraArgs/);
     await expect(tpl("image.digest=latest")).rejects.toThrow(/digest/);
+    await expect(tpl("podMonitor.enable=true")).rejects.toThrow(/additional properties 'enable'/);
+    await expect(tpl("podMonitor.interval=15")).rejects.toThrow(/podMonitor\/interval/);
     await tpl("global.imageRegistry=r,global.someParentChart.enabled=true,podSecurityContext.fsGroup=1");
   });
 

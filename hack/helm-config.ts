@@ -34,6 +34,7 @@ const BASE_OF: Record<string, string> = {
   PodDisruptionBudget: "manager",
   ConfigMap: "grafana",
   ServiceMonitor: "prometheus",
+  PodMonitor: "prometheus",
   PrometheusRule: "prometheus",
 };
 
@@ -57,7 +58,7 @@ export function expectedFiles(helm: string): Map<string, string> {
   const defaults = render(helm, ["--include-crds"]);
   const monitoring = render(helm, [
     "--set",
-    "serviceMonitor.enabled=true,prometheusRule.enabled=true",
+    "serviceMonitor.enabled=true,podMonitor.enabled=true,prometheusRule.enabled=true",
   ]).filter((o) => BASE_OF[o.kind] === "prometheus");
   const byBase = new Map<string, Obj[]>();
   for (const obj of [...defaults, ...monitoring].map(withoutHelmLabels)) {

@@ -42,14 +42,14 @@ describe("desiredHpa", () => {
       {
         type: "Pods",
         pods: {
-          metric: { name: "modelops_proxy_requests_per_second" },
+          metric: { name: "modelops_proxy_client_requests_per_second" },
           target: { type: "AverageValue", averageValue: "500m" },
         },
       },
       {
         type: "Pods",
         pods: {
-          metric: { name: "modelops_proxy_inflight_requests" },
+          metric: { name: "modelops_proxy_client_inflight_requests" },
           target: { type: "AverageValue", averageValue: "4" },
         },
       },

@@ -42,10 +42,16 @@ export interface KedaTrigger {
   metadata: Record<string, string>;
 }
 
-/** Pods metrics an adapter (e.g. prometheus-adapter) must serve from the proxy's series for hpa. */
+/**
+ * Pods metrics (custom.metrics.k8s.io) for hpa: the client load per pod that
+ * the rules in config/prometheus-adapter/values.yaml make from the proxy's
+ * series, mirrored shadow copies subtracted. Not the names the adapter's
+ * default rules derive from those series (modelops_proxy_requests_per_second,
+ * modelops_proxy_inflight_requests), which count mirrored copies too.
+ */
 export const HPA_POD_METRICS = {
-  rps: "modelops_proxy_requests_per_second",
-  concurrency: "modelops_proxy_inflight_requests",
+  rps: "modelops_proxy_client_requests_per_second",
+  concurrency: "modelops_proxy_client_inflight_requests",
 } as const;
 /** External metric an adapter must serve for a query target, selected by the ModelDeployment's name. */
 export const HPA_EXTERNAL_QUERY_METRIC = "modelops_autoscaling_query";
