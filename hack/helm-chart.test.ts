@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -34,6 +35,28 @@ describe("chart monitoring", () => {
     const used = [...metricNames(text)];
     expect(used.length).toBeGreaterThan(3);
     expect(used.filter((name) => !code.includes(`"${name}"`) && !code.includes(`\`${name}`))).toEqual([]);
+  });
+
+  it("every alert has a runbook_url whose section exists in docs/runbooks.md", () => {
+    const rules = yaml.load(alerts) as { alert: string; annotations: Record<string, string> }[];
+    const runbooks = readFileSync(join(root, "docs/runbooks.md"), "utf8");
+    // GitHub's anchors: a heading in lower case, spaces as hyphens, other punctuation dropped.
+    const anchors = new Set(
+      [...runbooks.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        (m[1] ?? "")
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, "")
+          .replaceAll(" ", "-"),
+      ),
+    );
+    expect(rules.length).toBeGreaterThan(3);
+    for (const rule of rules) {
+      const url = rule.annotations.runbook_url ?? "";
+      // RUNBOOK_URL is the chart's prometheusRule.runbookUrl (templates/prometheusrule.yaml).
+      expect(url, rule.alert).toMatch(/^RUNBOOK_URL#[a-z0-9-]+$/);
+      expect(anchors, `${rule.alert}: ${url}`).toContain(url.split("#")[1]);
+    }
   });
 
   it("the dashboard is valid JSON with unique panel ids", () => {
