@@ -12,15 +12,24 @@ import {
 } from "../api/contract.ts";
 import type { KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import { UsageError } from "./errors.ts";
 import { type DriftMonitorView, renderDrift, renderExplain } from "./explain.ts";
+import { asList, type OutputFormat, serialize } from "./output.ts";
 import { type Mdep, type PodsByRevision, renderHistory, renderList, renderStatus } from "./render.ts";
 
 export interface CommandContext {
   kube: KubeClient;
   namespace: string;
+  /** The namespace commands use without -n (the kubeconfig context's): suggested commands name any other. */
+  defaultNamespace?: string;
   out: (text: string) => void;
+  /** Diagnostics (stderr), apart from the output a script may parse. */
+  err: (text: string) => void;
   signal?: AbortSignal;
 }
+
+/** managedFields name the plugin as the writer of spec.paused and the action annotation. */
+export const PLUGIN_FIELD_MANAGER = "kubectl-modelops";
 
 const mdepRef = (ns: string, name?: string) => ({
   apiVersion: API_VERSION,
@@ -33,11 +42,23 @@ export async function getMdep(ctx: CommandContext, name: string): Promise<Mdep> 
   return (await ctx.kube.get(mdepRef(ctx.namespace, name))) as unknown as Mdep;
 }
 
-export async function cmdGet(ctx: CommandContext, name?: string): Promise<void> {
+export async function cmdGet(
+  ctx: CommandContext,
+  name: string | undefined,
+  opts: { allNamespaces?: boolean; output?: OutputFormat } = {},
+): Promise<void> {
+  if (name && opts.allNamespaces)
+    throw new UsageError("a ModelDeployment cannot be read by name across all namespaces; drop -A or NAME");
+  const ref = mdepRef(opts.allNamespaces ? "" : ctx.namespace);
   const items = name
     ? [await getMdep(ctx, name)]
-    : ((await ctx.kube.listAll(mdepRef(ctx.namespace))).items as unknown as Mdep[]);
-  ctx.out(renderList(items));
+    : ((await ctx.kube.listAll(ref)).items as unknown as Mdep[]);
+  if (name && opts.output !== "wide") return ctx.out(serialize(items[0], opts.output) ?? renderList(items));
+  if (!name) for (const m of items) Object.assign(m, { apiVersion: API_VERSION, kind: "ModelDeployment" });
+  ctx.out(
+    serialize(asList(items), opts.output) ??
+      renderList(items, { allNamespaces: opts.allNamespaces, wide: opts.output === "wide" }),
+  );
 }
 
 type Pod = KubeObject & {
@@ -61,21 +82,52 @@ export async function podsByRevision(ctx: CommandContext, name: string): Promise
   return byRevision;
 }
 
-export async function cmdStatus(
-  ctx: CommandContext,
-  name: string,
-  opts: { watch?: boolean; intervalMs?: number },
-): Promise<void> {
+/** Phases a rollout rests in: `status --watch` ends on one unless --keep-watching. */
+export const TERMINAL_PHASES: readonly string[] = ["Available", "RolledBack", "Degraded", "Failed"];
+/** Terminal phases that mean the rollout did not end well: `status --watch` exits 1 on them. */
+const FAILED_PHASES: readonly string[] = ["RolledBack", "Degraded", "Failed"];
+
+/** Rests in a terminal phase for the current spec: an older generation's phase says nothing yet. */
+export function restingPhase(m: Mdep): string | undefined {
+  const s = m.status;
+  if (!s?.phase || !TERMINAL_PHASES.includes(s.phase)) return undefined;
+  const generation = m.metadata.generation;
+  if (generation !== undefined && (s.observedGeneration ?? 0) < generation) return undefined;
+  return s.phase;
+}
+
+export interface StatusOptions {
+  watch?: boolean;
+  keepWatching?: boolean;
+  intervalMs?: number;
+  timeoutMs?: number;
+  output?: OutputFormat;
+}
+
+/** Prints the status; with `watch`, each change until a terminal phase. Returns the exit code. */
+export async function cmdStatus(ctx: CommandContext, name: string, opts: StatusOptions): Promise<number> {
+  const deadline = Date.now() + (opts.timeoutMs ?? Number.POSITIVE_INFINITY);
   let last = "";
-  do {
-    const view = renderStatus(await getMdep(ctx, name), await podsByRevision(ctx, name));
+  for (;;) {
+    const m = await getMdep(ctx, name);
+    const view = serialize(m, opts.output) ?? renderStatus(m, await podsByRevision(ctx, name));
     // A watch prints a new view only when something changed, so piped
     // output stays a readable log of the rollout's progress.
     if (view !== last) ctx.out(opts.watch ? `${view}\n---` : view);
     last = view;
-    if (!opts.watch) return;
-    await sleep(opts.intervalMs ?? 2000, ctx.signal);
-  } while (!ctx.signal?.aborted);
+    if (!opts.watch || ctx.signal?.aborted) return 0;
+    const phase = restingPhase(m);
+    if (phase && !opts.keepWatching) {
+      if (!FAILED_PHASES.includes(phase)) return 0;
+      ctx.err(`modeldeployment/${name} ended ${phase}`);
+      return 1;
+    }
+    if (Date.now() >= deadline) {
+      ctx.err(`error: timed out waiting for modeldeployment/${name} to reach ${TERMINAL_PHASES.join(", ")}`);
+      return 1;
+    }
+    await sleep(Math.min(opts.intervalMs ?? 2000, Math.max(0, deadline - Date.now())), ctx.signal);
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -88,18 +140,27 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+export interface WaitOptions {
+  wait?: boolean;
+  timeoutMs?: number;
+}
+
 /** Sets the action annotation; with `wait`, returns once the operator has handled it. */
 export async function cmdAction(
   ctx: CommandContext,
   name: string,
   verb: ActionVerb,
-  opts: { wait?: boolean; timeoutMs?: number } = {},
+  opts: WaitOptions = {},
 ): Promise<void> {
   // The suffix makes a repeated verb a new request (the operator acts once per value).
   const value = `${verb}@${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-  await ctx.kube.mergePatch(mdepRef(ctx.namespace, name), {
-    metadata: { annotations: { [ACTION_ANNOTATION]: value } },
-  });
+  await ctx.kube.mergePatch(
+    mdepRef(ctx.namespace, name),
+    {
+      metadata: { annotations: { [ACTION_ANNOTATION]: value } },
+    },
+    { fieldManager: PLUGIN_FIELD_MANAGER },
+  );
   ctx.out(`modeldeployment/${name}: ${verb} requested (${ACTION_ANNOTATION}=${value})`);
   if (!opts.wait) return;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -113,18 +174,59 @@ export async function cmdAction(
     }
     await sleep(500, ctx.signal);
   }
-  throw new Error(`the operator did not handle ${value} in time; is it running?`);
+  throw new Error(
+    `the operator did not handle ${value} within ${seconds(opts.timeoutMs ?? 60_000)}; is it running? (kubectl modelops explain ${name})`,
+  );
 }
 
-export async function cmdHistory(ctx: CommandContext, name: string): Promise<void> {
-  ctx.out(renderHistory(await getMdep(ctx, name)));
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))}s`;
+
+/**
+ * pause/resume set spec.paused, the field a GitOps source may also carry (a
+ * sync may undo it): unlike the actions it is a state, not a one-shot request.
+ * With `wait`, returns once the operator has seen the new generation.
+ */
+export async function cmdPause(
+  ctx: CommandContext,
+  name: string,
+  paused: boolean,
+  opts: WaitOptions = {},
+): Promise<void> {
+  const m = (await ctx.kube.mergePatch(
+    mdepRef(ctx.namespace, name),
+    { spec: { paused } },
+    {
+      fieldManager: PLUGIN_FIELD_MANAGER,
+    },
+  )) as unknown as Mdep;
+  ctx.out(`modeldeployment/${name} ${paused ? "paused" : "resumed"} (spec.paused=${paused})`);
+  if (!opts.wait) return;
+  const generation = m.metadata.generation ?? 0;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  while (Date.now() < deadline && !ctx.signal?.aborted) {
+    const now = await getMdep(ctx, name);
+    if ((now.status?.observedGeneration ?? 0) >= generation) {
+      ctx.out(`modeldeployment/${name}: handled; phase ${now.status?.phase ?? "-"}`);
+      return;
+    }
+    await sleep(500, ctx.signal);
+  }
+  throw new Error(
+    `the operator did not observe generation ${generation} of ${name} within ${seconds(opts.timeoutMs ?? 60_000)}; is it running?`,
+  );
+}
+
+export async function cmdHistory(ctx: CommandContext, name: string, output?: OutputFormat): Promise<void> {
+  const m = await getMdep(ctx, name);
+  ctx.out(serialize(m.status?.history ?? [], output) ?? renderHistory(m));
 }
 
 export async function cmdExplain(ctx: CommandContext, name: string): Promise<void> {
-  ctx.out(renderExplain(await getMdep(ctx, name)));
+  ctx.out(renderExplain(await getMdep(ctx, name), ctx.defaultNamespace));
 }
 
-export async function cmdDrift(ctx: CommandContext, name: string): Promise<void> {
+export async function cmdDrift(ctx: CommandContext, name: string, output?: OutputFormat): Promise<void> {
   const ref = { apiVersion: API_VERSION, kind: "DriftMonitor", namespace: ctx.namespace, name };
-  ctx.out(renderDrift((await ctx.kube.get(ref)) as unknown as DriftMonitorView));
+  const dm = (await ctx.kube.get(ref)) as unknown as DriftMonitorView;
+  ctx.out(serialize(dm, output) ?? renderDrift(dm));
 }

@@ -4,7 +4,20 @@
 import type { AnalysisRunStatus, Condition, DriftMonitor } from "../api/index.ts";
 import { type Mdep, table } from "./render.ts";
 
-const ACTION_HINT = "kubectl modelops";
+/**
+ * A suggested command, ready to paste: `-n NS` unless the object lives in the
+ * namespace commands use without it (the kubeconfig context's, else "default").
+ */
+function hint(m: Mdep, defaultNamespace: string, args: string): string {
+  const ns = m.metadata.namespace;
+  return `${args}${ns && ns !== defaultNamespace ? ` -n ${ns}` : ""}`;
+}
+
+/** Aligns the `# why` comments of suggested commands. */
+function withComments(lines: [string, string][]): string[] {
+  const width = Math.max(...lines.map(([c]) => c.length));
+  return lines.map(([c, why]) => (why ? `${c.padEnd(width)}  # ${why}` : c));
+}
 
 function failingMetrics(runs: AnalysisRunStatus[] | undefined): string[] {
   const lines: string[] = [];
@@ -29,31 +42,42 @@ function conditionLines(conditions: Condition[] | undefined): string[] {
     .map((c) => `- condition ${c.type}=${c.status} (${c.reason ?? "-"}): ${c.message ?? ""}`);
 }
 
-function nextSteps(m: Mdep): string[] {
+function nextSteps(m: Mdep, defaultNamespace: string): string[] {
   const s = m.status ?? {};
-  const name = m.metadata.name;
+  const plugin = (args: string) => hint(m, defaultNamespace, `kubectl modelops ${args} ${m.metadata.name}`);
   if (s.phase === "Paused" && s.pauseReason === "GatesFailed")
     return [
-      `kubectl patch mv ${m.spec.modelVersion} --type=merge -p '{"spec":{"stage":"Production"}}'  # once it is approved`,
+      ...withComments([
+        [
+          hint(
+            m,
+            defaultNamespace,
+            `kubectl patch mv ${m.spec.modelVersion} --type=merge -p '{"spec":{"stage":"Production"}}'`,
+          ),
+          "once it is approved",
+        ],
+      ]),
       `or point spec.modelVersion at a version that passes, back at ${s.stableVersion ?? "the stable version"}, or change spec.gates`,
     ];
+  if (s.phase === "Paused" && m.spec.paused)
+    return withComments([[plugin("resume"), "spec.paused is true: let the rollout continue"]]);
   if (s.phase === "Paused")
-    return [
-      `${ACTION_HINT} promote ${name}        # continue to the next step`,
-      `${ACTION_HINT} promote ${name} --full # skip all remaining steps`,
-      `${ACTION_HINT} abort ${name}          # send all traffic back to ${s.stableVersion ?? "stable"}`,
-    ];
+    return withComments([
+      [plugin("promote"), "continue to the next step"],
+      [`${plugin("promote")} --full`, "skip all remaining steps"],
+      [plugin("abort"), `send all traffic back to ${s.stableVersion ?? "stable"}`],
+    ]);
   if (s.phase === "RolledBack")
     return [
-      `${ACTION_HINT} retry ${name}          # roll ${s.canaryVersion || "the new version"} out again`,
+      ...withComments([[plugin("retry"), `roll ${s.canaryVersion || "the new version"} out again`]]),
       `or change spec.modelVersion to a fixed version`,
     ];
-  if (s.canaryVersion) return [`${ACTION_HINT} status ${name} --watch`];
+  if (s.canaryVersion) return [`${plugin("status")} --watch`];
   return [];
 }
 
 /** A headline for the phase followed by the evidence in status. */
-export function renderExplain(m: Mdep): string {
+export function renderExplain(m: Mdep, defaultNamespace = "default"): string {
   const s = m.status ?? {};
   const name = m.metadata.name;
   const lines: string[] = [];
@@ -79,7 +103,7 @@ export function renderExplain(m: Mdep): string {
   if (s.message) lines.push(`- message: ${s.message}`);
   lines.push(...failingMetrics(s.analysisRuns), ...conditionLines(s.conditions));
   if (s.lastHandledAction) lines.push(`- last action handled: ${s.lastHandledAction}`);
-  const next = nextSteps(m);
+  const next = nextSteps(m, defaultNamespace);
   if (next.length) lines.push("Next:", ...next.map((l) => `  ${l}`));
   return lines.join("\n");
 }

@@ -1,156 +1,104 @@
 #!/usr/bin/env node
+import { KubeConfig } from "@kubernetes/client-node";
 // kubectl-modelops: a kubectl plugin (kubectl finds `kubectl-modelops` on
 // PATH and runs it for `kubectl modelops ...`) to watch and steer rollouts.
-import { parseArgs } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
-import type { ActionVerb } from "../api/contract.ts";
+// This file is the I/O shell: kubeconfig, signals, error wording, exit codes
+// (0 done, 1 failed, 2 command-line misuse). It runs from a checkout on
+// Node 24, and bundled (hack/build-plugin.ts) on Node >= 20 or as one binary.
+import { CommanderError } from "commander";
+import { API_VERSION } from "../api/contract.ts";
 import { KubeClient } from "../runtime/kube.ts";
-import {
-  type CommandContext,
-  cmdAction,
-  cmdDrift,
-  cmdExplain,
-  cmdGet,
-  cmdHistory,
-  cmdStatus,
-} from "./commands.ts";
-import { importMlflow } from "./import-mlflow.ts";
+import type { CommandContext } from "./commands.ts";
+import { COMPLETE_COMMAND, complete, completionOutput } from "./completion.ts";
+import { describeError, type Target, UsageError } from "./errors.ts";
+import { buildProgram, type GlobalOptions, PROGRAM_NAME, type ProgramIO } from "./program.ts";
 
-export const USAGE = `Usage: kubectl modelops COMMAND [NAME] [flags]
-
-Commands:
-  get [NAME]              list ModelDeployments: phase, stable, canary, weight, step, ready
-  status NAME [--watch]   a rollout's steps, weight, analysis values and pods per revision
-  promote NAME [--full]   continue to the next step (--full: skip all remaining steps)
-  abort NAME              send all traffic back to the stable version
-  retry NAME              roll a rolled-back version out again
-  undo NAME               serve the previous version again
-  history NAME            finished rollouts, newest first
-  explain NAME            why the rollout is paused or rolled back, and what to do
-  drift NAME              the last report of a DriftMonitor
-  import mlflow --model M (--version N | --alias A) [--tracking-uri URI] [--name K8S_NAME] [--stage S] [--image I]
-                          print a ModelVersion manifest (YAML, for git) of an MLflow registry version;
-                          credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD
-
-Flags:
-  -n, --namespace NS      namespace (default: the kubeconfig context's, then "default")
-  --kubeconfig PATH       kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
-  --context NAME          kubeconfig context
-  --wait                  actions: wait until the operator has handled the action
-  --interval SECONDS      status --watch: refresh interval (default 2)
-`;
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      namespace: { type: "string", short: "n" },
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      watch: { type: "boolean", short: "w", default: false },
-      full: { type: "boolean", default: false },
-      wait: { type: "boolean", default: false },
-      interval: { type: "string", default: "2" },
-      "tracking-uri": { type: "string" },
-      model: { type: "string" },
-      version: { type: "string" },
-      alias: { type: "string" },
-      name: { type: "string" },
-      stage: { type: "string" },
-      image: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-}
-
-type Parsed = ReturnType<typeof parse>;
-
-function contextFrom(values: Parsed["values"], signal: AbortSignal): CommandContext {
+function loadKubeConfig(globals: GlobalOptions): { kc: KubeConfig; target: Target } {
   const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+  if (globals.kubeconfig) kc.loadFromFile(globals.kubeconfig);
   else kc.loadFromDefault();
-  if (values.context) kc.setCurrentContext(values.context);
-  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
-  return { kube: new KubeClient(kc), namespace, out: (t) => console.log(t), signal };
+  if (globals.context) {
+    if (!kc.getContextObject(globals.context))
+      throw new UsageError(`context ${JSON.stringify(globals.context)} does not exist in the kubeconfig`);
+    kc.setCurrentContext(globals.context);
+  }
+  const target: Target = {
+    server: kc.getCurrentCluster()?.server ?? "",
+    context: kc.getCurrentContext(),
+    kubeconfig: globals.kubeconfig ?? process.env.KUBECONFIG ?? "~/.kube/config",
+  };
+  if (!target.server)
+    throw new UsageError(
+      `no cluster in the kubeconfig (${target.kubeconfig}, context ${JSON.stringify(target.context)}); pass --kubeconfig or --context`,
+    );
+  return { kc, target };
 }
 
-async function dispatch(command: string, name: string | undefined, parsed: Parsed, ctx: CommandContext) {
-  const { values } = parsed;
-  if (command === "get") return cmdGet(ctx, name);
-  if (!name) throw new UsageError(`${command} needs a NAME`);
-  switch (command) {
-    case "status":
-      return cmdStatus(ctx, name, { watch: values.watch, intervalMs: Number(values.interval) * 1000 });
-    case "promote":
-    case "abort":
-    case "retry":
-    case "undo": {
-      const verb: ActionVerb = command === "promote" && values.full ? "promote-full" : command;
-      return cmdAction(ctx, name, verb, { wait: values.wait });
-    }
-    case "history":
-      return cmdHistory(ctx, name);
-    case "explain":
-      return cmdExplain(ctx, name);
-    case "drift":
-      return cmdDrift(ctx, name);
-    default:
-      throw new UsageError(`unknown command ${command}`);
+/** Runs the plugin with `argv` (without node and the script); returns the exit code. */
+export async function run(argv: string[], signal?: AbortSignal): Promise<number> {
+  let target: Target | undefined;
+  const io: ProgramIO = {
+    out: (t) => console.log(t),
+    err: (t) => console.error(t),
+    connect: (globals): CommandContext => {
+      const loaded = loadKubeConfig(globals);
+      target = loaded.target;
+      const contextNamespace =
+        loaded.kc.getContextObject(loaded.kc.getCurrentContext())?.namespace ?? "default";
+      return {
+        kube: new KubeClient(loaded.kc),
+        namespace: globals.namespace ?? contextNamespace,
+        defaultNamespace: contextNamespace,
+        out: io.out,
+        err: io.err,
+        ...(signal ? { signal } : {}),
+      };
+    },
+  };
+  const result = { code: 0 };
+  const program = buildProgram(io, result);
+  if (argv[0] === COMPLETE_COMMAND) {
+    const names = async (globals: GlobalOptions) => {
+      const ctx = io.connect(globals);
+      const ref = { apiVersion: API_VERSION, kind: "ModelDeployment", namespace: ctx.namespace };
+      return (await ctx.kube.listAll(ref)).items.map((m) => m.metadata?.name ?? "");
+    };
+    io.out(completionOutput(await complete(program, argv.slice(1), names)));
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return result.code;
+  } catch (err) {
+    return reportError(err, target);
   }
 }
 
-class UsageError extends Error {}
-
-export async function run(argv: string[]): Promise<number> {
-  let parsed: Parsed;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
+function reportError(err: unknown, target: Target | undefined): number {
+  if (err instanceof CommanderError) {
+    // --help and `help` print their page and succeed; a bare `kubectl modelops` prints it and fails.
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.help")
+      return err.exitCode === 0 ? 0 : 2;
+    if (err.code === "commander.unknownCommand") {
+      const name = /'([^']*)'/.exec(err.message)?.[1] ?? "";
+      const suggestion = /\(Did you mean ([^)]*)\?\)/.exec(err.message)?.[1];
+      console.error(`error: unknown command ${JSON.stringify(name)} for ${JSON.stringify(PROGRAM_NAME)}`);
+      if (suggestion) console.error(`\nDid you mean this?\n        ${suggestion}`);
+    } else console.error(err.message);
+    console.error(`Run '${PROGRAM_NAME} --help' for usage.`);
     return 2;
   }
-  const [command, name] = parsed.positionals;
-  if (parsed.values.help || !command) {
-    console.log(USAGE);
-    return command || parsed.values.help ? 0 : 2;
+  if (err instanceof UsageError) {
+    console.error(`error: ${err.message}`);
+    return 2;
   }
-  if (command === "import") {
-    // Reads the MLflow server only: no kubeconfig needed.
-    try {
-      if (name !== "mlflow")
-        throw new UsageError(`import supports "mlflow", not ${JSON.stringify(name ?? "")}`);
-      const v = parsed.values;
-      if (!v.model) throw new UsageError("import mlflow needs --model");
-      process.stdout.write(
-        await importMlflow({
-          model: v.model,
-          ...(v["tracking-uri"] ? { trackingUri: v["tracking-uri"] } : {}),
-          ...(v.version ? { version: v.version } : {}),
-          ...(v.alias ? { alias: v.alias } : {}),
-          ...(v.name ? { name: v.name } : {}),
-          ...(v.namespace ? { namespace: v.namespace } : {}),
-          ...(v.stage ? { stage: v.stage } : {}),
-          ...(v.image ? { image: v.image } : {}),
-        }),
-      );
-      return 0;
-    } catch (err) {
-      console.error(`error: ${(err as Error).message}`);
-      if (err instanceof UsageError) console.error(`\n${USAGE}`);
-      return err instanceof UsageError ? 2 : 1;
-    }
-  }
-  const abort = new AbortController();
-  process.once("SIGINT", () => abort.abort());
-  try {
-    await dispatch(command, name, parsed, contextFrom(parsed.values, abort.signal));
-    return 0;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    if (err instanceof UsageError) console.error(`\n${USAGE}`);
-    return err instanceof UsageError ? 2 : 1;
-  }
+  console.error(describeError(err, target));
+  return 1;
 }
 
-process.exitCode = await run(process.argv.slice(2));
+// Ctrl-C ends a watch or a wait cleanly (exit 0 after the last view).
+const abort = new AbortController();
+process.once("SIGINT", () => abort.abort());
+run(process.argv.slice(2), abort.signal).then((code) => {
+  process.exitCode = code;
+});

@@ -27,12 +27,14 @@ export function table(rows: string[][]): string {
     .join("\n");
 }
 
-export function renderList(items: Mdep[]): string {
+/** `get`: `allNamespaces` (-A) adds NAMESPACE first, `wide` (-o wide) the spec and the message. */
+export function renderList(items: Mdep[], opts: { allNamespaces?: boolean; wide?: boolean } = {}): string {
   if (items.length === 0) return "No ModelDeployments found.";
-  const rows = [["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "READY"]];
+  const head = ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "READY"];
+  const rows = [[...(opts.allNamespaces ? ["NAMESPACE"] : []), ...head, ...(opts.wide ? WIDE : [])]];
   for (const m of items) {
     const s = m.status ?? {};
-    rows.push([
+    const row = [
       m.metadata.name,
       s.phase ?? "-",
       s.stableVersion ?? "-",
@@ -40,10 +42,16 @@ export function renderList(items: Mdep[]): string {
       s.canaryVersion ? `${s.canaryWeight ?? 0}%` : "-",
       stepLabel(m),
       `${s.readyReplicas ?? 0}/${m.spec.replicas ?? "-"}`,
-    ]);
+    ];
+    if (opts.allNamespaces) row.unshift(m.metadata.namespace ?? "-");
+    if (opts.wide)
+      row.push(m.spec.modelVersion, strategyName(m), m.spec.paused ? "true" : "false", s.message ?? "");
+    rows.push(row);
   }
   return table(rows);
 }
+
+const WIDE = ["MODELVERSION", "STRATEGY", "PAUSED", "MESSAGE"];
 
 function canarySteps(m: Mdep) {
   return m.spec.strategy?.canary?.steps;
