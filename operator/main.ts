@@ -1,9 +1,11 @@
 // The operator's entry point: flags, kubeconfig, logger, signals.
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { prometheusFromFlags } from "./analysis/prometheus-config.ts";
 import { startManager } from "./manager.ts";
+import { type Channel, parseNotificationsConfig } from "./notifications/config.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { type OutboundPolicy, outboundPolicy } from "./runtime/outbound.ts";
@@ -28,6 +30,10 @@ const USAGE = `Usage: modelops-operator [flags]
                                   then modelops-operator:<version>, the operator's own image)
   --mlflow-tracking-uri URL       MLflow tracking server of models:/ artifacts whose ModelVersion names
                                   none (default: $MODELOPS_MLFLOW_TRACKING_URI); pods download from it
+  --notifications-config PATH     JSON file of notification channels (generic webhooks, Slack) for rollouts
+                                  started, paused for a person, promoted, rolled back, and Critical drift;
+                                  their Secrets are read from $POD_NAMESPACE (default modelops-system);
+                                  sent through the same fence as --outbound-allow (README: Notifications)
   --log-level LEVEL               trace, debug, info, warn, error (default info)
   --help                          show this help
 `;
@@ -50,6 +56,7 @@ function parseFlags() {
       "log-level": { type: "string", default: "info" },
       "proxy-image": { type: "string" },
       "mlflow-tracking-uri": { type: "string" },
+      "notifications-config": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -93,6 +100,14 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
+  let channels: Channel[] = [];
+  try {
+    const path = flags["notifications-config"];
+    if (path) channels = parseNotificationsConfig(readFileSync(path, "utf8"));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = createLogger({ level: flags["log-level"] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const prometheus = await prometheusFromFlags(new KubeClient(kubeConfig), {
@@ -107,6 +122,7 @@ async function main(): Promise<void> {
     proxyImage: flags["proxy-image"] ?? process.env.MODELOPS_PROXY_IMAGE,
     mlflowTrackingUri: flags["mlflow-tracking-uri"] ?? process.env.MODELOPS_MLFLOW_TRACKING_URI,
     outbound,
+    notifications: { channels, namespace: process.env.POD_NAMESPACE ?? "modelops-system" },
     kubeConfig,
     logger: log,
     namespace: flags.namespace,

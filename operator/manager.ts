@@ -17,6 +17,9 @@ import type { ReconcileDeps } from "./controllers/context.ts";
 import { reconcileDriftMonitor } from "./controllers/driftmonitor/reconciler.ts";
 import { reconcileModelDeployment } from "./controllers/modeldeployment/reconciler.ts";
 import { reconcileModelVersion } from "./controllers/modelversion.ts";
+import type { Channel } from "./notifications/config.ts";
+import type { RetryOptions } from "./notifications/delivery.ts";
+import { Notifier } from "./notifications/notifier.ts";
 import { createRouters } from "./rollout/routers/index.ts";
 import { Controller, type ErrorReporter } from "./runtime/controller.ts";
 import { EventRecorder } from "./runtime/events.ts";
@@ -62,6 +65,11 @@ export interface ManagerOptions {
   proxyImage?: string | undefined;
   /** MLflow tracking server of models:/ artifacts that name none. */
   mlflowTrackingUri?: string | undefined;
+  /**
+   * The platform team's notification channels (--notifications-config), their
+   * Secrets in `namespace` (the operator's own), sent through the `outbound` fence.
+   */
+  notifications?: { channels: Channel[]; namespace: string; retry?: Partial<RetryOptions> } | undefined;
   registry?: Registry;
   /** Called when leadership is lost without being asked to stop; main.ts exits. */
   onLostLeadership?: () => void;
@@ -87,6 +95,9 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     component: FIELD_MANAGER,
     reportingController: EVENT_REPORTING_CONTROLLER,
   });
+  const notifier = opts.notifications?.channels.length
+    ? new Notifier({ ...opts.notifications, kube, outbound: opts.outbound, registry, log })
+    : undefined;
   const deps: ReconcileDeps = {
     kube,
     stores: {
@@ -106,6 +117,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     proxyImage: opts.proxyImage,
     mlflowTrackingUri: opts.mlflowTrackingUri,
     routers: createRouters(kube),
+    notifications: notifier,
   };
   const workers = opts.workers ?? 2;
   // A reconcile that keeps failing is reported on the object it is about.
@@ -187,6 +199,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     stop: async () => {
       stopping.abort();
       await Promise.all([versions.stop(), deployments.stop(), drifts.stop()]);
+      await notifier?.stop();
       await leading;
       await Promise.all(all.map((i) => i.stop()));
       await health?.close();

@@ -28,6 +28,14 @@ export const ACTION_ANNOTATION = `${GROUP}/action`;
 export const ACTION_VERBS = ["promote", "promote-full", "abort", "retry", "undo"] as const;
 export type ActionVerb = (typeof ACTION_VERBS)[number];
 
+/**
+ * Annotation on a ModelDeployment choosing which of the platform's
+ * notification channels hear about it: "none", or channel names
+ * (comma-separated). Absent: every channel. Drift notifications follow the
+ * target ModelDeployment's.
+ */
+export const NOTIFY_ANNOTATION = `${GROUP}/notify`;
+
 /** Annotation on a retraining Job: the drift verdict that triggered it. */
 export const DRIFT_VERDICT_ANNOTATION = `${GROUP}/drift-verdict`;
 /** Annotation with a hash of the last applied desired object (runtime/apply.ts explains why). */
@@ -111,3 +119,11 @@ export const FETCHER_ENV = {
 
 /** Name of the init container that fetches a remote artifact; its termination message is the failure reason. */
 export const FETCHER_CONTAINER = "fetch-model";
+
+/**
+ * The inference pod's model volume (a PVC artifact's claim, or the fetcher's
+ * emptyDir) and where the model server finds it: spec.template may use
+ * neither, so a user's volume cannot shadow the model.
+ */
+export const MODEL_VOLUME = "model";
+export const MODEL_MOUNT_PATH = "/mnt/models";

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { MetricProvider } from "../analysis/provider.ts";
 import { APPLIED_HASH_ANNOTATION, FIELD_MANAGER } from "../api/contract.ts";
+import type { NotificationSink } from "../notifications/notifier.ts";
 import type { Routers } from "../rollout/routers/index.ts";
 import type { KubeClient } from "../runtime/kube.ts";
 import type { Store } from "../runtime/store.ts";
@@ -36,6 +37,8 @@ export interface ReconcileDeps {
   proxyImage?: string | undefined;
   /** MLflow tracking server of models:/ artifacts that name none (--mlflow-tracking-uri). */
   mlflowTrackingUri?: string | undefined;
+  /** Where status transitions worth telling people about go (--notifications-config); undefined: nowhere. */
+  notifications?: NotificationSink | undefined;
 }
 
 /** How the operator writes: its field manager, and the hash that catches fields desired stopped setting. */

@@ -16,6 +16,7 @@ import {
 } from "../../api/index.ts";
 import { stepEpisode } from "../../drift/episode.ts";
 import { defaultMethod, evaluateDrift, type FeatureInput } from "../../drift/evaluate.ts";
+import { driftNotifications } from "../../notifications/transitions.ts";
 import { applyStatusIfChanged } from "../../runtime/apply.ts";
 import { kubeTime } from "../../runtime/conditions.ts";
 import type { ReconcileResult } from "../../runtime/controller.ts";
@@ -58,12 +59,17 @@ export async function reconcileDriftMonitor(deps: DriftDeps, key: ObjectKey): Pr
     // is marked acted on (lastActionTime) before the actions run, in a status
     // write guarded by the resourceVersion read, so a reconcile from a cache
     // that missed the mark fails with a conflict instead of acting again.
-    written = await commitStatus(deps, written, compose([]), undefined);
+    const marked = compose([]);
+    written = await commitStatus(deps, written, marked, undefined);
+    // Announced as soon as the episode is written (the same key again below is not sent twice).
+    deps.notifications?.publish(driftNotifications(dm, target, dm.status, marked, version));
     const criticalSince = episode.criticalSince ?? kubeTime(now);
     actions = await runActions(deps, dm, target, report(dm, version ?? "", outcome, criticalSince, now));
     countDriftActions(deps.registry, monitor, actions);
   }
-  await commitStatus(deps, written, actions ? compose(actions) : evaluated, actions);
+  const final = actions ? compose(actions) : evaluated;
+  await commitStatus(deps, written, final, actions);
+  deps.notifications?.publish(driftNotifications(dm, target, dm.status, final, version));
   return { requeueAfterMs: intervalMs };
 }
 

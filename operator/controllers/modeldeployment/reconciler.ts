@@ -20,6 +20,7 @@ import { forgetAutoscalerMetrics } from "../../autoscaling/metrics.ts";
 import type { GateVerdict } from "../../core/gates.ts";
 import { validateModelVersion } from "../../core/version-validation.ts";
 import { desiredDeployment, revisionHash } from "../../core/workload.ts";
+import { rolloutNotifications } from "../../notifications/transitions.ts";
 import { pendingAction } from "../../rollout/actions.ts";
 import { stepRollout } from "../../rollout/engine.ts";
 import { routeOf } from "../../rollout/routers/index.ts";
@@ -113,6 +114,8 @@ export async function reconcileModelDeployment(
   await applyStatusIfChanged(deps.kube, asKubeObject(mdep), status as Record<string, unknown>, {
     fieldManager: FIELD_MANAGER,
   });
+  // Only once the transition is written: a reconcile whose write failed announces nothing.
+  deps.notifications?.publish(rolloutNotifications(mdep, mdep.status, status));
   for (const e of events) await deps.events.event(asKubeObject(mdep), e.type, e.reason, e.message);
   recordRolloutMetrics(deps.registry, mdep, status, decision.events);
   const waits = [
