@@ -82,7 +82,15 @@ template:
   tolerations:
   - {key: ${REAL_NODE_TAINT.key}, operator: Equal, value: "${REAL_NODE_TAINT.value}", effect: ${REAL_NODE_TAINT.effect}}`;
 
-export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld> {
+export interface RealNodeWorldOptions {
+  /** The operator elects a leader in the namespace, as installed (its leader_election_* series exist). */
+  leaderElect?: boolean;
+}
+
+export async function startRealNodeWorld(
+  prefix: string,
+  opts: RealNodeWorldOptions = {},
+): Promise<RealNodeWorld> {
   const kubeconfig = inject("kubeconfig");
   const binDir = inject("binDir");
   const clusterDir = inject("clusterDir");
@@ -101,6 +109,8 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     dir: join(dir, "prometheus"),
     binDir,
     targets: [],
+    // The operator's own metrics, under the job name the chart's alerts expect.
+    staticJob: "modelops-operator",
     kubernetesPods: {
       apiserverUrl: inject("apiserverUrl"),
       caFile: pki.caCert,
@@ -113,7 +123,9 @@ export async function startRealNodeWorld(prefix: string): Promise<RealNodeWorld>
     kubeconfig: inject("operatorKubeconfig"),
     namespace: ns.name,
     prometheus: createPrometheusProvider({ address: prom.url }),
+    leaderElect: opts.leaderElect ?? false,
   });
+  if (operator.metricsAddress) await prom.reloadTargets([operator.metricsAddress]);
   const loads: LoadGenerator[] = [];
   const slot = readState(clusterDir)?.nodeSlot;
   if (slot === undefined) throw new Error(`no cluster state in ${clusterDir}`);

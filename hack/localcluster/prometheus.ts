@@ -25,6 +25,8 @@ export interface StartPrometheusOptions {
   scrapeIntervalMs?: number;
   /** host:port of /metrics endpoints to scrape (job "fixture"). */
   targets?: string[];
+  /** The static targets' job name instead of "fixture" (the chart's alerts know the operator by its job). */
+  staticJob?: string;
   /** Also scrape the pods that ask for it, found through the API server (job "kubernetes-pods"). */
   kubernetesPods?: KubernetesPodsDiscovery;
   /** Rule files (alerting and recording rules) evaluated every scrape interval. */
@@ -57,6 +59,7 @@ export interface KubernetesPodsDiscovery {
 export interface PrometheusConfigInput {
   intervalMs: number;
   targets?: string[];
+  staticJob?: string | undefined;
   ruleFiles?: string[];
   kubernetesPods?: KubernetesPodsDiscovery;
 }
@@ -123,7 +126,11 @@ export function prometheusConfig(c: PrometheusConfigInput): string {
   const jobs: Array<Record<string, unknown>> = [];
   if (c.targets) {
     // The exporter sets namespace/deployment/... itself, as the proxy does.
-    jobs.push({ job_name: "fixture", honor_labels: true, static_configs: [{ targets: c.targets }] });
+    jobs.push({
+      job_name: c.staticJob ?? "fixture",
+      honor_labels: true,
+      static_configs: [{ targets: c.targets }],
+    });
   }
   if (c.kubernetesPods) jobs.push(kubernetesPodsJob(c.kubernetesPods));
   const config = {
@@ -168,7 +175,13 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Run
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, "prometheus.yml");
   const config = (targets: string[] | undefined) =>
-    prometheusConfig({ intervalMs, targets, ruleFiles: opts.ruleFiles, kubernetesPods: opts.kubernetesPods });
+    prometheusConfig({
+      intervalMs,
+      targets,
+      staticJob: opts.staticJob,
+      ruleFiles: opts.ruleFiles,
+      kubernetesPods: opts.kubernetesPods,
+    });
   writeFileSync(configPath, config(opts.targets));
   const [port] = await freePorts(1);
   const url = `http://127.0.0.1:${port}`;

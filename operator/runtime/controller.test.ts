@@ -36,6 +36,14 @@ describe("Controller", () => {
     await run;
   });
 
+  it("exports its reconcile errors at 0 before the first error, as controller-runtime does", async () => {
+    const registry = createRegistry({ defaultMetrics: false });
+    new Controller({ name: "calm", registry, reconcile: async () => {} });
+    expect(
+      await metricValue(registry, "controller_runtime_reconcile_errors_total", { controller: "calm" }),
+    ).toBe(0);
+  });
+
   it("retries with backoff on error, then forgets on success", async () => {
     let calls = 0;
     const registry = createRegistry({ defaultMetrics: false });
@@ -122,7 +130,7 @@ describe("Controller", () => {
     ).toBe(1);
     expect(
       await metricValue(registry, "controller_runtime_reconcile_errors_total", { controller: "rq" }),
-    ).toBeUndefined();
+    ).toBe(0);
   });
 
   it("never runs one key twice concurrently, but runs different keys in parallel", async () => {

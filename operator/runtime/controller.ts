@@ -128,6 +128,10 @@ export class Controller {
     this.metrics = opts.registry ? controllerMetrics(opts.registry) : undefined;
     this.metrics?.max.set({ controller: this.name }, this.workers);
     this.metrics?.active.set({ controller: this.name }, 0);
+    // At 0 from the start, as controller-runtime does: rate() of a counter
+    // that appears with its first error misses that error, and the
+    // reconcile-errors panel and alert would have no series while all is well.
+    this.metrics?.errors.inc({ controller: this.name }, 0);
   }
 
   enqueue(key: ObjectKey): void {
