@@ -66,6 +66,18 @@ export function clientServiceName(mdepName: string): string {
   return mdepName;
 }
 
+/**
+ * The DNS domain of Services inside the cluster. Kubernetes' default; a
+ * cluster with another one still resolves the short <service>.<namespace>.svc.
+ */
+export const CLUSTER_DOMAIN = "cluster.local";
+
+/** The in-cluster address clients call (status.url): the client Service's name, no port when it is 80. */
+export function clientServiceUrl(mdepName: string, namespace: string): string {
+  const host = `${clientServiceName(mdepName)}.${namespace}.svc.${CLUSTER_DOMAIN}`;
+  return new URL(`http://${host}:${SERVICE_PORT}`).href.replace(/\/$/, "");
+}
+
 /** Selects the stable revision, for mesh and gateway routers. */
 export function stableServiceName(mdepName: string): string {
   return `${mdepName}-stable`;

@@ -213,6 +213,7 @@ describe("printer columns and scale", () => {
       "Ready",
       "Desired",
       "Age",
+      "URL",
     ]);
     expect(columns("DriftMonitor")).toEqual(["Target", "Verdict", "Last Evaluated", "Age"]);
   });

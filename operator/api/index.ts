@@ -31,6 +31,8 @@ export * from "./gates.ts";
 export * from "./modeldeployment.ts";
 export * from "./modeldeployment-status.ts";
 export * from "./modelversion.ts";
+export * from "./pod-spec.ts";
+export * from "./pod-template.ts";
 
 const AGE = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" } as const;
 
@@ -71,6 +73,8 @@ export const modelDeploymentDefinition: KindDefinition = {
     { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas" },
     { name: "Desired", type: "integer", jsonPath: ".spec.replicas" },
     AGE,
+    // Long, so only in -o wide.
+    { name: "URL", type: "string", jsonPath: ".status.url", priority: 1 },
   ],
   scale: {
     specReplicasPath: ".spec.replicas",

@@ -211,6 +211,13 @@ export const modelDeploymentStatusSchema = z
       .describe(
         "Label selector of the inference pods, in string form (scale subresource; used by HPA/KEDA).",
       ),
+    url: z
+      .string()
+      .optional()
+      .describe(
+        "In-cluster address clients call: the <name> Service, http://<name>.<namespace>.svc.cluster.local. " +
+          "Set once a revision serves.",
+      ),
     stableVersion: z.string().optional().describe("ModelVersion serving the bulk of traffic."),
     stableRevision: z.string().optional().describe("Revision hash of the stable version."),
     canaryVersion: z

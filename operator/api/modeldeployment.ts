@@ -5,13 +5,10 @@ import { analysisSchema, celExactlyOne, exactlyOne } from "./analysis.ts";
 import { autoscalingSchema } from "./autoscaling.ts";
 import {
   durationSchema,
-  envListSchema,
   kindSchema,
-  maxProperties,
   objectMetaSchema,
   objectNameSchema,
   resourceRequirementsSchema,
-  stringMapSchema,
   withCel,
 } from "./common.ts";
 import { canaryServiceName, clientServiceName, previewServiceName, stableServiceName } from "./contract.ts";
@@ -23,6 +20,7 @@ import {
 } from "./defaults.ts";
 import { gatesSchema } from "./gates.ts";
 import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
+import { podTemplateOverridesSchema } from "./pod-template.ts";
 
 const STEP_FIELDS = ["setWeight", "pause", "analysis"];
 
@@ -205,118 +203,6 @@ export const trafficRoutingSchema = withCel(
 );
 export type TrafficRouting = z.infer<typeof trafficRoutingSchema>;
 
-/**
- * A taint key: a label key (an optional DNS-subdomain prefix and "/", then a
- * name), or empty as in a Pod (every key, with operator Exists).
- */
-const TAINT_KEY_PATTERN =
-  /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-/** A taint value: a label value, possibly empty. */
-const TAINT_VALUE_PATTERN = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const EXISTS_WITH_VALUE =
-  "operator Exists matches every value of the key, so it takes no value: remove value, or use operator " +
-  "Equal (the default) to match this value only";
-const NO_KEY_WITHOUT_EXISTS =
-  "a toleration without a key matches every taint, which needs operator Exists: set key, or set operator: Exists";
-const SECONDS_WITHOUT_NO_EXECUTE =
-  "tolerationSeconds (how long the pod stays on a node after a matching taint appears) applies only to effect " +
-  "NoExecute: set effect: NoExecute, or remove tolerationSeconds";
-
-/** A Kubernetes Toleration (core/v1), with the apiserver's checks of it made at admission. */
-export const tolerationSchema = withCel(
-  z
-    .object({
-      key: z
-        .string()
-        .max(317)
-        .regex(TAINT_KEY_PATTERN)
-        .optional()
-        .describe(
-          'Taint key the toleration matches, e.g. "nvidia.com/gpu". Omitted: every key (operator must be Exists).',
-        ),
-      operator: z
-        .enum(["Exists", "Equal"])
-        .optional()
-        .describe("Equal: the taint's value must equal value. Exists: any value. Omitted: Equal."),
-      value: z
-        .string()
-        .max(63)
-        .regex(TAINT_VALUE_PATTERN)
-        .optional()
-        .describe("Taint value the toleration matches with operator Equal; none with Exists."),
-      effect: z
-        .enum(["NoSchedule", "PreferNoSchedule", "NoExecute"])
-        .optional()
-        .describe(
-          "Taint effect the toleration matches: NoSchedule, PreferNoSchedule or NoExecute. Omitted: all.",
-        ),
-      tolerationSeconds: z
-        .number()
-        .int()
-        .optional()
-        .describe(
-          "With effect NoExecute: seconds the pod stays bound to a node after a matching taint appears. " +
-            "Omitted: forever.",
-        ),
-    })
-    .refine((t) => !(t.operator === "Exists" && t.value), { message: EXISTS_WITH_VALUE, path: ["value"] })
-    .refine((t) => Boolean(t.key) || t.operator === "Exists", {
-      message: NO_KEY_WITHOUT_EXISTS,
-      path: ["operator"],
-    })
-    .refine((t) => t.tolerationSeconds === undefined || t.effect === "NoExecute", {
-      message: SECONDS_WITHOUT_NO_EXECUTE,
-      path: ["effect"],
-    })
-    .describe("Lets the inference pods be scheduled on (or stay on) nodes with a matching taint."),
-  [
-    {
-      rule: "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')",
-      message: EXISTS_WITH_VALUE,
-      fieldPath: ".value",
-    },
-    {
-      rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
-      message: NO_KEY_WITHOUT_EXISTS,
-      fieldPath: ".operator",
-    },
-    {
-      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
-      message: SECONDS_WITHOUT_NO_EXECUTE,
-      fieldPath: ".effect",
-    },
-  ],
-);
-export type Toleration = z.infer<typeof tolerationSchema>;
-
-export const podTemplateOverridesSchema = z
-  .object({
-    labels: maxProperties(stringMapSchema, 64).optional().describe("Extra labels for the inference pods."),
-    annotations: maxProperties(stringMapSchema, 64)
-      .optional()
-      .describe("Extra annotations for the inference pods."),
-    resources: resourceRequirementsSchema
-      .optional()
-      .describe("Resources of the model server container; override the ModelVersion's runtime.resources."),
-    nodeSelector: maxProperties(stringMapSchema, 64)
-      .optional()
-      .describe("Node labels the inference pods must be scheduled on."),
-    tolerations: z
-      .array(tolerationSchema)
-      .max(32)
-      .optional()
-      .describe(
-        "Tolerations of the inference pods, as in a Pod: taints they may be scheduled despite (e.g. of GPU " +
-          "or dedicated nodes). Combine with nodeSelector to also keep them there.",
-      ),
-    env: envListSchema
-      .optional()
-      .describe(
-        "Extra environment variables of the model server container; override the runtime's on a name clash.",
-      ),
-  })
-  .describe("Overrides for the inference pods. Changing them rolls out a new revision.");
-
 export const proxySettingsSchema = z
   .object({
     enabled: z
@@ -326,6 +212,12 @@ export const proxySettingsSchema = z
         "Inject the modelops-proxy sidecar in front of the model server (default true). It exports the " +
           "request, latency, feature and prediction metrics that built-in analysis and drift read, and mirrors " +
           "shadow traffic on the replicas router. Without it those metrics must come from elsewhere.",
+      ),
+    resources: resourceRequirementsSchema
+      .optional()
+      .describe(
+        "Resources of the modelops-proxy sidecar. Default requests cpu 50m and memory 64Mi, limit memory " +
+          "256Mi; set, they replace the default. Changing them rolls out a new revision.",
       ),
   })
   .describe("The modelops-proxy data-plane sidecar of the inference pods.");

@@ -14,8 +14,8 @@ export type ArtifactLocation =
 export const FETCHED_SCHEMES = ["s3", "https", "http", "models"] as const;
 export type FetchedScheme = (typeof FETCHED_SCHEMES)[number];
 
-/** Where the serving container finds a mounted artifact. */
-export const MODEL_MOUNT_PATH = "/mnt/models";
+/** Where the serving container finds a mounted artifact (defined with the API, which keeps users off it). */
+export { MODEL_MOUNT_PATH } from "../api/contract.ts";
 
 export function parseArtifactUri(uri: string): ArtifactLocation | { error: string } {
   if (uri.startsWith("models:/")) return { kind: "fetched", uri, scheme: "models" };

@@ -4,13 +4,13 @@
 // mounted artifact has. Credentials reach only this container, through the
 // Secret the ModelVersion names, and the model server never sees them.
 import type { V1Container, V1Volume } from "@kubernetes/client-node";
-import { FETCHER_CONTAINER, FETCHER_ENV, type ModelVersion } from "../api/index.ts";
+import { FETCHER_CONTAINER, FETCHER_ENV, MODEL_VOLUME, type ModelVersion } from "../api/index.ts";
 import { MODEL_MOUNT_PATH } from "./artifact.ts";
 import { OPERATOR_IMAGE_SECURITY } from "./proxy-sidecar.ts";
 
 /** Entry point of the fetcher in the operator's image. */
 export const FETCHER_COMMAND = ["node", "operator/fetcher/main.ts"];
-export const MODEL_VOLUME = "model";
+export { MODEL_VOLUME };
 
 export interface FetcherOptions {
   image: string;

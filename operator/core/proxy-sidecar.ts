@@ -15,10 +15,12 @@ import {
   MIRROR_PERCENT,
   type ModelDeployment,
   type ModelVersion,
+  type ResourceRequirements,
   SERVICE_PORT,
 } from "../api/index.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
 import { routerKind } from "../rollout/routers/kind.ts";
+import { canonicalResources } from "./quantity.ts";
 
 export const PROXY_CONTAINER = "modelops-proxy";
 export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
@@ -91,8 +93,18 @@ function mirrorSettings(mdep: ModelDeployment): Pick<SidecarConfig, "shadow" | "
   };
 }
 
+/** The sidecar's resources unless spec.proxy.resources replaces them: enough for its metrics and a drain. */
+export const DEFAULT_PROXY_RESOURCES = {
+  requests: { cpu: "50m", memory: "64Mi" },
+  limits: { memory: "256Mi" },
+};
+
 /** The sidecar container; runs as non-root with a read-only root filesystem. */
-export function proxyContainer(config: SidecarConfig, image: string): V1Container {
+export function proxyContainer(
+  config: SidecarConfig,
+  image: string,
+  resources: ResourceRequirements | undefined = undefined,
+): V1Container {
   return {
     name: PROXY_CONTAINER,
     image,
@@ -103,7 +115,7 @@ export function proxyContainer(config: SidecarConfig, image: string): V1Containe
     ],
     env: [{ name: CONFIG_ENV, value: JSON.stringify(config) }],
     livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 10 },
-    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    resources: resources ? canonicalResources(resources) : DEFAULT_PROXY_RESOURCES,
     securityContext: OPERATOR_IMAGE_SECURITY,
   };
 }

@@ -18,12 +18,14 @@ import {
   LABEL_VERSION,
   type ModelDeployment,
   type ModelVersion,
+  type ResourceRequirements,
   revisionDeploymentName,
   SERVICE_PORT,
 } from "../api/index.ts";
 import { DEFAULT_DRAIN_MS } from "../proxy/config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import { fetcherContainer, MODEL_VOLUME, modelVolume } from "./fetcher-container.ts";
+import { applyTemplate, hashedTemplate } from "./pod-template.ts";
 import {
   DEFAULT_PROXY_IMAGE,
   proxyConfig,
@@ -55,19 +57,20 @@ export type Owned<T extends { metadata?: V1ObjectMeta; spec?: object }> = T & {
  * Replicas are not part of it, so scaling never creates a revision. A
  * revision's Deployment is never re-rendered (the reconciler only scales it),
  * so what changes the pods must change the hash and roll out. The sidecar
- * counts only when turned off, so hashes made before it counted stay valid.
- * The template is hashed as given, except that `tolerations` (added later)
- * counts only when it lists one: unset or empty, the pods are the same, so
- * the hash is the one made before the field existed.
+ * counts only when turned off or given resources, so hashes made before it
+ * counted stay valid. The template is hashed as given, except that fields
+ * added later count only when set (hashedTemplate): unset or empty, the pods
+ * are the same, so the hash is the one made before the field existed.
  */
 export function revisionHash(mdep: ModelDeployment, mv: ModelVersion): string {
-  const { tolerations, ...template } = mdep.spec.template ?? {};
+  const proxyResources = mdep.spec.proxy?.resources;
   const input = JSON.stringify({
     version: mv.metadata.name,
     artifact: mv.spec.artifact,
     runtime: mv.spec.runtime,
-    template: tolerations?.length ? mdep.spec.template : template,
+    template: hashedTemplate(mdep.spec.template),
     ...(proxyEnabled(mdep) ? {} : { proxy: false }),
+    ...(proxyEnabled(mdep) && proxyResources ? { proxyResources } : {}),
   });
   return createHash("sha256").update(input).digest("hex").slice(0, 10);
 }
@@ -125,7 +128,7 @@ export function desiredDeployment(
   const { spec, model } = podSpec(mdep, mv, options);
   if (withProxy) {
     const config = proxyConfig(mdep, mv, revision);
-    injectProxy(spec, model, config, mv.spec.runtime.port, options.proxyImage);
+    injectProxy(spec, model, config, mv.spec.runtime.port, options.proxyImage, mdep.spec.proxy?.resources);
   }
   return {
     apiVersion: "apps/v1",
@@ -186,16 +189,10 @@ function podSpec(
     env,
     readinessProbe: { httpGet: { path: wiring.readinessPath, port: "http" }, periodSeconds: 5 },
     lifecycle: { preStop: { sleep: { seconds: modelStopDelaySeconds(proxyEnabled(mdep)) } } },
-    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
   };
   if (wiring.args.length > 0) container.args = wiring.args;
   if (resources && Object.keys(resources).length > 0) container.resources = canonicalResources(resources);
-  const spec: V1PodSpec = {
-    containers: [container],
-    securityContext: { seccompProfile: { type: "RuntimeDefault" } },
-  };
-  if (template.nodeSelector) spec.nodeSelector = template.nodeSelector;
-  if (template.tolerations?.length) spec.tolerations = template.tolerations;
+  const spec: V1PodSpec = { containers: [container] };
   if (parsed.kind === "pvc") {
     container.volumeMounts = [
       {
@@ -215,6 +212,7 @@ function podSpec(
     container.volumeMounts = [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH, readOnly: true }];
     spec.volumes = [modelVolume()];
   }
+  applyTemplate(spec, container, template);
   return { spec, model: container };
 }
 
@@ -230,13 +228,14 @@ function injectProxy(
   config: SidecarConfig,
   modelPort: number,
   image = DEFAULT_PROXY_IMAGE,
+  resources: ResourceRequirements | undefined = undefined,
 ): void {
   model.ports = [{ name: "model", containerPort: modelPort, protocol: "TCP" }];
   model.readinessProbe = {
     ...model.readinessProbe,
     httpGet: { ...model.readinessProbe?.httpGet, port: config.listenPort },
   };
-  spec.containers.push(proxyContainer(config, image));
+  spec.containers.push(proxyContainer(config, image, resources));
 }
 
 /**

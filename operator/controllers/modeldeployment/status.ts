@@ -3,6 +3,7 @@
 // an SRE and kubectl wait read. Pure.
 import {
   type Condition,
+  clientServiceUrl,
   LABEL_DEPLOYMENT,
   type ModelDeployment,
   type ModelVersion,
@@ -44,6 +45,10 @@ export function composeStatus(s: StatusInputs): Status {
   status.readyReplicas = [...s.revisions.values()].reduce((sum, r) => sum + r.readyReplicas, 0);
   status.updatedReplicas = target?.readyReplicas ?? 0;
   status.selector = `${LABEL_DEPLOYMENT}=${mdep.metadata.name}`;
+  // The client Service exists once a revision serves (services.ts).
+  if (status.stableRevision)
+    status.url = clientServiceUrl(mdep.metadata.name, mdep.metadata.namespace ?? "default");
+  else delete status.url;
 
   let conditions: Condition[] = status.conditions ?? [];
   const set = (type: string, ok: boolean, reason: string, message: string) => {
