@@ -28,6 +28,7 @@ export * from "./crd.ts";
 export * from "./defaults.ts";
 export * from "./driftmonitor.ts";
 export * from "./gates.ts";
+export * from "./header-route.ts";
 export * from "./modeldeployment.ts";
 export * from "./modeldeployment-status.ts";
 export * from "./modelversion.ts";

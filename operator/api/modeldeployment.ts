@@ -19,10 +19,11 @@ import {
   SCALE_DOWN_DELAY_SECONDS,
 } from "./defaults.ts";
 import { gatesSchema } from "./gates.ts";
+import { HEADER_ROUTE_ROUTER_RULE, headerRouteHasRouter, setHeaderRouteSchema } from "./header-route.ts";
 import { modelDeploymentStatusSchema } from "./modeldeployment-status.ts";
 import { podTemplateOverridesSchema } from "./pod-template.ts";
 
-const STEP_FIELDS = ["setWeight", "pause", "analysis"];
+const STEP_FIELDS = ["setWeight", "pause", "analysis", "setHeaderRoute"];
 
 const delaySeconds = (defaultSeconds: number, what: string) =>
   z.number().int().min(0).max(86400).default(defaultSeconds).describe(`${what} Default ${defaultSeconds}.`);
@@ -64,9 +65,12 @@ export const canaryStepSchema = withCel(
         .optional()
         .describe("Wait before the next step."),
       analysis: analysisSchema.optional().describe("Run an analysis; the next step starts when it succeeds."),
+      setHeaderRoute: setHeaderRouteSchema.optional(),
     })
-    .refine((s) => exactlyOne(s, STEP_FIELDS), { message: "set exactly one of setWeight, pause or analysis" })
-    .describe("One canary step: exactly one of setWeight, pause or analysis."),
+    .refine((s) => exactlyOne(s, STEP_FIELDS), {
+      message: "set exactly one of setWeight, pause, analysis or setHeaderRoute",
+    })
+    .describe("One canary step: exactly one of setWeight, pause, analysis or setHeaderRoute."),
   [celExactlyOne(STEP_FIELDS, "a canary step", "split it into one step per action")],
 );
 export type CanaryStep = z.infer<typeof canaryStepSchema>;
@@ -222,7 +226,7 @@ export const proxySettingsSchema = z
   })
   .describe("The modelops-proxy data-plane sidecar of the inference pods.");
 
-export const modelDeploymentSpecSchema = z
+const modelDeploymentSpecFields = z
   .object({
     modelVersion: objectNameSchema(
       "Name of the ModelVersion (same namespace) that should serve. Changing it starts a rollout.",
@@ -257,6 +261,13 @@ export const modelDeploymentSpecSchema = z
     gates: gatesSchema.optional(),
   })
   .describe("Desired state of the ModelDeployment.");
+export const modelDeploymentSpecSchema = withCel(
+  modelDeploymentSpecFields.refine(headerRouteHasRouter, {
+    message: HEADER_ROUTE_ROUTER_RULE.message,
+    path: ["trafficRouting"],
+  }),
+  [HEADER_ROUTE_ROUTER_RULE],
+);
 export type ModelDeploymentSpec = z.infer<typeof modelDeploymentSpecSchema>;
 
 export { modelDeploymentStatusSchema };

@@ -327,6 +327,7 @@ describe("shadow on the replicas router", () => {
       previewRevision: undefined,
       canaryWeight: 0,
       mirrorPercent: 40,
+      headerRoute: [],
     };
     const names = (t: Parameters<typeof desiredServices>[1]) =>
       desiredServices(modelDeployment("iris-v1"), t, "replicas").map((svc) => [

@@ -1,6 +1,12 @@
 // The canary strategy: setWeight, pause and analysis steps in order, with an
 // optional background analysis across all of them. Pure.
-import { type CanaryStep, type ModelDeployment, parseDurationMs } from "../api/index.ts";
+import {
+  type CanaryStep,
+  describeHeaderRoute,
+  type HeaderRouteMatch,
+  type ModelDeployment,
+  parseDurationMs,
+} from "../api/index.ts";
 import { abortRollout, type StrategySettings } from "./moves.ts";
 import {
   analysisBudgetMs,
@@ -22,7 +28,7 @@ import {
   type Tick,
   wakeAt,
 } from "./tick.ts";
-import { applyCanaryWeight } from "./traffic.ts";
+import { applyCanaryWeight, applyHeaderRoute } from "./traffic.ts";
 import type { Revision } from "./types.ts";
 
 const BACKGROUND = { kind: "background" } as const;
@@ -36,6 +42,15 @@ export function weightAt(steps: CanaryStep[], index: number): number {
     if (w !== undefined) return w;
   }
   return 0;
+}
+
+/** The header route in force at step `index`: the last setHeaderRoute at or before it (none before any). */
+export function headerRouteAt(steps: CanaryStep[], index: number): HeaderRouteMatch[] {
+  for (let i = Math.min(index, steps.length - 1); i >= 0; i--) {
+    const route = steps[i]?.setHeaderRoute;
+    if (route) return route.match;
+  }
+  return [];
 }
 
 export function tickCanary(t: Tick, settings: StrategySettings, strategy: CanaryStrategy): void {
@@ -53,13 +68,15 @@ export function tickCanary(t: Tick, settings: StrategySettings, strategy: Canary
     const index = t.st.currentStepIndex ?? 0;
     if (currentStage(t, "canary") !== "Steps" || index >= steps.length) {
       if (currentStage(t, "canary") === "Steps") enterStage(t, "Promoting");
-      // The weight in force stays while the canary grows to full size.
+      // The weight and header route in force stay while the canary grows to full size.
       applyCanaryWeight(t, target, weightAt(steps, index));
+      applyHeaderRoute(t, target, headerRouteAt(steps, index));
       const gates = strategy.analysis ? [{ id: BACKGROUND, analysis: strategy.analysis }] : [];
       tickPromoting(t, settings, target, gates);
       return;
     }
     const pods = applyCanaryWeight(t, target, weightAt(steps, index));
+    applyHeaderRoute(t, target, headerRouteAt(steps, index));
     const step = steps[index] as CanaryStep;
     const outcome = runStep(t, settings, target, step, index, pods);
     if (outcome === "aborted") return;
@@ -80,7 +97,8 @@ function runStep(
   pods: number,
 ): StepOutcome {
   setPhase(t, "Progressing", `Step ${index + 1}: ${describeStep(step)}`);
-  if (step.setWeight !== undefined) return waitForPods(t, settings, target, pods);
+  // A header route is in force once the canary's pods are ready and the router applied it.
+  if (step.setWeight !== undefined || step.setHeaderRoute) return waitForPods(t, settings, target, pods);
   if (step.pause) {
     if (!step.pause.duration) {
       setPhase(
@@ -118,5 +136,9 @@ function waitForPods(t: Tick, settings: StrategySettings, target: Revision, pods
 function describeStep(step: CanaryStep): string {
   if (step.setWeight !== undefined) return `setWeight ${step.setWeight}%`;
   if (step.pause) return step.pause.duration ? `pause ${step.pause.duration}` : "pause until promoted";
+  if (step.setHeaderRoute) {
+    const match = step.setHeaderRoute.match;
+    return match.length > 0 ? `setHeaderRoute ${describeHeaderRoute(match)}` : "setHeaderRoute removed";
+  }
   return "analysis";
 }

@@ -4,7 +4,7 @@
 // it stopped.
 import { handleAction } from "./actions.ts";
 import { tickBlueGreen } from "./bluegreen.ts";
-import { tickCanary } from "./canary.ts";
+import { headerRouteAt, tickCanary } from "./canary.ts";
 import {
   cancelRollout,
   guardAfterPromotion,
@@ -15,6 +15,7 @@ import {
 } from "./moves.ts";
 import { tickShadow } from "./shadow.ts";
 import { beginTick, canary, isReady, runOf, setPhase, type Tick, totalReplicas, wakeAt } from "./tick.ts";
+import { headerRouteFor } from "./traffic.ts";
 import type { RolloutDecision, RolloutInput } from "./types.ts";
 
 export function stepRollout(input: RolloutInput): RolloutDecision {
@@ -104,6 +105,9 @@ function keepCurrentTraffic(t: Tick): void {
   const rev = canary(t);
   t.traffic.canaryRevision = rev?.revision;
   t.traffic.canaryWeight = t.st.canaryWeight ?? 0;
+  const steps = t.input.mdep.spec.strategy?.canary?.steps;
+  if (rev && steps)
+    t.traffic.headerRoute = headerRouteFor(t, rev, headerRouteAt(steps, t.st.currentStepIndex ?? 0));
 }
 
 /** Retiring revisions keep running until their time, then their Deployments go. */

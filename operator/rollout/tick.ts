@@ -46,6 +46,7 @@ export function beginTick(input: RolloutInput): Tick {
       canaryWeight: 0,
       mirrorPercent: 0,
       previewRevision: undefined,
+      headerRoute: [],
     },
     wakeAtMs: undefined,
   };
@@ -195,8 +196,9 @@ export function unretire(t: Tick, revision: string): void {
   if (t.st.retiringRevisions.length === 0) delete t.st.retiringRevisions;
 }
 
-/** All traffic to stable: no canary weight, no preview, no mirror. */
+/** All traffic to stable: no canary weight, no preview, no mirror, no header route. */
 export function resetTraffic(t: Tick): void {
+  t.traffic.headerRoute = [];
   t.traffic.canaryRevision = undefined;
   t.traffic.canaryWeight = 0;
   t.traffic.mirrorPercent = 0;

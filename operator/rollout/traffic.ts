@@ -2,6 +2,7 @@
 // weight is a replica ratio (stable is never scaled down, so the canary is
 // added beside it); with an exact router the canary gets enough pods for its
 // share and the route carries the weight.
+import { describeHeaderRoute, type HeaderRouteMatch } from "../api/index.ts";
 import { replicaSplit } from "./routers/replicas.ts";
 import { isReady, type Tick, totalReplicas } from "./tick.ts";
 import type { Revision } from "./types.ts";
@@ -62,4 +63,26 @@ export function applyCanaryWeight(t: Tick, target: Revision, weight: number): nu
       ? `${weight}% to ${target.version} through the ${t.input.router} router`
       : `${realised}% to ${target.version} through the ${t.input.router} router until ${canaryPods} of its pods are ready for ${weight}%`;
   return canaryPods;
+}
+
+/**
+ * The header route a canary step asks for, as the route may carry it now:
+ * only once the canary has a ready pod (matching requests would otherwise go
+ * nowhere), and never on the replicas router, which cannot see headers (the
+ * spec is refused there; this keeps an object that slipped past it safe).
+ */
+export function headerRouteFor(t: Tick, target: Revision, match: HeaderRouteMatch[]): HeaderRouteMatch[] {
+  return match.length > 0 && t.input.router !== "replicas" && isReady(t, target.revision, 1) ? match : [];
+}
+
+/** Sets the header route in force and says so in status.trafficMessage (after applyCanaryWeight's part). */
+export function applyHeaderRoute(t: Tick, target: Revision, match: HeaderRouteMatch[]): void {
+  t.traffic.headerRoute = headerRouteFor(t, target, match);
+  if (match.length === 0 || t.input.router === "replicas") return;
+  const what = describeHeaderRoute(match);
+  const note =
+    t.traffic.headerRoute.length > 0
+      ? `requests with ${what} all go to ${target.version}`
+      : `requests with ${what} go to ${target.version} once one of its pods is ready`;
+  t.st.trafficMessage = t.st.trafficMessage ? `${t.st.trafficMessage}; ${note}` : note;
 }

@@ -1,7 +1,7 @@
 // The rollout engine's inputs and outputs. The engine is pure: the shell
 // observes the cluster, measures due analyses, calls it, and applies what it
 // decides.
-import type { ActionVerb, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
+import type { ActionVerb, HeaderRouteMatch, ModelDeployment, ModelDeploymentStatus } from "../api/index.ts";
 
 export type Status = ModelDeploymentStatus;
 export type AnalysisRun = NonNullable<Status["analysisRuns"]>[number];
@@ -54,6 +54,8 @@ export type Traffic = {
   mirrorPercent: number;
   /** Blue-green: revision behind the <name>-preview Service. */
   previewRevision: string | undefined;
+  /** Requests meeting all of these go to canaryRevision in full, whatever canaryWeight; empty: none. */
+  headerRoute: HeaderRouteMatch[];
 };
 
 export type EngineEvent = { type: "Normal" | "Warning"; reason: string; message: string };

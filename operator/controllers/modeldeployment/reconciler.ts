@@ -247,8 +247,8 @@ async function applyServices(
 async function routeTraffic(deps: ReconcileDeps, mdep: ModelDeployment, decision: RolloutDecision) {
   const route = routeOf(mdep, deps.routers);
   if (!route) return undefined;
-  const { canaryWeight, mirrorPercent } = decision.traffic;
-  const result = await route.router.setTraffic(route.target, { canaryWeight, mirrorPercent });
+  const { canaryWeight, mirrorPercent, headerRoute } = decision.traffic;
+  const result = await route.router.setTraffic(route.target, { canaryWeight, mirrorPercent, headerRoute });
   return result.ok ? undefined : { reason: result.reason, message: result.message };
 }
 

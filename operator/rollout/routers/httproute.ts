@@ -5,8 +5,21 @@
 // RequestMirror rule filter whose backendRef is <mdep>-canary. Everything
 // else in the rule (matches, timeouts, other filters, names) and every other
 // rule is returned as it came.
-import type { RouterError, RouteTarget, TrafficSplit } from "./types.ts";
-import { routerError } from "./types.ts";
+//
+// A header route adds, before each managed rule, a copy of it whose matches
+// also require the headers and whose only backend is <mdep>-canary: the
+// operator's header rule, recognised by that shape (a rule name would be
+// pruned by CRDs older than v1.3). Its matches are more specific than the
+// rule's, so every implementation prefers it whatever the order.
+import type { HeaderRouteMatch } from "../../api/index.ts";
+import { headerCondition, matchOfCondition } from "./header-match.ts";
+import {
+  isRouterError,
+  type RouterError,
+  type RouteTarget,
+  routerError,
+  type TrafficSplit,
+} from "./types.ts";
 
 type Json = Record<string, unknown>;
 export interface BackendRef extends Json {
@@ -25,7 +38,16 @@ export interface HttpFilter extends Json {
     fraction?: { numerator: number; denominator?: number };
   };
 }
+export interface HttpHeaderMatch extends Json {
+  name: string;
+  type?: "Exact" | "RegularExpression";
+  value: string;
+}
+export interface HttpRouteMatch extends Json {
+  headers?: HttpHeaderMatch[];
+}
 export interface HttpRule extends Json {
+  matches?: HttpRouteMatch[];
   backendRefs?: BackendRef[];
   filters?: HttpFilter[];
 }
@@ -42,7 +64,19 @@ export function refersToService(ref: BackendRef, name: string, routeNamespace: s
 
 function isManaged(rule: HttpRule, t: RouteTarget): boolean {
   const refs = rule.backendRefs ?? [];
-  return refs.some((r) => isStable(r, t) || isCanary(r, t));
+  return refs.some((r) => isStable(r, t) || isCanary(r, t)) && !isHeaderRule(rule, t);
+}
+
+/** The operator's header rule: its one backend is <mdep>-canary and every match requires headers. */
+function isHeaderRule(rule: HttpRule, t: RouteTarget): boolean {
+  const refs = rule.backendRefs ?? [];
+  const matches = rule.matches ?? [];
+  return (
+    refs.length === 1 &&
+    isCanary(refs[0] as BackendRef, t) &&
+    matches.length > 0 &&
+    matches.every((m) => (m.headers ?? []).length > 0)
+  );
 }
 const isStable = (r: BackendRef, t: RouteTarget) => refersToService(r, t.stableService, t.namespace);
 const isCanary = (r: BackendRef, t: RouteTarget) => refersToService(r, t.canaryService, t.namespace);
@@ -61,6 +95,7 @@ export function setHttpRouteTraffic(
   if (!rules.some((r) => isManaged(r, t))) return noManagedRule(rules, t);
   const out: HttpRule[] = [];
   for (const [i, rule] of rules.entries()) {
+    if (isHeaderRule(rule, t)) continue; // rebuilt below from its rule, or gone with the header route
     if (!isManaged(rule, t)) {
       out.push(rule);
       continue;
@@ -73,9 +108,55 @@ export function setHttpRouteTraffic(
           `so weights there are not percentages of the model's traffic: move ${foreign.name} to a rule of its own`,
       );
     }
-    out.push(withMirror(withWeights(rule, t, split.canaryWeight), t, split.mirrorPercent));
+    const weighted = withWeights(rule, t, split.canaryWeight);
+    if (split.headerRoute && split.headerRoute.length > 0) {
+      const header = headerRule(rule, weighted, t, split.headerRoute, i);
+      if (isRouterError(header)) return header;
+      out.push(header);
+    }
+    out.push(withMirror(weighted, t, split.mirrorPercent));
   }
   return { ok: true, list: out };
+}
+
+/** The rule's copy that sends requests meeting `match` to the canary only; our mirror is not copied. */
+function headerRule(
+  rule: HttpRule,
+  weighted: HttpRule,
+  t: RouteTarget,
+  match: HeaderRouteMatch[],
+  index: number,
+): HttpRule | RouterError {
+  const headers: HttpHeaderMatch[] = match.map((m) => {
+    const c = headerCondition(m);
+    return c.regex !== undefined
+      ? { name: c.name, type: "RegularExpression", value: c.regex }
+      : { name: c.name, type: "Exact", value: c.exact ?? "" };
+  });
+  // The apiserver defaults a rule without matches to this one; written out, the stored rule equals ours.
+  const base =
+    rule.matches && rule.matches.length > 0 ? rule.matches : [{ path: { type: "PathPrefix", value: "/" } }];
+  const matches: HttpRouteMatch[] = [];
+  for (const m of base) {
+    const clash = (m.headers ?? []).find((h) => headers.some((o) => o.name === h.name.toLowerCase()));
+    if (clash) {
+      return routerError(
+        "RouteUnsupported",
+        `HTTPRoute ${t.routeName} rule ${index} already matches header ${clash.name}, which the setHeaderRoute ` +
+          `step also matches: match another header or cookie in the step, or drop it from the rule`,
+      );
+    }
+    matches.push({ ...m, headers: [...(m.headers ?? []), ...headers] });
+  }
+  const canaryRef = weighted.backendRefs?.find((r) => isCanary(r, t)) as BackendRef;
+  const { name: _name, filters: _filters, backendRefs: _refs, matches: _matches, ...rest } = rule;
+  const filters = (rule.filters ?? []).filter((f) => !isOurMirror(f, t));
+  return {
+    ...rest,
+    matches,
+    ...(filters.length > 0 ? { filters } : {}),
+    backendRefs: [{ ...canaryRef, weight: 100 }],
+  };
 }
 
 function withWeights(rule: HttpRule, t: RouteTarget, canaryWeight: number): HttpRule {
@@ -147,7 +228,24 @@ export function observeHttpRoute(rules: HttpRule[], t: RouteTarget): TrafficSpli
   const stable = weightOf((r) => isStable(r, t));
   const canary = weightOf((r) => isCanary(r, t));
   const canaryWeight = stable + canary === 0 ? 0 : Math.round((100 * canary) / (stable + canary));
-  return { canaryWeight, mirrorPercent: mirrorPercentOf(rule.filters?.find((f) => isOurMirror(f, t))) };
+  const mirrorPercent = mirrorPercentOf(rule.filters?.find((f) => isOurMirror(f, t)));
+  const headerRoute = observeHeaderRoute(rules, rule, t);
+  return headerRoute.length > 0
+    ? { canaryWeight, mirrorPercent, headerRoute }
+    : { canaryWeight, mirrorPercent };
+}
+
+/** The header route of the header rule before `rule`: the headers its first match adds to the rule's. */
+function observeHeaderRoute(rules: HttpRule[], rule: HttpRule, t: RouteTarget): HeaderRouteMatch[] {
+  const at = rules.indexOf(rule);
+  const header = at > 0 ? rules[at - 1] : undefined;
+  if (!header || !isHeaderRule(header, t)) return [];
+  const own = new Set((rule.matches?.[0]?.headers ?? []).map((h) => h.name.toLowerCase()));
+  return (header.matches?.[0]?.headers ?? [])
+    .filter((h) => !own.has(h.name.toLowerCase()))
+    .map((h) =>
+      matchOfCondition(h.name, h.type === "RegularExpression" ? { regex: h.value } : { exact: h.value }),
+    );
 }
 
 function mirrorPercentOf(filter: HttpFilter | undefined): number {

@@ -1,6 +1,7 @@
 // The contract between the rollout engine and the mesh/gateway routers. A
 // router error is data (a condition on the ModelDeployment), never a throw:
 // a crashing router is how peers end up with aborts that never fire.
+import type { HeaderRouteMatch } from "../../api/index.ts";
 
 /** What to edit: the user's route and the two Services the engine owns. */
 export interface RouteTarget {
@@ -19,6 +20,11 @@ export interface TrafficSplit {
   canaryWeight: number;
   /** Percent (0..100) of requests copied to the canary revision; responses are discarded. */
   mirrorPercent: number;
+  /**
+   * Requests meeting all of these go to the canary revision in full, ahead of the weights. Omitted or
+   * empty: no header route (and any the operator wrote before is removed).
+   */
+  headerRoute?: HeaderRouteMatch[];
 }
 
 /** Reasons are CamelCase so they can go straight into a condition. */
@@ -53,13 +59,20 @@ export interface TrafficRouter {
   currentTraffic(target: RouteTarget): Promise<ObservedTraffic | RouterError>;
 }
 
+export function isRouterError(x: unknown): x is RouterError {
+  return (x as RouterError).ok === false;
+}
+
 export function routerError(reason: RouterErrorReason, message: string): RouterError {
   return { ok: false, reason, message };
 }
 
 /** Rejects what the CRDs already forbid, so a bug upstream reads as a condition, not a bad route. */
 export function checkSplit(split: TrafficSplit): RouterError | undefined {
-  for (const [field, v] of Object.entries(split)) {
+  for (const [field, v] of Object.entries({
+    canaryWeight: split.canaryWeight,
+    mirrorPercent: split.mirrorPercent,
+  })) {
     if (!Number.isInteger(v) || v < 0 || v > 100) {
       return routerError("InvalidSplit", `${field} must be an integer 0..100, got ${String(v)}`);
     }

@@ -5,8 +5,20 @@
 // two destinations' weights, the canary destination (added in the host form
 // the user used for stable), and `mirror` + `mirrorPercentage` while `mirror`
 // points at the canary. Everything else is returned as it came.
-import type { RouterError, RouteTarget, TrafficSplit } from "./types.ts";
-import { routerError } from "./types.ts";
+//
+// A header route adds, just before each managed HTTP route (Istio takes the
+// first that matches), a copy of it whose matches also require the headers
+// and whose one destination is the canary: the operator's header route,
+// recognised by that shape.
+import type { HeaderRouteMatch } from "../../api/index.ts";
+import { headerCondition, matchOfCondition } from "./header-match.ts";
+import {
+  isRouterError,
+  type RouterError,
+  type RouteTarget,
+  routerError,
+  type TrafficSplit,
+} from "./types.ts";
 
 type Json = Record<string, unknown>;
 export interface Destination extends Json {
@@ -18,7 +30,12 @@ export interface RouteDestination extends Json {
   destination: Destination;
   weight?: number;
 }
+type StringMatch = { exact?: string; prefix?: string; regex?: string };
+export interface HttpMatchRequest extends Json {
+  headers?: Record<string, StringMatch>;
+}
 export interface HttpRoute extends Json {
+  match?: HttpMatchRequest[];
   route?: RouteDestination[];
   mirror?: Destination;
   mirrorPercentage?: { value?: number };
@@ -41,7 +58,19 @@ const isStable = (d: RouteDestination, t: RouteTarget) =>
 const isCanary = (d: RouteDestination, t: RouteTarget) =>
   hostIsService(d.destination?.host ?? "", t.canaryService, t.namespace);
 const isManaged = (r: HttpRoute, t: RouteTarget) =>
-  (r.route ?? []).some((d) => isStable(d, t) || isCanary(d, t));
+  (r.route ?? []).some((d) => isStable(d, t) || isCanary(d, t)) && !isHeaderRoute(r, t);
+
+/** The operator's header route: its one destination is the canary and every match requires headers. */
+function isHeaderRoute(r: HttpRoute, t: RouteTarget): boolean {
+  const dests = r.route ?? [];
+  const matches = r.match ?? [];
+  return (
+    dests.length === 1 &&
+    isCanary(dests[0] as RouteDestination, t) &&
+    matches.length > 0 &&
+    matches.every((m) => Object.keys(m.headers ?? {}).length > 0)
+  );
+}
 const mirrorIsOurs = (r: HttpRoute, t: RouteTarget) =>
   r.mirror !== undefined && hostIsService(r.mirror.host, t.canaryService, t.namespace);
 
@@ -58,6 +87,7 @@ export function setVirtualServiceTraffic(
   if (!http.some((r) => isManaged(r, t))) return noManagedRoute(http, t);
   const out: HttpRoute[] = [];
   for (const [i, route] of http.entries()) {
+    if (isHeaderRoute(route, t)) continue; // rebuilt below from its route, or gone with the header route
     if (!isManaged(route, t)) {
       out.push(route);
       continue;
@@ -77,9 +107,64 @@ export function setVirtualServiceTraffic(
           `mirror per route, so the shadow rollout cannot mirror to ${t.canaryService}: remove that mirror`,
       );
     }
-    out.push(withMirror(withWeights(route, t, split.canaryWeight), t, split.mirrorPercent));
+    const weighted = withWeights(route, t, split.canaryWeight);
+    if (split.headerRoute && split.headerRoute.length > 0) {
+      const header = headerRoute(route, weighted, t, split.headerRoute, i);
+      if (isRouterError(header)) return header;
+      out.push(header);
+    }
+    out.push(withMirror(weighted, t, split.mirrorPercent));
   }
   return { ok: true, list: out };
+}
+
+/** The route's copy that sends requests meeting `match` to the canary only; our mirror is not copied. */
+function headerRoute(
+  route: HttpRoute,
+  weighted: HttpRoute,
+  t: RouteTarget,
+  match: HeaderRouteMatch[],
+  index: number,
+): HttpRoute | RouterError {
+  const headers: Record<string, StringMatch> = {};
+  for (const m of match) {
+    const c = headerCondition(m);
+    headers[c.name] = c.regex !== undefined ? { regex: c.regex } : { exact: c.exact ?? "" };
+  }
+  const matches: HttpMatchRequest[] = [];
+  for (const m of route.match && route.match.length > 0 ? route.match : [{}]) {
+    const clash = Object.keys(m.headers ?? {}).find((h) => h.toLowerCase() in headers);
+    if (clash) {
+      return routerError(
+        "RouteUnsupported",
+        `VirtualService ${t.routeName} http[${index}] already matches header ${clash}, which the ` +
+          `setHeaderRoute step also matches: match another header or cookie in the step, or drop it from the route`,
+      );
+    }
+    matches.push({ ...m, headers: { ...(m.headers ?? {}), ...headers } });
+  }
+  const canary = weighted.route?.find((d) => isCanary(d, t)) as RouteDestination;
+  const {
+    name: _n,
+    match: _m,
+    route: _r,
+    mirror: _mi,
+    mirrorPercentage: _p,
+    mirrorPercent: _l,
+    ...rest
+  } = route;
+  const keptMirror = mirrorIsOurs(route, t) ? {} : mirrorFields(route);
+  return { ...rest, ...keptMirror, match: matches, route: [{ ...canary, weight: 100 }] };
+}
+
+/** A mirror the user set elsewhere, which the header route's requests keep. */
+function mirrorFields(route: HttpRoute): Partial<HttpRoute> {
+  const { mirror, mirrorPercentage, mirrorPercent } = route;
+  return {
+    ...(mirror ? { mirror } : {}),
+    ...(mirrorPercentage ? { mirrorPercentage } : {}),
+    ...(mirrorPercent !== undefined ? { mirrorPercent } : {}),
+  };
 }
 
 function withWeights(route: HttpRoute, t: RouteTarget, canaryWeight: number): HttpRoute {
@@ -146,5 +231,19 @@ export function observeVirtualService(http: HttpRoute[], t: RouteTarget): Traffi
   const mirrorPercent = mirrorIsOurs(route, t)
     ? (route.mirrorPercentage?.value ?? route.mirrorPercent ?? 100)
     : 0;
-  return { canaryWeight, mirrorPercent };
+  const headerRoute = observeHeaderRoute(http, route, t);
+  return headerRoute.length > 0
+    ? { canaryWeight, mirrorPercent, headerRoute }
+    : { canaryWeight, mirrorPercent };
+}
+
+/** The header route of the operator's route before `route`: the headers its first match adds. */
+function observeHeaderRoute(http: HttpRoute[], route: HttpRoute, t: RouteTarget): HeaderRouteMatch[] {
+  const at = http.indexOf(route);
+  const header = at > 0 ? http[at - 1] : undefined;
+  if (!header || !isHeaderRoute(header, t)) return [];
+  const own = new Set(Object.keys(route.match?.[0]?.headers ?? {}).map((h) => h.toLowerCase()));
+  return Object.entries(header.match?.[0]?.headers ?? {})
+    .filter(([name]) => !own.has(name.toLowerCase()))
+    .map(([name, cond]) => matchOfCondition(name, cond));
 }
