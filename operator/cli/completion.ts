@@ -84,7 +84,10 @@ export async function complete(
   if (pending) return matching(pending.argChoices ?? []);
   if (partial.startsWith("-"))
     return matching(
-      path.flatMap((c) => c.options.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f))),
+      // The command's own flags first, then the global ones.
+      [...path]
+        .reverse()
+        .flatMap((c) => c.options.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f))),
     );
   if (visible(current).length > 0) return matching(visible(current).map((c) => c.name()));
   const argument = current.registeredArguments[positionals];

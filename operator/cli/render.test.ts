@@ -168,6 +168,59 @@ describe("plugin renderings", () => {
     expect(out).toContain("kubectl modelops retry iris");
   });
 
+  it("suggests commands with -n when the object is not in the namespace commands use by default", () => {
+    const paused = mdep({
+      phase: "Paused",
+      pauseReason: "PauseStep",
+      stableVersion: "v1",
+      canaryVersion: "v2",
+    });
+    const elsewhere = renderExplain(paused, "default");
+    expect(elsewhere).toContain("kubectl modelops promote iris -n ml         # continue to the next step");
+    expect(elsewhere).toContain("kubectl modelops promote iris -n ml --full  # skip all remaining steps");
+    expect(elsewhere).toContain("kubectl modelops abort iris -n ml           # send all traffic back to v1");
+    const here = renderExplain(paused, "ml");
+    expect(here).toContain("kubectl modelops promote iris  ");
+    expect(here).not.toContain("-n ml");
+    const specPaused = renderExplain({ ...paused, spec: { ...spec, paused: true } }, "default");
+    expect(specPaused).toContain("kubectl modelops resume iris -n ml");
+    expect(specPaused).not.toContain("promote");
+  });
+
+  it("lists across namespaces and wide with the columns kubectl users expect", () => {
+    const items = [mdep({ phase: "Available", stableVersion: "v1", message: "serving v1" })];
+    const [head, row] = renderList(items, { allNamespaces: true, wide: true }).split("\n");
+    expect(head?.split(/\s{3,}/)).toEqual([
+      "NAMESPACE",
+      "NAME",
+      "PHASE",
+      "STABLE",
+      "CANARY",
+      "WEIGHT",
+      "STEP",
+      "READY",
+      "MODELVERSION",
+      "STRATEGY",
+      "PAUSED",
+      "MESSAGE",
+    ]);
+    expect(row?.split(/\s{3,}/)).toEqual([
+      "ml",
+      "iris",
+      "Available",
+      "v1",
+      "-",
+      "-",
+      "-",
+      "0/2",
+      "iris-v2",
+      "canary",
+      "false",
+      "serving v1",
+    ]);
+    expect(renderList(items).split("\n")[0]).toMatch(/^NAME\s+PHASE/);
+  });
+
   it("says when a monitor has not reported yet", () => {
     expect(renderDrift({ metadata: { name: "d" } })).toContain("no drift report yet");
   });
