@@ -7,7 +7,7 @@ import { FixtureExporter } from "../../hack/localcluster/exporter.ts";
 import { type RunningPrometheus, startPrometheus } from "../../hack/localcluster/prometheus.ts";
 import { createPrometheusProvider } from "../../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../../operator/manager.ts";
-import { startInProcess } from "./operator.ts";
+import { type InProcessOptions, startInProcess } from "./operator.ts";
 
 export type Observed = {
   exporter: FixtureExporter;
@@ -26,6 +26,7 @@ export async function startObserved(opts: {
    * fence refuses unless allowed; the operator's own Prometheus is trusted.
    */
   outboundAllow?: string;
+  notifications?: InProcessOptions["notifications"];
 }): Promise<Observed> {
   const dir = mkdtempSync(join(tmpdir(), "modelops-observed-"));
   const exporter = await FixtureExporter.start();
@@ -35,6 +36,7 @@ export async function startObserved(opts: {
     namespace: opts.namespace,
     prometheus: createPrometheusProvider({ address: prom.url }),
     ...(opts.outboundAllow === undefined ? {} : { outboundAllow: opts.outboundAllow }),
+    notifications: opts.notifications,
   });
   return {
     exporter,

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { freePorts } from "../../hack/localcluster/procs.ts";
 import type { MetricProvider } from "../../operator/analysis/provider.ts";
-import { type RunningManager, startManager } from "../../operator/manager.ts";
+import { type ManagerOptions, type RunningManager, startManager } from "../../operator/manager.ts";
 import { createLogger } from "../../operator/runtime/logger.ts";
 import { outboundPolicy } from "../../operator/runtime/outbound.ts";
 
@@ -25,6 +25,8 @@ export interface InProcessOptions {
   proxyImage?: string;
   /** As --outbound-allow: what DriftMonitor webhooks and Prometheus addresses may reach (e.g. "127.0.0.1"). */
   outboundAllow?: string;
+  /** Notification channels, as --notifications-config gives them. */
+  notifications?: ManagerOptions["notifications"];
 }
 
 export async function startInProcess(opts: InProcessOptions): Promise<RunningManager> {
@@ -41,6 +43,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<RunningMan
     prometheus: opts.prometheus,
     proxyImage: opts.proxyImage,
     outbound: outboundPolicy({ allow: opts.outboundAllow }),
+    notifications: opts.notifications,
   });
 }
 
