@@ -65,6 +65,30 @@ spec: {targetRef: {name: ${mdep}}}
     expect(result.code).toBe(0);
   });
 
+  it("accepts setHeaderRoute steps on the gatewayAPI and istio routers", async () => {
+    const mdep = (name: string, routing: string) => `apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: ${name}}
+spec:
+  modelVersion: iris-classifier-v1
+  trafficRouting: ${routing}
+  strategy:
+    canary:
+      steps:
+      - setHeaderRoute:
+          match: [{header: x-cohort, value: beta}, {header: x-team, regex: "ml|data"}, {cookie: cohort, value: beta}]
+      - pause: {}
+      - setHeaderRoute: {match: []}
+      - setWeight: 50
+`;
+    const result = await ns.kubectl(
+      ["apply", "-f", "-"],
+      `${mdep("header-route-gateway", "{gatewayAPI: {httpRoute: iris}}")}---\n${mdep("header-route-istio", "{istio: {virtualService: iris}}")}`,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
+
   it("keeps a ModelVersion immutable except its stage", async () => {
     await ns.kubectlOk(["apply", "-f", "config/samples/modelversion.yaml"]);
     const sample = readFileSync("config/samples/modelversion.yaml", "utf8");
