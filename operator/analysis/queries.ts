@@ -1,6 +1,6 @@
 // PromQL for analysis: the built-in metrics over the modelops-proxy series
 // (api/metric-names.ts), and the placeholder templating of user queries.
-import type { BUILTIN_METRICS } from "../api/index.ts";
+import { ANALYSIS_QUERY_PLACEHOLDERS, type BUILTIN_METRICS } from "../api/index.ts";
 import { CLIENT_CLOSED_CODE, REQUEST_DURATION, REQUESTS_TOTAL } from "../api/metric-names.ts";
 
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
@@ -84,15 +84,8 @@ export interface QueryVariables {
   interval: string;
 }
 
-export const PLACEHOLDERS = [
-  "namespace",
-  "name",
-  "revision",
-  "stableRevision",
-  "version",
-  "interval",
-] as const;
-type Placeholder = (typeof PLACEHOLDERS)[number];
+const PLACEHOLDERS = Object.keys(ANALYSIS_QUERY_PLACEHOLDERS) as Placeholder[];
+type Placeholder = keyof typeof ANALYSIS_QUERY_PLACEHOLDERS;
 
 export type RenderedQuery = { ok: true; query: string } | { ok: false; message: string };
 

@@ -2,7 +2,7 @@
 // whether it goes on, pauses for a human, or rolls back.
 
 import { z } from "zod";
-import { type CelRule, durationSchema, listMap, withCel } from "./common.ts";
+import { type CelRule, describePlaceholders, durationSchema, listMap, withCel } from "./common.ts";
 import { ANALYSIS_COUNT } from "./defaults.ts";
 
 /** CEL: exactly one of the optional fields is set. Cheap: no list walking. */
@@ -15,6 +15,16 @@ export function celExactlyOne(fields: string[], what: string, fix: string): CelR
 export function exactlyOne(value: Record<string, unknown>, fields: string[]): boolean {
   return fields.filter((f) => value[f] !== undefined).length === 1;
 }
+
+/** What an analysis query may name; operator/analysis/queries.ts fills them in. */
+export const ANALYSIS_QUERY_PLACEHOLDERS = {
+  namespace: "the ModelDeployment's namespace",
+  name: "the ModelDeployment",
+  revision: "the revision measured: the new one, or the stable one for maxRatioToStable",
+  stableRevision: "the stable revision",
+  version: "the ModelVersion of the revision measured",
+  interval: "the analysis interval, a PromQL duration",
+} as const;
 
 export const BUILTIN_METRICS = [
   "errorRate",
@@ -47,9 +57,9 @@ export const analysisMetricSchema = withCel(
         .max(4096)
         .optional()
         .describe(
-          "A PromQL query returning one number. Placeholders replaced before it runs: {{namespace}}, {{name}} " +
-            "(the ModelDeployment), {{revision}} (the new revision), {{stableRevision}}, {{interval}}. " +
-            "Set exactly one of builtin or query.",
+          `A PromQL query returning one number. Placeholders replaced before it runs: ${describePlaceholders(
+            ANALYSIS_QUERY_PLACEHOLDERS,
+          )}. Set exactly one of builtin or query.`,
         ),
       min: z.number().optional().describe("The measurement fails when the value is below min."),
       max: z.number().optional().describe("The measurement fails when the value is above max."),

@@ -280,3 +280,10 @@ export function keyRefSchema(what: string) {
     })
     .describe(`A key of a ${what} in the same namespace.`);
 }
+
+/** "{{a}} (what a is), {{b}} (what b is)": a placeholder list for a field's description. */
+export function describePlaceholders(placeholders: Record<string, string>): string {
+  return Object.entries(placeholders)
+    .map(([name, meaning]) => `{{${name}}} (${meaning})`)
+    .join(", ");
+}

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import {
   conditionsSchema,
+  describePlaceholders,
   durationSchema,
   keyRefSchema,
   kindSchema,
@@ -35,6 +36,14 @@ export const DEFAULT_THRESHOLDS: Record<DriftMethod, { warning: number; critical
 export function isTest(method: DriftMethod | undefined): boolean {
   return method === "ks" || method === "chiSquare";
 }
+
+/** What a custom live-distribution query may name; controllers/driftmonitor/query.ts fills them in. */
+export const DRIFT_QUERY_PLACEHOLDERS = {
+  namespace: "the ModelDeployment's namespace",
+  name: "the ModelDeployment",
+  version: "the ModelVersion serving",
+  window: "spec.window, a PromQL duration",
+} as const;
 
 export const DRIFT_VERDICTS = ["NoDrift", "Warning", "Critical", "InsufficientData", "Unknown"] as const;
 const verdictSchema = z.enum(DRIFT_VERDICTS);
@@ -69,9 +78,9 @@ export const driftFeatureSchema = withCel(
         .describe(
           "PromQL for the live distribution instead of the modelops-proxy's series: an instant vector by " +
             "`le` (cumulative histogram buckets; every inner reference edge and +Inf must be a bound) for a " +
-            "numeric feature, or by `category` for a categorical one. {{namespace}}, {{name}} (the " +
-            "ModelDeployment), {{version}} and {{window}} are filled in, e.g. " +
-            "'sum by (le) (increase(my_feature_bucket{app=\"{{name}}\"}[{{window}}]))'.",
+            `numeric feature, or by \`category\` for a categorical one. Filled in: ${describePlaceholders(
+              DRIFT_QUERY_PLACEHOLDERS,
+            )}; e.g. 'sum by (le) (increase(my_feature_bucket{app="{{name}}"}[{{window}}]))'.`,
         ),
       warning: z
         .number()

@@ -26,7 +26,6 @@ export const MODEL_DEPLOYMENT_PHASES = [
   "Paused",
   "Degraded",
   "RolledBack",
-  "Failed",
 ] as const;
 export type ModelDeploymentPhase = (typeof MODEL_DEPLOYMENT_PHASES)[number];
 

@@ -6,7 +6,7 @@ import yaml from "js-yaml";
 import type { MetricProvider } from "../../analysis/provider.ts";
 import { escapePromQLString, formatPromDuration } from "../../analysis/queries.ts";
 import { parseDurationMs } from "../../api/common.ts";
-import type { DriftMonitor, ModelVersion } from "../../api/index.ts";
+import type { DRIFT_QUERY_PLACEHOLDERS, DriftMonitor, ModelVersion } from "../../api/index.ts";
 import {
   FEATURE_CATEGORY_TOTAL,
   FEATURE_VALUE,
@@ -120,13 +120,15 @@ export interface SeriesContext {
 export function liveQuery(ref: FeatureReference, kind: Kind, ctx: SeriesContext, custom?: string): string {
   const window = formatPromDuration(parseDurationMs(ctx.window));
   if (custom) {
-    const fill: Record<string, string> = {
+    const fill: Record<keyof typeof DRIFT_QUERY_PLACEHOLDERS, string> = {
       namespace: ctx.namespace,
       name: ctx.name,
       version: ctx.version,
       window,
     };
-    return custom.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => fill[key] ?? whole);
+    return custom.replace(/\{\{(\w+)\}\}/g, (whole, key: string) =>
+      Object.hasOwn(fill, key) ? fill[key as keyof typeof fill] : whole,
+    );
   }
   const label = kind === "Feature" ? "feature" : "output";
   const selector = [

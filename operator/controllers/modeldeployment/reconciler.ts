@@ -176,7 +176,7 @@ function lookupEvents(mdep: ModelDeployment, lookup: VersionLookup): EngineEvent
 
 /** Every phase change is an Event, so `kubectl describe` tells the story. */
 function phaseEvent(status: { phase?: string; message?: string }): EngineEvent {
-  const bad = status.phase === "RolledBack" || status.phase === "Degraded" || status.phase === "Failed";
+  const bad = status.phase === "RolledBack" || status.phase === "Degraded";
   return {
     type: bad ? "Warning" : "Normal",
     reason: `Phase${status.phase}`,
