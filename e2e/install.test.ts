@@ -11,6 +11,7 @@ import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kubectl, kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
 import { LABEL_DEPLOYMENT } from "../operator/api/contract.ts";
+import { parseNotificationsConfig } from "../operator/notifications/config.ts";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -131,6 +132,8 @@ describe("Helm chart", () => {
       "ServiceAccount",
       "ValidatingAdmissionPolicy",
       "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
     ]);
@@ -240,13 +243,13 @@ describe("Helm chart", () => {
   it("renders the admission policy for namespaced installs too, scoped to the watched namespace", async () => {
     const objs = objects(await template(["--set", "rbac.scope=namespace,watchNamespace=models"]));
     const bindings = objs.filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
-    expect(bindings).toHaveLength(2);
+    expect(bindings).toHaveLength(3);
     for (const binding of bindings)
       expect(binding.spec).toMatchObject({
         validationActions: ["Deny"],
         matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "models" } } },
       });
-    expect(objs.filter((o) => o.kind === "ValidatingAdmissionPolicy")).toHaveLength(2);
+    expect(objs.filter((o) => o.kind === "ValidatingAdmissionPolicy")).toHaveLength(3);
   });
 
   it("turns the admission policy off only together with the operator's reading of webhook Secrets", async () => {
@@ -276,6 +279,80 @@ describe("Helm chart", () => {
     expect(text).toContain("- --mlflow-tracking-uri=http://mlflow.mlops:5000");
     expect(await template()).not.toContain("--mlflow-tracking-uri");
     await expect(template(["--set", "mlflow.trackingUri=mlflow:5000"])).rejects.toThrow(/trackingUri/);
+  });
+
+  it("renders notification channels as the operator's config file, with get on exactly their Secrets; nothing when empty", async () => {
+    const text = await template([
+      "--set",
+      "notifications.webhooks[0].name=ops,notifications.webhooks[0].url=https://hooks.example.com/modelops," +
+        "notifications.webhooks[0].headersSecret=ops-hook-headers,notifications.webhooks[0].events={RolledBack,DriftCritical}",
+      "--set",
+      "notifications.webhooks[1].name=audit,notifications.webhooks[1].urlSecret.name=audit-hook," +
+        "notifications.webhooks[1].urlSecret.key=url",
+      "--set",
+      "notifications.slack.webhookUrlSecret.name=slack-webhook",
+    ]);
+    const objs = objects(text);
+    const config = objs.find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name === "modelops-operator-notifications",
+    );
+    // What the chart writes is what the operator reads.
+    const file = (config as unknown as { data: Record<string, string> }).data["notifications.json"] ?? "";
+    const channels = parseNotificationsConfig(file);
+    expect(
+      channels.map((c) => [c.name, c.format, c.url ?? c.urlSecret?.name, c.headersSecret, [...c.events]]),
+    ).toEqual([
+      [
+        "ops",
+        "webhook",
+        "https://hooks.example.com/modelops",
+        "ops-hook-headers",
+        ["RolledBack", "DriftCritical"],
+      ],
+      ["audit", "webhook", "audit-hook", undefined, []],
+      ["slack", "slack", "slack-webhook", undefined, []],
+    ]);
+    const deployment = deploymentOf(text);
+    const pod = deployment.spec.template;
+    expect(pod.spec.containers[0]?.args).toContain(
+      "--notifications-config=/etc/modelops/notifications/notifications.json",
+    );
+    expect(pod.metadata.annotations?.["checksum/notifications"]).toMatch(/^[0-9a-f]{64}$/);
+    const podSpec = pod.spec as unknown as {
+      volumes: { name: string; configMap?: { name: string } }[];
+      containers: { volumeMounts: { name: string; mountPath: string }[] }[];
+    };
+    expect(podSpec.volumes).toContainEqual({
+      name: "notifications",
+      configMap: { name: "modelops-operator-notifications" },
+    });
+    expect(podSpec.containers[0]?.volumeMounts).toContainEqual(
+      expect.objectContaining({ name: "notifications", mountPath: "/etc/modelops/notifications" }),
+    );
+    const role = objs.find((o) => o.kind === "Role" && o.metadata.name === "modelops-operator-notifications");
+    expect((role as unknown as Role).rules).toEqual([
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: ["audit-hook", "ops-hook-headers", "slack-webhook"],
+        verbs: ["get"],
+      },
+    ]);
+    expect(
+      objs.find((o) => o.kind === "RoleBinding" && o.metadata.name === "modelops-operator-notifications"),
+    ).toBeDefined();
+    await dryRun(text);
+    const defaults = await template();
+    expect(defaults).not.toMatch(/notifications/);
+    await expect(template(["--set", "notifications.webhooks[0].name=ops"])).rejects.toThrow(
+      /webhooks\/0.*missing property 'url'/s,
+    );
+    await expect(
+      template([
+        "--set",
+        "notifications.slack.webhookUrlSecret.name=s,notifications.slack.events={Deployed}",
+      ]),
+    ).rejects.toThrow(/slack\/events/);
   });
 
   it("rejects values outside its schema", async () => {
@@ -610,6 +687,7 @@ describe("kustomize bases", () => {
         expect(objects(text).filter((o) => o.kind === "ClusterRoleBinding")).toEqual([]);
         const bindings = objects(text).filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
         expect(bindings.map((b) => b.spec?.matchResources)).toEqual([
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } } },
           { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } } },
           { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "modelops-system" } } },
         ]);
