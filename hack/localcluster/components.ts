@@ -3,7 +3,7 @@
 // count the operator's writes.
 import { join } from "node:path";
 import type { NodeNetwork } from "./node-network.ts";
-import type { Pki } from "./pki.ts";
+import { FRONT_PROXY_CLIENT_CN, type Pki } from "./pki.ts";
 
 export interface Ports {
   etcdClient: number;
@@ -86,6 +86,19 @@ export function apiserverArgs(l: Layout): string[] {
     `--kubelet-client-certificate=${l.pki.clients["apiserver-kubelet-client"].cert}`,
     `--kubelet-client-key=${l.pki.clients["apiserver-kubelet-client"].key}`,
     "--kubelet-preferred-address-types=InternalIP",
+    // The aggregation layer (APIService), as kubeadm configures it: the
+    // apiserver proxies an aggregated group's requests with the front-proxy
+    // client certificate and the caller's identity in these headers. Without
+    // --enable-aggregator-routing it dials a Service's cluster IP, or an
+    // ExternalName Service's externalName at the APIService's port, so an
+    // aggregated server on this machine is `externalName: localhost`.
+    `--requestheader-client-ca-file=${l.pki.frontProxyCaCert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_CN}`,
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${l.pki.frontProxyClient.cert}`,
+    `--proxy-client-key-file=${l.pki.frontProxyClient.key}`,
   ];
 }
 

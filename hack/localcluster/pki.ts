@@ -25,7 +25,17 @@ export interface Pki {
   clients: Record<ClientName, KeyPair>;
   /** The real node's kubelet serving certificate (for its InternalIP). */
   kubeletServing: KeyPair;
+  /**
+   * The aggregation layer: a CA of its own (as kubeadm makes it) whose
+   * client certificate the apiserver presents to aggregated API servers,
+   * which trust X-Remote-User/-Group only from a client it signed.
+   */
+  frontProxyCaCert: string;
+  frontProxyClient: KeyPair;
 }
+
+/** The CN aggregated API servers accept forwarded identities from (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT_CN = "front-proxy-client";
 
 /** Client identities: the operator has its own user so its requests stand out in the audit log. */
 export const clientSubjects = {
@@ -60,9 +70,13 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
-async function makeCa(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, "ca.crt");
-  const key = join(dir, "ca.key");
+async function makeCa(
+  dir: string,
+  name = "ca",
+  cn = "modelops-local-ca",
+): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
   await openssl([
     "req",
     "-x509",
@@ -73,7 +87,7 @@ async function makeCa(dir: string): Promise<{ cert: string; key: string }> {
     "-out",
     cert,
     "-subj",
-    "/CN=modelops-local-ca",
+    `/CN=${cn}`,
     ...days,
     "-addext",
     "basicConstraints=critical,CA:TRUE",
@@ -130,8 +144,14 @@ const apiserverSans = (net: NodeNetwork) => [
 /** Creates the CA, the apiserver's serving cert, the SA signing key and every client cert in `dir`. */
 export async function createPki(dir: string, net: NodeNetwork): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
-  const ca = await makeCa(dir);
+  const [ca, frontProxyCa] = await Promise.all([
+    makeCa(dir),
+    makeCa(dir, "front-proxy-ca", "modelops-local-front-proxy-ca"),
+  ]);
   await Promise.all([
+    signed(frontProxyCa, join(dir, "front-proxy-client"), `/CN=${FRONT_PROXY_CLIENT_CN}`, [
+      "extendedKeyUsage=clientAuth",
+    ]),
     signed(ca, join(dir, "apiserver"), "/CN=kube-apiserver", [
       "extendedKeyUsage=serverAuth",
       `subjectAltName=${apiserverSans(net).join(",")}`,
@@ -168,6 +188,8 @@ export function pkiIn(dir: string): Pki {
     caKey: join(dir, "ca.key"),
     apiserver: pair("apiserver"),
     kubeletServing: pair("kubelet-serving"),
+    frontProxyCaCert: join(dir, "front-proxy-ca.crt"),
+    frontProxyClient: pair("front-proxy-client"),
     serviceAccountKey: join(dir, "service-account.key"),
     clients: Object.fromEntries(names.map((n) => [n, pair(`client-${n}`)])) as Record<ClientName, KeyPair>,
   };
