@@ -101,11 +101,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   let channels: Channel[] = [];
+  const notificationsPath = flags["notifications-config"];
   try {
-    const path = flags["notifications-config"];
-    if (path) channels = parseNotificationsConfig(readFileSync(path, "utf8"));
+    if (notificationsPath) channels = parseNotificationsConfig(readFileSync(notificationsPath, "utf8"));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    const message = (err as Error).message;
+    const said = message.startsWith("--notifications-config")
+      ? message
+      : `--notifications-config: ${message}`;
+    process.stderr.write(`${said}\n`);
     process.exit(2);
   }
   const log = createLogger({ level: flags["log-level"] });
