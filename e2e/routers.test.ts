@@ -3,6 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kubectlOk, waitFor } from "../hack/localcluster/kubectl.ts";
 import { GatewayApiRouter } from "../operator/rollout/routers/gateway-api.ts";
+import { cookieRegex } from "../operator/rollout/routers/header-match.ts";
 import { IstioRouter, VIRTUALSERVICE_KIND } from "../operator/rollout/routers/istio.ts";
 import { RoutePatcher } from "../operator/rollout/routers/route-patch.ts";
 import type { RouteTarget, TrafficRouter, TrafficSplit } from "../operator/rollout/routers/types.ts";
@@ -34,6 +35,8 @@ interface RouterCase {
   userFields(route: Json): Json;
   /** A user's later edit of the manifest in git. */
   gitEdit(manifest: string): string;
+  /** The managed list, and of its first entry the header conditions of each match and the backends' hosts/names. */
+  headerEntry(route: Json): { size: number; headers: unknown[]; backends: string[] };
 }
 
 const isCanaryHost = (h: string) => h.startsWith("iris-canary");
@@ -59,6 +62,11 @@ const CASES: RouterCase[] = [
         mirror: mirror ? (mirror.percent ?? 100) : 0,
       };
     },
+    headerEntry: (r) => ({
+      size: r.spec.rules.length,
+      headers: r.spec.rules[0].matches.map((m: Json) => m.headers),
+      backends: r.spec.rules[0].backendRefs.map((b: Json) => `${b.name}:${b.weight}`),
+    }),
     userFields: (r) => ({
       labels: r.metadata.labels,
       annotations: r.metadata.annotations,
@@ -91,6 +99,11 @@ const CASES: RouterCase[] = [
         mirror: http.mirror ? http.mirrorPercentage.value : 0,
       };
     },
+    headerEntry: (r) => ({
+      size: r.spec.http.length,
+      headers: r.spec.http[0].match.map((m: Json) => m.headers),
+      backends: r.spec.http[0].route.map((d: Json) => `${d.destination.host.split(".")[0]}:${d.weight}`),
+    }),
     userFields: (r) => ({
       annotations: r.metadata.annotations,
       spec: {
@@ -189,6 +202,49 @@ describe.each(CASES)("$label router", (c) => {
     expect(c.userFields(live)).toEqual(userAfterGit);
     expect(JSON.stringify(live.spec)).toContain('"20s"');
     expect(JSON.stringify(live.spec)).toContain("iris.new.example.test");
+  });
+
+  it("writes a header route the apiserver's schema accepts, before the managed rule, and removes it", async () => {
+    await router.setTraffic(target, { canaryWeight: 0, mirrorPercent: 0 });
+    const before = await read();
+    const size = c.headerEntry(before).size;
+    const headerRoute = [
+      { header: "x-cohort", value: "beta" },
+      { cookie: "cohort", value: "beta" },
+    ];
+    const split = { canaryWeight: 20, mirrorPercent: 30, headerRoute };
+    expect(await router.setTraffic(target, split)).toEqual({ ok: true, changed: true });
+    const live = await read();
+    const entry = c.headerEntry(live);
+    expect(entry.size).toBe(size + 1);
+    expect(entry.backends).toEqual(["iris-canary:100"]);
+    const cookie = cookieRegex("cohort", "beta");
+    expect(entry.headers).toEqual(
+      c.kind === "HTTPRoute"
+        ? [
+            [
+              { name: "x-cohort", type: "Exact", value: "beta" },
+              { name: "cookie", type: "RegularExpression", value: cookie },
+            ],
+          ]
+        : [{ "x-cohort": { exact: "beta" }, cookie: { regex: cookie } }],
+    );
+    // The apiserver stores a VirtualService's headers map with sorted keys: the conditions come back as a set.
+    const observed = await router.currentTraffic(target);
+    expect(observed).toEqual({ ok: true, ...split, headerRoute: expect.arrayContaining(headerRoute) });
+    expect(observed.ok && observed.headerRoute).toHaveLength(headerRoute.length);
+    const writes = kube.writeCount();
+    expect(await router.setTraffic(target, split)).toEqual({ ok: true, changed: false });
+    expect(kube.writeCount()).toBe(writes);
+
+    expect(await router.setTraffic(target, { canaryWeight: 0, mirrorPercent: 0 })).toEqual({
+      ok: true,
+      changed: true,
+    });
+    const after = await read();
+    expect(c.headerEntry(after).size).toBe(size);
+    expect(after.spec).toEqual(before.spec);
+    expect(await router.currentTraffic(target)).toEqual({ ok: true, canaryWeight: 0, mirrorPercent: 0 });
   });
 
   it("re-reads and retries when someone writes between its read and its patch", async () => {
