@@ -1,12 +1,17 @@
 // The kubectl-modelops plugin as SREs run it: `kubectl modelops ...` found by
-// kubectl on the PATH, against the test cluster, through a rollout that is
-// paused, promoted step by step, promoted fully and aborted.
-import { spawn } from "node:child_process";
-import { mkdtempSync, symlinkSync } from "node:fs";
+// kubectl on the PATH, against the test cluster. The plugin is installed the
+// ways a user installs it (hack/build-plugin.ts builds them, cached), each
+// into an empty directory that is alone on PATH: the single executable (most
+// tests), the bundle run by the machine's Node 20, the source checkout (Node
+// 24), and the krew archive through `kubectl krew install`.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { buildPlugin, type PluginArtifacts } from "../hack/build-plugin.ts";
 import { waitFor } from "../hack/localcluster/kubectl.ts";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../operator/manager.ts";
@@ -20,21 +25,59 @@ const binDir = inject("binDir");
 const namespaces: TestNamespace[] = [];
 let operator: RunningManager | undefined;
 let ns: TestNamespace;
-let pluginDir: string;
+/** A namespace no operator watches: objects there keep the status the test writes (or none). */
+let quiet: TestNamespace;
+let artifacts: PluginArtifacts;
 
-/** Runs `kubectl modelops ARGS -n NS` as a user would, with the plugin on PATH. */
+/** PATH entries of one way of installing the plugin. */
+type Install = string[];
+const installs: Record<"binary" | "bundle" | "source" | "krew", Install> = {
+  binary: [],
+  bundle: [],
+  source: [],
+  krew: [],
+};
+
+/** The machine's Node 20 (the bundle's oldest supported Node), found as `which -a node` would. */
+function node20(): string {
+  const candidates = [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/usr/local/bin"];
+  for (const dir of candidates) {
+    try {
+      const version = execFileSync(join(dir, "node"), ["--version"], { encoding: "utf8" });
+      if (version.startsWith("v20.")) return join(dir, "node");
+    } catch {}
+  }
+  throw new Error("no Node 20 on this machine to run the bundle with");
+}
+
+function emptyDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `modelops-plugin-${name}-`));
+}
+
 type PluginResult = { code: number; stdout: string; stderr: string };
+interface RunOptions {
+  /** Appended as `-n NS`; null: no -n. Default: the test's namespace. */
+  namespace?: string | null;
+  install?: Install;
+  env?: Record<string, string>;
+}
 
 /** Starts `kubectl modelops ARGS -n NS`; `stop` sends SIGINT (kubectl execs the plugin, so it gets it). */
-function startPlugin(
-  args: string[],
-  namespace = ns.name,
-): { done: Promise<PluginResult>; stop: () => void; output: () => string } {
-  const PATH = [pluginDir, binDir, dirname(process.execPath), process.env.PATH].join(":");
-  const child = spawn(join(binDir, "kubectl"), ["modelops", ...args, "-n", namespace], {
-    env: { ...process.env, PATH, KUBECONFIG: kubeconfig },
-    timeout: 120_000,
-  });
+function startPlugin(args: string[], opts: RunOptions = {}) {
+  const namespace = opts.namespace === undefined ? ns.name : opts.namespace;
+  const env = {
+    KUBECONFIG: kubeconfig,
+    PATH: (opts.install ?? installs.binary).join(delimiter),
+    ...opts.env,
+  };
+  const child = spawn(
+    join(binDir, "kubectl"),
+    ["modelops", ...args, ...(namespace ? ["-n", namespace] : [])],
+    {
+      env,
+      timeout: 120_000,
+    },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -42,15 +85,19 @@ function startPlugin(
   const done = new Promise<PluginResult>((resolve) =>
     child.on("close", (code) => resolve({ code: code ?? 128, stdout, stderr })),
   );
-  return { done, stop: () => child.kill("SIGINT"), output: () => stdout };
+  const printed = (text: string) =>
+    waitFor(async () => stdout.includes(text) || undefined, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      description: `kubectl modelops ${args.join(" ")} prints "${text}"`,
+    });
+  return { done, stop: () => child.kill("SIGINT"), output: () => stdout, printed };
 }
 
-function plugin(args: string[], namespace = ns.name): Promise<PluginResult> {
-  return startPlugin(args, namespace).done;
-}
+const plugin = (args: string[], opts?: RunOptions) => startPlugin(args, opts).done;
 
-async function pluginOk(args: string[], namespace?: string): Promise<string> {
-  const r = await plugin(args, namespace);
+async function pluginOk(args: string[], opts?: RunOptions): Promise<string> {
+  const r = await plugin(args, opts);
   if (r.code !== 0) throw new Error(`kubectl modelops ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }
@@ -59,17 +106,30 @@ const STRATEGY =
   "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}\n    - setWeight: 70\n    - pause: {}";
 
 beforeAll(async () => {
-  pluginDir = mkdtempSync(join(tmpdir(), "modelops-plugin-"));
-  symlinkSync(join(root, "operator/cli/main.ts"), join(pluginDir, "kubectl-modelops"));
+  // Cached by input hash: seconds when unchanged, about a minute cold.
+  artifacts = await buildPlugin({ out: emptyDir("build") });
+  const binary = emptyDir("binary");
+  copyFileSync(artifacts.binary as string, join(binary, "kubectl-modelops"));
+  installs.binary = [binary];
+  const bundle = emptyDir("bundle");
+  copyFileSync(artifacts.bundle, join(bundle, "kubectl-modelops"));
+  const node = join(emptyDir("node20"), "node");
+  symlinkSync(node20(), node);
+  installs.bundle = [bundle, dirname(node)];
+  const source = emptyDir("source");
+  symlinkSync(join(root, "operator/cli/main.ts"), join(source, "kubectl-modelops"));
+  installs.source = [source, dirname(process.execPath)];
+
   ns = await createTestNamespace("plugin", kubeconfig, binDir);
-  namespaces.push(ns);
+  quiet = await createTestNamespace("plugin-quiet", kubeconfig, binDir);
+  namespaces.push(ns, quiet);
   await ns.applySampleVersions();
   operator = await startInProcess({
     kubeconfig: inject("operatorKubeconfig"),
     namespace: ns.name,
     prometheus: createPrometheusProvider({ address: "http://127.0.0.1:9", timeoutMs: 1000 }),
   });
-});
+}, 600_000);
 
 afterAll(async () => {
   await operator?.stop();
@@ -97,26 +157,21 @@ describe("kubectl modelops", () => {
     expect(status).toMatch(/canary\s+iris-classifier-v2\s+\d\/\d/);
     const explain = await pluginOk(["explain", "iris"]);
     expect(explain).toContain("iris is paused: PauseStep");
-    expect(explain).toContain("kubectl modelops promote iris");
+    // Not the kubeconfig's namespace: the suggestion says which, ready to paste.
+    expect(explain).toMatch(new RegExp(`kubectl modelops promote iris -n ${ns.name} +# continue`));
     expect(await pluginOk(["get"])).toMatch(
       /iris\s+Paused\s+iris-classifier-v1\s+iris-classifier-v2\s+33%\s+2\/4/,
     );
 
+    // A paused step is not a resting phase: the watch goes on until Ctrl-C.
     const watch = startPlugin(["status", "iris", "--watch", "--interval", "0.3"]);
-    const printed = (text: string) =>
-      waitFor(async () => watch.output().includes(text) || undefined, {
-        timeoutMs: 15_000,
-        intervalMs: 200,
-        description: `status --watch prints "${text}"`,
-      });
-    await printed("weight 30% realised");
+    await watch.printed("weight 30% realised");
     expect(await pluginOk(["promote", "iris", "--wait"])).toMatch(
       /promote requested[^\n]*\n[^\n]*: handled; phase /,
     );
     await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 4");
     expect(await pluginOk(["status", "iris"])).toMatch(/Weight:\s+\d+% — weight 70% realised/);
-    // The live view printed the paused step, then the new weight, and ends cleanly on Ctrl-C.
-    await printed("weight 70% realised");
+    await watch.printed("weight 70% realised");
     watch.stop();
     const watched = await watch.done;
     expect(watched.code).toBe(0);
@@ -125,35 +180,112 @@ describe("kubectl modelops", () => {
     );
     expect(watched.stdout.split("\n---").length).toBeGreaterThan(2);
 
+    // Started before the last promotion, this watch ends by itself once v2 is Available.
+    const untilDone = startPlugin(["status", "iris", "--watch", "--interval", "0.3"]);
+    await untilDone.printed("Phase:     Paused");
     expect(await pluginOk(["promote", "iris", "--full", "--wait"])).toMatch(/promote-full requested/);
-    await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2" && !s.canaryVersion, "done");
-    expect(await pluginOk(["history", "iris"])).toMatch(/iris-classifier-v2\s+\S+\s+Promoted/);
-    expect(await pluginOk(["explain", "iris"])).toMatch(
-      /iris is (Available|Progressing), nothing is holding it/,
+    const ended = await untilDone.done;
+    expect(ended.code).toBe(0);
+    expect(ended.stdout.trim().split("\n---").at(-2)).toMatch(
+      /Phase:\s+Available[\s\S]*Stable:\s+iris-classifier-v2/,
     );
+    expect(await pluginOk(["history", "iris"])).toMatch(/iris-classifier-v2\s+\S+\s+Promoted/);
+    expect(await pluginOk(["explain", "iris"])).toMatch(/iris is Available, nothing is holding it/);
+    // Resting already: --watch prints once and exits; --keep-watching waits for Ctrl-C.
+    expect((await plugin(["status", "iris", "--watch"])).code).toBe(0);
+    const keep = startPlugin(["status", "iris", "--watch", "--keep-watching", "--interval", "0.3"]);
+    await keep.printed("Phase:     Available");
+    await new Promise((r) => setTimeout(r, 1500));
+    keep.stop();
+    expect((await keep.done).code).toBe(0);
   });
 
-  it("aborts a rollout and explains the rollback", async () => {
+  it("aborts a rollout: a watch exits 1 on RolledBack, and explain says why", async () => {
     await pausedRollout("abortme");
+    const watch = startPlugin(["status", "abortme", "--watch", "--interval", "0.3"]);
+    await watch.printed("Phase:     Paused");
     expect(await pluginOk(["abort", "abortme", "--wait"])).toMatch(
       /handled; phase RolledBack, stable iris-classifier-v1/,
     );
+    const watched = await watch.done;
+    expect(watched.code).toBe(1);
+    expect(watched.stderr).toContain("modeldeployment/abortme ended RolledBack");
     const explain = await pluginOk(["explain", "abortme"]);
     expect(explain).toContain(
       "abortme rolled back: iris-classifier-v2 was rolled back; iris-classifier-v1 serves",
     );
     expect(explain).toContain("aborted by an operator action");
-    expect(explain).toContain("kubectl modelops retry abortme");
+    expect(explain).toContain(`kubectl modelops retry abortme -n ${ns.name}`);
     expect(await pluginOk(["history", "abortme"])).toMatch(/iris-classifier-v2\s+\S+\s+(RolledBack|Aborted)/);
     expect(await pluginOk(["status", "abortme"])).toMatch(/Phase:\s+RolledBack/);
   });
 
+  it("pauses a ModelDeployment before a rollout and resumes it", async () => {
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("frozen", "iris-classifier-v1", STRATEGY));
+    await waitStatus(ns, "frozen", (s) => s.phase === "Available", "v1 Available");
+    expect(await pluginOk(["pause", "frozen", "--wait"])).toMatch(
+      /modeldeployment\/frozen paused \(spec.paused=true\)\n.*handled/,
+    );
+    await ns.kubectlOk(["apply", "-f", "-"], mdepManifest("frozen", "iris-classifier-v2", STRATEGY));
+    await waitStatus(ns, "frozen", (s) => s.pauseReason === "SpecPaused", "held by spec.paused");
+    const explain = await pluginOk(["explain", "frozen"]);
+    expect(explain).toContain(`kubectl modelops resume frozen -n ${ns.name}`);
+    expect(explain).not.toContain("promote");
+    expect(await pluginOk(["resume", "frozen", "--wait"])).toContain("resumed (spec.paused=false)");
+    await waitStatus(ns, "frozen", (s) => s.pauseReason === "PauseStep", "the rollout's own pause step");
+    const mdep = JSON.parse(
+      await ns.kubectlOk(["get", "mdep", "frozen", "-o", "json", "--show-managed-fields"]),
+    ) as { metadata: { managedFields: { manager: string }[] } };
+    expect(mdep.metadata.managedFields.map((f) => f.manager)).toContain("kubectl-modelops");
+  });
+
+  it("prints json, yaml and wide, and lists all namespaces with -A", async () => {
+    await quiet.kubectlOk(["apply", "-f", "-"], mdepManifest("unwatched", "iris-classifier-v1", ""));
+    const one = JSON.parse(await pluginOk(["get", "iris", "-o", "json"]));
+    expect(one).toMatchObject({ kind: "ModelDeployment", metadata: { name: "iris", namespace: ns.name } });
+    const list = yaml.load(await pluginOk(["get", "-o", "yaml"])) as {
+      kind: string;
+      items: { metadata: { name: string } }[];
+    };
+    expect(list.kind).toBe("List");
+    expect(list.items.map((i) => i.metadata.name)).toContain("iris");
+    const status = JSON.parse(await pluginOk(["status", "iris", "-o", "json"]));
+    expect(status.status.stableVersion).toBe("iris-classifier-v2");
+    const history = yaml.load(await pluginOk(["history", "iris", "-o", "yaml"])) as { result: string }[];
+    expect(history.map((h) => h.result)).toContain("Promoted");
+    expect(await pluginOk(["get", "-o", "wide"])).toMatch(
+      /^NAME .* MODELVERSION\s+STRATEGY\s+PAUSED\s+MESSAGE\n/,
+    );
+
+    const all = await pluginOk(["get", "-A"], { namespace: null });
+    expect(all).toMatch(/^NAMESPACE\s+NAME\s+PHASE/);
+    expect(all).toMatch(new RegExp(`${ns.name}\\s+iris\\s+Available`));
+    expect(all).toMatch(new RegExp(`${quiet.name}\\s+unwatched\\s+-`));
+    const byName = await plugin(["get", "iris", "--all-namespaces"], { namespace: null });
+    expect(byName.code).toBe(2);
+    expect(byName.stderr).toContain("cannot be read by name across all namespaces");
+  });
+
+  it("gives up waiting after --timeout when no operator handles the namespace", async () => {
+    const started = Date.now();
+    const wait = await plugin(["promote", "unwatched", "--wait", "--timeout", "1s"], {
+      namespace: quiet.name,
+    });
+    expect(wait.code).toBe(1);
+    expect(wait.stderr).toMatch(/did not handle promote@\S+ within 1s; is it running\?/);
+    const watch = await plugin(["status", "unwatched", "--watch", "--timeout", "1s"], {
+      namespace: quiet.name,
+    });
+    expect(watch.code).toBe(1);
+    expect(watch.stderr).toContain("timed out waiting for modeldeployment/unwatched");
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it("prints a DriftMonitor's last report, worst feature first", async () => {
-    // A namespace no operator watches, so the report is the one written here.
-    const quiet = await createTestNamespace("plugin-drift", kubeconfig, binDir);
-    namespaces.push(quiet);
     await quiet.kubectlOk(["apply", "-f", join(root, "config/samples/driftmonitor.yaml")]);
-    expect(await pluginOk(["drift", "iris-classifier"], quiet.name)).toContain("no drift report yet");
+    expect(await pluginOk(["drift", "iris-classifier"], { namespace: quiet.name })).toContain(
+      "no drift report yet",
+    );
     const report = {
       status: {
         verdict: "Critical",
@@ -175,18 +307,143 @@ describe("kubectl modelops", () => {
       "-p",
       JSON.stringify(report),
     ]);
-    const out = await pluginOk(["drift", "iris-classifier"], quiet.name);
+    const out = await pluginOk(["drift", "iris-classifier"], { namespace: quiet.name });
     expect(out).toMatch(/Verdict:\s+Critical/);
     expect(out).toContain("over 512 requests");
     expect(out.indexOf("petal_length")).toBeLessThan(out.indexOf("petal_width"));
   });
 
-  it("fails with a clear message and exit code for an unknown object or command", async () => {
+  it("reports the client version and the operator Deployment's version label", async () => {
+    // Labelled as the chart labels the operator's Deployment.
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: modelops-operator
+  labels: {app.kubernetes.io/name: modelops-operator, app.kubernetes.io/version: "9.8.7"}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: op}}
+  template:
+    metadata: {labels: {app: op}}
+    spec: {containers: [{name: manager, image: "registry.test/modelops-operator:9.8.7"}]}`,
+    );
+    const out = await pluginOk(["version"], { namespace: null });
+    expect(out).toMatch(/^client: 0\.1\.0\n/);
+    expect(out).toContain(
+      `operator: 9.8.7 (deployment ${ns.name}/modelops-operator, image registry.test/modelops-operator:9.8.7)`,
+    );
+  });
+
+  it("fails clearly: unknown object, unknown command, unreachable cluster", async () => {
     const missing = await plugin(["status", "nope"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/error: .*not found/i);
+    expect(missing.stderr).toContain(
+      'Error from server (NotFound): modeldeployments.modelops.io "nope" not found',
+    );
     const bad = await plugin(["frobnicate", "x"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("unknown command frobnicate");
+    expect(bad.stderr).toContain('error: unknown command "frobnicate" for "kubectl modelops"');
+    const noCluster = join(emptyDir("kubeconfig"), "config");
+    writeFileSync(
+      noCluster,
+      yaml.dump({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "gone", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: [{ name: "gone", context: { cluster: "gone", user: "u" } }],
+        "current-context": "gone",
+      }),
+    );
+    const refused = await plugin(["get"], { env: { KUBECONFIG: noCluster } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(
+      `The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port? (kubeconfig ${noCluster}, context "gone")`,
+    );
+  });
+
+  it("has a help page per command", async () => {
+    const status = await pluginOk(["status", "--help"], { namespace: null });
+    const promote = await pluginOk(["promote", "--help"], { namespace: null });
+    expect(status).toContain("Usage: kubectl modelops status [options] <NAME>");
+    expect(status).toContain("--keep-watching");
+    expect(promote).toContain("Usage: kubectl modelops promote [options] <NAME>");
+    expect(promote).toContain("--full");
+    expect(promote).not.toContain("--keep-watching");
+  });
+
+  it("completes commands and ModelDeployment names in bash, and for kubectl modelops <TAB>", async () => {
+    const bin = installs.binary[0] as string;
+    const env = { PATH: [bin, "/usr/bin", "/bin"].join(delimiter), KUBECONFIG: kubeconfig };
+    const bash = (words: string) =>
+      execFileSync(
+        "bash",
+        [
+          "-c",
+          `source <(kubectl-modelops completion bash); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _kubectl_modelops; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ],
+        { env, encoding: "utf8" },
+      ).trim();
+    expect(bash("kubectl-modelops pro")).toBe("promote");
+    expect(bash(`kubectl-modelops status -n ${ns.name} ir`)).toBe("iris");
+    // kubectl (1.26+) completes plugin arguments through kubectl_complete-<plugin>.
+    writeFileSync(
+      join(bin, "kubectl_complete-modelops"),
+      '#!/bin/sh\nexec kubectl-modelops __complete "$@"\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const viaKubectl = execFileSync(
+      join(binDir, "kubectl"),
+      ["__complete", "modelops", "abort", "-n", ns.name, "ab"],
+      {
+        env,
+        encoding: "utf8",
+      },
+    );
+    expect(viaKubectl.split("\n")[0]).toBe("abortme");
+  });
+});
+
+describe("kubectl modelops, installed without a source checkout", () => {
+  it("installs from the krew manifest and archive with kubectl krew", async () => {
+    const krew = execFileSync("bash", [join(root, "hack/krew.sh")], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .pop();
+    const krewBin = emptyDir("krew-bin");
+    copyFileSync(krew as string, join(krewBin, "kubectl-krew"));
+    const krewRoot = emptyDir("krew-root");
+    const r = spawnSync(
+      join(binDir, "kubectl"),
+      ["krew", "install", `--manifest=${artifacts.manifest}`, `--archive=${artifacts.archive}`],
+      {
+        env: { PATH: krewBin, KREW_ROOT: krewRoot, KREW_NO_UPGRADE_CHECK: "1", KUBECONFIG: kubeconfig },
+        encoding: "utf8",
+        input: "",
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stderr;
+    expect(out).toContain("Installed plugin: modelops");
+    installs.krew = [join(krewRoot, "bin")];
+  });
+
+  it.each(["krew", "bundle", "source"] as const)("works installed as the %s", async (how) => {
+    const install = installs[how];
+    expect(install.length, `${how} installed`).toBeGreaterThan(0);
+    expect(await pluginOk(["get", "iris"], { install })).toMatch(/iris\s+Available\s+iris-classifier-v2/);
+    expect(await pluginOk(["pause", "iris", "--wait"], { install })).toMatch(/paused.*\n.*handled/);
+    expect(await pluginOk(["resume", "iris", "--wait"], { install })).toMatch(/resumed.*\n.*handled/);
+    expect(await pluginOk(["version", "--client"], { install, namespace: null })).toBe("client: 0.1.0\n");
+  });
+
+  it("runs the bundle on Node 20", () => {
+    expect(execFileSync(node20(), [artifacts.bundle, "version", "--client"], { encoding: "utf8" })).toBe(
+      "client: 0.1.0\n",
+    );
   });
 });
