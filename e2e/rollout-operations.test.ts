@@ -1,7 +1,7 @@
 // What SREs and platform teams do around rollouts: promote, abort, retry and
 // undo with kubectl annotate (no spec edits, so GitOps sees no drift); a
 // Prometheus that cannot be reached; and weights and mirroring carried by
-// the user's Gateway API HTTPRoute and Istio VirtualService.
+// the user's Gateway API HTTPRoute and Istio VirtualService, and a cohort's header route there.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
@@ -36,6 +36,8 @@ async function act(ns: TestNamespace, name: string, value: string): Promise<void
 }
 
 const handled = (value: string) => (s: RolloutStatus) => s.lastHandledAction === value;
+// biome-ignore lint/suspicious/noExplicitAny: route JSON is probed freely
+type Json = Record<string, any>;
 
 beforeAll(async () => {
   removeRouterCrds = await installRouterCrds(kubeconfig, binDir);
@@ -145,6 +147,76 @@ describe("routers", () => {
     expect(parsed.spec.rules[0]?.timeouts).toEqual({ request: "10s" });
     expect(parsed.spec.rules.map((r) => r.name)).toEqual(["predict", "docs"]);
   });
+
+  // A cohort (header or cookie) goes to the new version from the step that routes it until the rollout ends.
+  it.each([
+    {
+      label: "Gateway API",
+      resource: "httproute",
+      fixture: "e2e/fixtures/routers/httproute.yaml",
+      routing: "{gatewayAPI: {httpRoute: iris}}",
+      list: "rules",
+      headers: (entry: Json) => entry.matches[0].headers,
+      backends: (entry: Json) => entry.backendRefs.map((b: Json) => `${b.name}:${b.weight}`),
+      cohort: [{ name: "x-cohort", type: "Exact", value: "beta" }],
+    },
+    {
+      label: "Istio",
+      resource: "virtualservice",
+      fixture: "e2e/fixtures/routers/virtualservice.yaml",
+      routing: "{istio: {virtualService: iris}}",
+      list: "http",
+      headers: (entry: Json) => entry.match[0].headers,
+      backends: (entry: Json) =>
+        entry.route.map((d: Json) => `${d.destination.host.split(".")[0]}:${d.weight ?? ""}`),
+      cohort: { "x-cohort": { exact: "beta" } },
+    },
+  ])(
+    "$label: setHeaderRoute puts the cohort's route before the model's while the rollout runs; promotion removes it",
+    async (c) => {
+      const ns = await setup(`cohort-${c.resource}`);
+      const route = readFileSync(c.fixture, "utf8").replaceAll("__NAMESPACE__", ns.name);
+      await ns.kubectlOk(["apply", "-f", "-"], route);
+      const strategy =
+        "canary:\n  steps:\n    - setHeaderRoute: {match: [{header: x-cohort, value: beta}]}\n    - pause: {}\n" +
+        "    - setWeight: 50\n    - pause: {}";
+      const manifest = (v: string) => `${mdepManifest("iris", v, strategy)}  trafficRouting: ${c.routing}\n`;
+      await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v1"));
+      await waitStatus(ns, "iris", (s) => s.phase === "Available", "v1 Available");
+      const userList = (await ns.getJson<Json>(c.resource, "iris"))?.spec[c.list];
+      await ns.kubectlOk(["apply", "-f", "-"], manifest("iris-classifier-v2"));
+      const list = async () => (await ns.getJson<Json>(c.resource, "iris"))?.spec[c.list] as Json[];
+
+      const dogfood = await waitStatus(
+        ns,
+        "iris",
+        (s) => s.currentStepIndex === 1,
+        "step 1: the cohort only",
+      );
+      expect(dogfood.trafficMessage).toBe(
+        `0% to iris-classifier-v2 through the ${c.routing.includes("gatewayAPI") ? "gatewayAPI" : "istio"} router; ` +
+          "requests with header x-cohort: beta all go to iris-classifier-v2",
+      );
+      const held = await list();
+      expect(held).toHaveLength(userList.length + 1);
+      expect(c.headers(held[0] as Json)).toEqual(c.cohort);
+      expect(c.backends(held[0] as Json)).toEqual(["iris-canary:100"]);
+      expect(c.backends(held[1] as Json)).toEqual(["iris-stable:100", "iris-canary:0"]);
+
+      await act(ns, "iris", "promote@1");
+      await waitStatus(ns, "iris", (s) => s.currentStepIndex === 3, "step 3: the cohort and 50%");
+      const weighted = await list();
+      expect(c.headers(weighted[0] as Json)).toEqual(c.cohort);
+      expect(c.backends(weighted[1] as Json)).toEqual(["iris-stable:50", "iris-canary:50"]);
+
+      await act(ns, "iris", "promote@2");
+      await waitStatus(ns, "iris", (s) => s.stableVersion === "iris-classifier-v2", "promoted");
+      await expect.poll(async () => (await list()).length, { timeout: 10_000 }).toBe(userList.length);
+      const after = await list();
+      expect(c.backends(after[0] as Json)).toEqual(["iris-stable:100", "iris-canary:0"]);
+      expect(JSON.stringify(after)).not.toContain("x-cohort");
+    },
+  );
 
   it("Istio: a shadow rollout mirrors a share of traffic in the VirtualService, then promotes", async () => {
     const ns = await setup("istio");
