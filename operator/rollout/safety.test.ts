@@ -43,6 +43,10 @@ const stepArb = fc.oneof(
   fc.integer({ min: 0, max: 100 }).map((setWeight) => ({ setWeight })),
   fc.constantFrom({ pause: { duration: "30s" } }, { pause: { duration: "2m" } }, { pause: {} }),
   analysisArb.map((analysis) => ({ analysis })),
+  fc.constantFrom(
+    { setHeaderRoute: { match: [{ header: "x-cohort", value: "beta" }] } },
+    { setHeaderRoute: { match: [] } },
+  ),
 );
 
 const strategyArb: fc.Arbitrary<ModelDeployment["spec"]["strategy"]> = fc.oneof(
@@ -151,7 +155,10 @@ function requiredReady(traffic: Traffic, router: RouterKind, total: number): Map
     return need;
   }
   if (stableRevision) need.set(stableRevision, share(100 - (canaryRevision ? canaryWeight : 0)));
-  if (canaryRevision) need.set(canaryRevision, Math.max(need.get(canaryRevision) ?? 0, share(canaryWeight)));
+  // A header route sends its cohort to the canary whatever the weight: one ready pod at least.
+  const cohort = traffic.headerRoute.length > 0 ? 1 : 0;
+  if (canaryRevision)
+    need.set(canaryRevision, Math.max(need.get(canaryRevision) ?? 0, share(canaryWeight), cohort));
   return need;
 }
 
@@ -171,6 +178,16 @@ function check(s: Scenario, c: Checker, step: Step, world: { pods: Map<string, u
   stableAtFullSize(step); // (c)
   promotedOnlyAfterAnalyses(c, step); // (b)
   onlyKnownRevisionsRun(step.d, world); // (e)
+  headerRouteOnlyDuringARollout(s, step.d); // (g)
+}
+
+/** (g) a header route exists only with a canary to send it to, and never on the replicas router. */
+function headerRouteOnlyDuringARollout(s: Scenario, d: RolloutDecision): void {
+  if (d.traffic.headerRoute.length === 0) return;
+  if (s.router === "replicas")
+    throw new Error("a header route on the replicas router, which cannot match headers");
+  if (!d.traffic.canaryRevision || d.status.phase === "RolledBack")
+    throw new Error(`a header route without a rollout in progress (phase ${d.status.phase})`);
 }
 
 /** (f) the same input gives the same decision, and the input is not changed. */
