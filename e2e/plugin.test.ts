@@ -4,19 +4,17 @@
 // into an empty directory that is alone on PATH: the single executable (most
 // tests), the bundle run by the machine's Node 20, the source checkout (Node
 // 24), and the krew archive through `kubectl krew install`.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildPlugin, type PluginArtifacts } from "../hack/build-plugin.ts";
-import { waitFor } from "../hack/localcluster/kubectl.ts";
 import { createPrometheusProvider } from "../operator/analysis/prometheus.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { startInProcess } from "./harness/operator.ts";
+import { type Install, node20, PluginInstalls, startKubectl } from "./harness/plugin.ts";
 import { mdepManifest, waitStatus } from "./harness/rollout.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,42 +25,18 @@ let operator: RunningManager | undefined;
 let ns: TestNamespace;
 /** A namespace no operator watches: objects there keep the status the test writes (or none). */
 let quiet: TestNamespace;
-let artifacts: PluginArtifacts;
+const plugins = new PluginInstalls();
+const { installs } = plugins;
 
-/** PATH entries of one way of installing the plugin. */
-type Install = string[];
-const installs: Record<"binary" | "bundle" | "source" | "krew", Install> = {
-  binary: [],
-  bundle: [],
-  source: [],
-  krew: [],
-};
-
-/** The machine's Node 20 (the bundle's oldest supported Node), found as `which -a node` would. */
-function node20(): string {
-  const candidates = [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/usr/local/bin"];
-  for (const dir of candidates) {
-    try {
-      const version = execFileSync(join(dir, "node"), ["--version"], { encoding: "utf8" });
-      if (version.startsWith("v20.")) return join(dir, "node");
-    } catch {}
-  }
-  throw new Error("no Node 20 on this machine to run the bundle with");
-}
-
-function emptyDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `modelops-plugin-${name}-`));
-}
-
-type PluginResult = { code: number; stdout: string; stderr: string };
 interface RunOptions {
   /** Appended as `-n NS`; null: no -n. Default: the test's namespace. */
   namespace?: string | null;
+  /** Default: the single executable. */
   install?: Install;
   env?: Record<string, string>;
 }
 
-/** Starts `kubectl modelops ARGS -n NS`; `stop` sends SIGINT (kubectl execs the plugin, so it gets it). */
+/** Starts `kubectl modelops ARGS -n NS` with only the install on PATH. */
 function startPlugin(args: string[], opts: RunOptions = {}) {
   const namespace = opts.namespace === undefined ? ns.name : opts.namespace;
   const env = {
@@ -70,28 +44,11 @@ function startPlugin(args: string[], opts: RunOptions = {}) {
     PATH: (opts.install ?? installs.binary).join(delimiter),
     ...opts.env,
   };
-  const child = spawn(
+  return startKubectl(
     join(binDir, "kubectl"),
     ["modelops", ...args, ...(namespace ? ["-n", namespace] : [])],
-    {
-      env,
-      timeout: 120_000,
-    },
+    env,
   );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<PluginResult>((resolve) =>
-    child.on("close", (code) => resolve({ code: code ?? 128, stdout, stderr })),
-  );
-  const printed = (text: string) =>
-    waitFor(async () => stdout.includes(text) || undefined, {
-      timeoutMs: 20_000,
-      intervalMs: 200,
-      description: `kubectl modelops ${args.join(" ")} prints "${text}"`,
-    });
-  return { done, stop: () => child.kill("SIGINT"), output: () => stdout, printed };
 }
 
 const plugin = (args: string[], opts?: RunOptions) => startPlugin(args, opts).done;
@@ -106,20 +63,8 @@ const STRATEGY =
   "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}\n    - setWeight: 70\n    - pause: {}";
 
 beforeAll(async () => {
-  // Cached by input hash: seconds when unchanged, about a minute cold.
-  artifacts = await buildPlugin({ out: emptyDir("build") });
-  const binary = emptyDir("binary");
-  copyFileSync(artifacts.binary as string, join(binary, "kubectl-modelops"));
-  installs.binary = [binary];
-  const bundle = emptyDir("bundle");
-  copyFileSync(artifacts.bundle, join(bundle, "kubectl-modelops"));
-  const node = join(emptyDir("node20"), "node");
-  symlinkSync(node20(), node);
-  installs.bundle = [bundle, dirname(node)];
-  const source = emptyDir("source");
-  symlinkSync(join(root, "operator/cli/main.ts"), join(source, "kubectl-modelops"));
-  installs.source = [source, dirname(process.execPath)];
-
+  // Built once per change of its inputs (cached): seconds when unchanged, under a minute cold.
+  await plugins.install();
   ns = await createTestNamespace("plugin", kubeconfig, binDir);
   quiet = await createTestNamespace("plugin-quiet", kubeconfig, binDir);
   namespaces.push(ns, quiet);
@@ -134,6 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await operator?.stop();
   for (const n of namespaces) await n.delete();
+  plugins.remove();
 });
 
 async function pausedRollout(name: string): Promise<void> {
@@ -345,7 +291,7 @@ spec:
     const bad = await plugin(["frobnicate", "x"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('error: unknown command "frobnicate" for "kubectl modelops"');
-    const noCluster = join(emptyDir("kubeconfig"), "config");
+    const noCluster = join(plugins.emptyDir("kubeconfig"), "config");
     writeFileSync(
       noCluster,
       yaml.dump({
@@ -410,26 +356,9 @@ spec:
 
 describe("kubectl modelops, installed without a source checkout", () => {
   it("installs from the krew manifest and archive with kubectl krew", async () => {
-    const krew = execFileSync("bash", [join(root, "hack/krew.sh")], { encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .pop();
-    const krewBin = emptyDir("krew-bin");
-    copyFileSync(krew as string, join(krewBin, "kubectl-krew"));
-    const krewRoot = emptyDir("krew-root");
-    const r = spawnSync(
-      join(binDir, "kubectl"),
-      ["krew", "install", `--manifest=${artifacts.manifest}`, `--archive=${artifacts.archive}`],
-      {
-        env: { PATH: krewBin, KREW_ROOT: krewRoot, KREW_NO_UPGRADE_CHECK: "1", KUBECONFIG: kubeconfig },
-        encoding: "utf8",
-        input: "",
-      },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    const out = r.stderr;
+    const { code, output: out } = plugins.installWithKrew(join(binDir, "kubectl"));
+    expect(code, out).toBe(0);
     expect(out).toContain("Installed plugin: modelops");
-    installs.krew = [join(krewRoot, "bin")];
   });
 
   it.each(["krew", "bundle", "source"] as const)("works installed as the %s", async (how) => {
@@ -442,8 +371,8 @@ describe("kubectl modelops, installed without a source checkout", () => {
   });
 
   it("runs the bundle on Node 20", () => {
-    expect(execFileSync(node20(), [artifacts.bundle, "version", "--client"], { encoding: "utf8" })).toBe(
-      "client: 0.1.0\n",
-    );
+    expect(
+      execFileSync(node20(), [plugins.artifacts.bundle, "version", "--client"], { encoding: "utf8" }),
+    ).toBe("client: 0.1.0\n");
   });
 });

@@ -20,6 +20,7 @@ import {
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -125,6 +126,15 @@ function buildExecutable(code: string, node: string, dir: string): void {
   for (const f of ["main.cjs", "sea.blob", "sea-config.json"]) rmSync(join(dir, f));
 }
 
+/** Keeps the newest executables (170 MB each): every change of the sources makes a new one. */
+function pruneCache(dir: string, keep = 3): void {
+  const entries = readdirSync(dir)
+    .filter((name) => !name.includes(".tmp-"))
+    .map((name) => ({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of entries.slice(keep)) rmSync(old.path, { recursive: true, force: true });
+}
+
 /** A hard link to the cached file (130 MB copied at every run would be most of a cached build), else a copy. */
 function place(from: string, to: string): void {
   rmSync(to, { force: true });
@@ -183,6 +193,7 @@ export async function buildPlugin(
     } catch {
       rmSync(tmp, { recursive: true, force: true }); // another build got there first
     }
+    pruneCache(dirname(cacheDir));
   }
   const binary = join(out, "kubectl-modelops");
   const archive = join(out, ARCHIVE);
