@@ -13,9 +13,26 @@ const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 /** Characters RFC 6265 keeps out of a cookie value. */
 const COOKIE_VALUE_FORBIDDEN = [" ", '"', ",", ";", "\\"];
 
+/**
+ * zod's approximation of the apiserver's RE2 check: JavaScript compiles the
+ * pattern once RE2's own syntax (leading flags like (?i), (?P<name>) groups)
+ * is rewritten, so a broken pattern is refused here too and a valid RE2 one
+ * is not (JavaScript-only syntax such as lookahead is left to the apiserver).
+ */
+function compilesAsRe2(pattern: string): boolean {
+  const js = pattern.replace(/^\(\?[imsU]+\)/, "").replaceAll("(?P<", "(?<");
+  try {
+    new RegExp(js);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const NAME_FIELDS = ["header", "cookie"];
 const VALUE_FIELDS = ["value", "regex"];
 const COOKIE_NEEDS_VALUE = "a cookie is matched by its exact value: set value, not regex";
+const BAD_REGEX = "regex must be a valid RE2 regular expression";
 const BAD_COOKIE_VALUE =
   "a cookie value cannot contain spaces, double quotes, commas, semicolons or backslashes";
 
@@ -55,6 +72,7 @@ export const headerRouteMatchSchema = withCel(
     .refine((m) => exactlyOne(m, NAME_FIELDS), { message: "set exactly one of header or cookie" })
     .refine((m) => exactlyOne(m, VALUE_FIELDS), { message: "set exactly one of value or regex" })
     .refine((m) => m.cookie === undefined || m.regex === undefined, { message: COOKIE_NEEDS_VALUE })
+    .refine((m) => m.regex === undefined || compilesAsRe2(m.regex), { message: BAD_REGEX })
     .refine((m) => m.cookie === undefined || !COOKIE_VALUE_FORBIDDEN.some((c) => m.value?.includes(c)), {
       message: BAD_COOKIE_VALUE,
     })
@@ -70,7 +88,7 @@ export const headerRouteMatchSchema = withCel(
     // Compiles the pattern: an invalid one fails evaluation, and the apiserver's error names the syntax error.
     {
       rule: "!has(self.regex) || ''.matches(self.regex) || !''.matches(self.regex)",
-      message: "regex must be a valid RE2 regular expression",
+      message: BAD_REGEX,
     },
   ],
 );
