@@ -159,19 +159,9 @@ function startedReason(after: Status): string {
   return `spec.modelVersion is ${after.canaryVersion}${setBy ? ` (set by ${setBy})` : ""}`;
 }
 
-/**
- * The same pause as before: same reason at the same place of the same
- * rollout. Not pauseStartTime: the engine sets it anew whenever a reconcile
- * passes through Progressing on its way to the same pause.
- */
+/** The same pause as before: the engine keeps pauseStartTime while a pause goes on. */
 function samePause(before: Status | undefined, after: Status): boolean {
-  return (
-    before?.phase === "Paused" &&
-    before.pauseReason === after.pauseReason &&
-    before.canaryRevision === after.canaryRevision &&
-    before.stage === after.stage &&
-    before.currentStepIndex === after.currentStepIndex
-  );
+  return before?.phase === "Paused" && before.pauseStartTime === after.pauseStartTime;
 }
 
 function pausedForHuman(mdep: ModelDeployment, s: Status): boolean {

@@ -193,6 +193,21 @@ describe("canary", () => {
     expect(d.traffic.canaryWeight).toBe(20);
   });
 
+  it("keeps when a pause started across reconciles, and starts it anew at the next pause", () => {
+    const w = rollingOut(canaryStrategy);
+    const first = runUntil(w, (d) => d.status.pauseReason === "PauseStep");
+    const started = first.status.pauseStartTime;
+    expect(started).toBeDefined();
+    expect(tick(w, { advanceMs: 10_000 }).status.pauseStartTime).toBe(started);
+    expect(tick(w, { advanceMs: 10_000 }).status.pauseStartTime).toBe(started);
+    // The manual pause at the last step is a new pause.
+    runUntil(w, () => stepIndex(w) === 3, 5000);
+    w.analysis["step-3"] = "Successful";
+    const last = runUntil(w, () => stepIndex(w) === 4);
+    expect(last.status.pauseStartTime).not.toBe(started);
+    expect(tick(w, { advanceMs: 60_000 }).status.pauseStartTime).toBe(last.status.pauseStartTime);
+  });
+
   it("supersedes a rollout in progress when the version changes again", () => {
     const w = rollingOut(canaryStrategy);
     runUntil(w, () => stepIndex(w) === 1);

@@ -88,12 +88,28 @@ export function setPhase(
   t.st.phase = phase;
   t.st.message = message;
   if (pauseReason) {
-    if (t.st.pauseReason !== pauseReason) t.st.pauseStartTime = kubeTime(t.now);
+    if (t.st.pauseReason !== pauseReason) t.st.pauseStartTime = pauseStart(t, pauseReason);
     t.st.pauseReason = pauseReason;
   } else {
     delete t.st.pauseReason;
     delete t.st.pauseStartTime;
   }
+}
+
+/**
+ * When a pause started. A tick may pass through Progressing before it pauses
+ * again where it already was (same reason, revision, stage and step): that
+ * pause goes on, so `kubectl` and notifications see when it really began.
+ */
+function pauseStart(t: Tick, pauseReason: string): string {
+  const before = t.input.mdep.status;
+  const same =
+    before?.pauseStartTime !== undefined &&
+    before.pauseReason === pauseReason &&
+    before.canaryRevision === t.st.canaryRevision &&
+    before.stage === t.st.stage &&
+    before.currentStepIndex === t.st.currentStepIndex;
+  return same && before.pauseStartTime ? before.pauseStartTime : kubeTime(t.now);
 }
 
 /** Moves to a stage; its progress deadline starts now. A canary keeps its step index through Promoting. */
