@@ -1,9 +1,12 @@
 // The chart's ValidatingAdmissionPolicy on the real apiserver: the operator
 // acts with its own rights for a DriftMonitor (creates Jobs, reads a Secret
 // to send it to a URL) and a ModelVersion (reads a reference ConfigMap), so
-// their author must hold those rights already. Two users: alice may create
-// Jobs and get the Secret hook-token and the ConfigMap iris-reference;
-// mallory may only manage DriftMonitors and ModelVersions. The chart is
+// their author must hold those rights already; a ModelDeployment's pods run
+// as its template's ServiceAccount and mount the Secrets its volumes name.
+// Users: alice may create Jobs, get the Secret hook-token and the ConfigMap
+// iris-reference, and impersonate the ServiceAccount iris-runner; mallory may
+// only manage DriftMonitors, ModelVersions and ModelDeployments; erin holds
+// Kubernetes' built-in edit role besides. The chart is
 // rendered namespaced (the binding's namespace selector is the watched
 // namespace), as that is the narrower case.
 import { execFile } from "node:child_process";
@@ -54,6 +57,24 @@ spec:
 `;
 }
 
+/** A ModelDeployment whose pods run as `serviceAccount` (if any) and mount `volumes` (YAML flow list, if any). */
+function modelDeployment(name: string, serviceAccount?: string, volumes?: string): string {
+  const template = [
+    serviceAccount ? `serviceAccountName: ${serviceAccount}` : "",
+    volumes ? `volumes: ${volumes}` : "",
+  ].filter(Boolean);
+  return `apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: ${name}}
+spec:
+  modelVersion: iris-v1
+  template: {${template.join(", ")}}
+`;
+}
+const secretVolume = (secret: string) => `{name: creds, secret: {secretName: ${secret}}}`;
+const projectedVolume = (...secrets: string[]) =>
+  `{name: bundle, projected: {sources: [${secrets.map((s) => `{secret: {name: ${s}}}`).join(", ")}]}}`;
+
 /** kubectl in the test namespace as `user` (impersonated by the admin credentials). */
 const as = (user: string, args: string[], input?: string) =>
   kubectl(["-n", ns.name, `--as=${user}`, "--as-group=system:authenticated", ...args], {
@@ -73,7 +94,9 @@ subjects: [{kind: User, name: ${user}, apiGroup: rbac.authorization.k8s.io}]
 kind: Role
 metadata: {name: drift-editor, namespace: ${namespace}}
 rules:
-  - {apiGroups: [modelops.io], resources: [driftmonitors, modelversions], verbs: [get, list, create, update, patch]}
+  - apiGroups: [modelops.io]
+    resources: [driftmonitors, modelversions, modeldeployments]
+    verbs: [get, list, create, update, patch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -82,7 +105,14 @@ rules:
   - {apiGroups: [batch], resources: [jobs], verbs: [create]}
   - {apiGroups: [""], resources: [secrets], resourceNames: [hook-token], verbs: [get]}
   - {apiGroups: [""], resources: [configmaps], resourceNames: [iris-reference], verbs: [get]}
-${binding("alice", "drift-editor")}${binding("alice", "job-maker")}${binding("mallory", "drift-editor")}`;
+  - {apiGroups: [""], resources: [serviceaccounts], resourceNames: [iris-runner], verbs: [impersonate]}
+${binding("alice", "drift-editor")}${binding("alice", "job-maker")}${binding("mallory", "drift-editor")}${binding("erin", "drift-editor")}---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: erin-edit, namespace: ${namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: User, name: erin, apiGroup: rbac.authorization.k8s.io}]
+`;
 }
 
 beforeAll(async () => {
@@ -98,15 +128,21 @@ beforeAll(async () => {
   policyObjects = (yaml.loadAll(stdout) as (typeof policyObjects)[number][]).filter(
     (o) => o && POLICY_KINDS.includes(o.kind),
   );
-  expect(policyObjects.map((o) => o.kind).sort()).toEqual([...POLICY_KINDS, ...POLICY_KINDS].sort());
+  expect(policyObjects.map((o) => o.kind).sort()).toEqual(
+    [...POLICY_KINDS, ...POLICY_KINDS, ...POLICY_KINDS].sort(),
+  );
   await kubectlOk(["apply", "-f", "-"], {
     ...opts,
     input: policyObjects.map((o) => JSON.stringify(o)).join("\n"),
   });
-  // The apiserver loads new policies asynchronously: wait until both refuse.
+  // The apiserver loads new policies asynchronously: wait until all three refuse.
   await waitFor(
     async () => {
-      const probes = [driftMonitor("probe", `{retrainJob: ${JOB}}`), modelVersion("probe", "iris-reference")];
+      const probes = [
+        driftMonitor("probe", `{retrainJob: ${JOB}}`),
+        modelVersion("probe", "iris-reference"),
+        modelDeployment("probe", "iris-runner"),
+      ];
       const results = await Promise.all(
         probes.map((p) => as("mallory", ["create", "--dry-run=server", "-f", "-"], p)),
       );
@@ -223,5 +259,76 @@ spec:
     );
     const ok = await as("alice", ["create", "-f", "-"], modelVersion("a1", "iris-reference"));
     expect(ok.stdout).toContain("modelversion.modelops.io/a1 created");
+  });
+
+  it("admits a ModelDeployment whose pods use only what its author may use", async () => {
+    const volumes = `[${secretVolume("hook-token")}, ${projectedVolume("hook-token")}]`;
+    const alice = await as(
+      "alice",
+      ["create", "-f", "-"],
+      modelDeployment("alice-pods", "iris-runner", volumes),
+    );
+    expect(alice.stderr).toBe("");
+    expect(alice.stdout).toContain("modeldeployment.modelops.io/alice-pods created");
+    const plain = await as("mallory", ["create", "-f", "-"], modelDeployment("mallory-plain"));
+    expect(plain.stdout).toContain("modeldeployment.modelops.io/mallory-plain created");
+  });
+
+  it("admits Kubernetes' edit role: it may impersonate ServiceAccounts and get Secrets", async () => {
+    const volumes = `[${secretVolume("other-token")}, ${projectedVolume("hook-token", "other-token")}]`;
+    const r = await as("erin", ["create", "-f", "-"], modelDeployment("erin-pods", "any-account", volumes));
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("modeldeployment.modelops.io/erin-pods created");
+  });
+
+  it("refuses a serviceAccountName its author may not impersonate, by the account's name", async () => {
+    const mallory = await as("mallory", ["create", "-f", "-"], modelDeployment("m-sa", "iris-runner"));
+    expect(mallory.code).not.toBe(0);
+    expect(mallory.stderr).toContain(
+      `spec.template.serviceAccountName: user "mallory" may not impersonate serviceaccount iris-runner in ` +
+        `namespace ${ns.name}; the inference pods would run as it for you. Ask for impersonate on that ` +
+        "ServiceAccount (the edit role has it), or remove serviceAccountName.",
+    );
+    const alice = await as("alice", ["create", "-f", "-"], modelDeployment("a-sa", "deployer"));
+    expect(alice.stderr).toContain(`user "alice" may not impersonate serviceaccount deployer`);
+  });
+
+  it("refuses a secret or projected volume of a Secret its author may not get, naming the Secret", async () => {
+    const secret = await as(
+      "mallory",
+      ["create", "-f", "-"],
+      modelDeployment("m-vol", "", `[${secretVolume("hook-token")}]`),
+    );
+    expect(secret.stderr).toContain(
+      `spec.template.volumes: user "mallory" may not get secret hook-token in namespace ${ns.name}; the ` +
+        "inference pods would mount it for you. Ask for get on that Secret, or remove the volume.",
+    );
+    const projected = await as(
+      "alice",
+      ["create", "-f", "-"],
+      modelDeployment("a-vol", "", `[${projectedVolume("hook-token", "other-token")}]`),
+    );
+    expect(projected.stderr).toContain(`user "alice" may not get secret other-token in namespace ${ns.name}`);
+  });
+
+  it("checks every spec change, not metadata: mallory may annotate alice's ModelDeployment but not re-target it", async () => {
+    const retarget = JSON.stringify({ spec: { modelVersion: "mallory-v1" } });
+    const r = await as("mallory", ["patch", "mdep", "alice-pods", "--type=merge", "-p", retarget]);
+    expect(r.stderr).toContain(`user "mallory" may not impersonate serviceaccount iris-runner`);
+    const withSecret = modelDeployment("alice-secret", "", `[${secretVolume("hook-token")}]`);
+    expect((await as("alice", ["create", "-f", "-"], withSecret)).stdout).toContain("created");
+    const scale = await as("mallory", [
+      "patch",
+      "mdep",
+      "alice-secret",
+      "--type=merge",
+      "-p",
+      '{"spec":{"replicas":3}}',
+    ]);
+    expect(scale.stderr).toContain(`user "mallory" may not get secret hook-token`);
+    const version = await ns.kubectlOk(["get", "mdep", "alice-pods", "-o", "jsonpath={.spec.modelVersion}"]);
+    expect(version).toBe("iris-v1");
+    const annotate = await as("mallory", ["annotate", "mdep", "alice-pods", "modelops.io/action=promote"]);
+    expect(annotate.stdout).toContain("annotated");
   });
 });

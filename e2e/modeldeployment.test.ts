@@ -18,6 +18,7 @@ type Mdep = {
     replicas?: number;
     readyReplicas?: number;
     stableVersion?: string;
+    url?: string;
     observedGeneration?: number;
     conditions?: Condition[];
   };
@@ -80,6 +81,13 @@ describe("ModelDeployment on a real control plane", () => {
     expect(deployment?.spec.replicas).toBe(2);
     const services = await ownedBy("services", mdep.metadata.uid);
     expect(services.map((s) => s.metadata.name)).toEqual(["iris-classifier"]);
+    // status.url names that Service; kubectl shows it with -o wide only, to keep the default columns short.
+    const url = `http://iris-classifier.${ns.name}.svc.cluster.local`;
+    expect(mdep.status?.url).toBe(url);
+    const [header, row] = (await ns.kubectlOk(["get", "mdep", "iris-classifier", "-o", "wide"])).split("\n");
+    expect(header?.trim().split(/\s+/).at(-1)).toBe("URL");
+    expect(row?.trim().split(/\s+/).at(-1)).toBe(url);
+    expect(await ns.kubectlOk(["get", "mdep", "iris-classifier"])).not.toContain("URL");
 
     const pods = JSON.parse(
       await ns.kubectlOk(["get", "pods", "-l", "modelops.io/deployment=iris-classifier", "-o", "json"]),
@@ -156,4 +164,89 @@ describe("ModelDeployment on a real control plane", () => {
     const mdep = await waitAvailable("early", 2);
     expect(mdep.status?.stableVersion).toBe("iris-classifier-v2");
   });
+
+  it("hands every template pod field to a Deployment the apiserver accepts, and the sidecar its resources", async () => {
+    await ns.kubectlOk(["create", "serviceaccount", "iris-runner"]);
+    await ns.kubectlOk(["apply", "-f", "config/samples/modelversion.yaml"]);
+    await ns.kubectlOk(["apply", "-f", "-"], GPU_DEPLOYMENT);
+    const mdep = await waitFor(async () => ns.getJson<Mdep>("mdep", "gpu"), { description: "mdep gpu" });
+    type PodSpec = Record<string, unknown> & {
+      containers: {
+        name: string;
+        resources?: unknown;
+        securityContext?: unknown;
+        volumeMounts?: unknown[];
+      }[];
+    };
+    const deployment = await waitFor(
+      async () =>
+        (await ownedBy("deployments", mdep.metadata.uid))[0] as unknown as {
+          spec: { template: { spec: PodSpec } };
+        },
+      { timeoutMs: 30_000, description: "the Deployment of mdep gpu" },
+    );
+    const pod = deployment.spec.template.spec;
+    const model = pod.containers.find((c) => c.name === "model");
+    const proxy = pod.containers.find((c) => c.name === "modelops-proxy");
+    expect(pod).toMatchObject({
+      serviceAccountName: "iris-runner",
+      imagePullSecrets: [{ name: "registry-creds" }],
+      priorityClassName: "inference-critical",
+      nodeSelector: { "nvidia.com/gpu.present": "true" },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{}] } },
+      },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname" }],
+      securityContext: { fsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } },
+    });
+    expect((pod.volumes as { name: string }[]).map((v) => v.name)).toEqual(["model", "cache", "tls"]);
+    expect(model?.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/tls", readOnly: true });
+    // Pods get requests equal to limits for extended resources; the Deployment keeps what was written.
+    expect(model?.resources).toEqual({ limits: { "nvidia.com/gpu": "1", memory: "8Gi" } });
+    expect(model?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(proxy?.resources).toEqual({
+      requests: { cpu: "20m", memory: "32Mi" },
+      limits: { memory: "128Mi" },
+    });
+    await ns.kubectlOk(["delete", "mdep", "gpu", "--wait=false"]);
+  });
 });
+
+/** A GPU ModelDeployment using every template field (its pods stay Pending: the kwok nodes have no GPU). */
+const GPU_DEPLOYMENT = `apiVersion: modelops.io/v1alpha1
+kind: ModelDeployment
+metadata: {name: gpu}
+spec:
+  modelVersion: iris-classifier-v1
+  replicas: 1
+  proxy: {resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}}
+  template:
+    serviceAccountName: iris-runner
+    imagePullSecrets: [{name: registry-creds}]
+    priorityClassName: inference-critical
+    nodeSelector: {nvidia.com/gpu.present: "true"}
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+    affinity:
+      nodeAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          nodeSelectorTerms: [{matchExpressions: [{key: nvidia.com/gpu.product, operator: In, values: [A100]}]}]
+    topologySpreadConstraints:
+      - maxSkew: 1
+        topologyKey: kubernetes.io/hostname
+        whenUnsatisfiable: ScheduleAnyway
+        labelSelector: {matchLabels: {modelops.io/deployment: gpu}}
+        matchLabelKeys: [modelops.io/revision]
+    resources: {limits: {nvidia.com/gpu: 1, memory: 8Gi}}
+    volumes:
+      - {name: cache, emptyDir: {medium: Memory, sizeLimit: 1Gi}}
+      - {name: tls, secret: {secretName: iris-tls}}
+    volumeMounts:
+      - {name: cache, mountPath: /cache}
+      - {name: tls, mountPath: /etc/tls, readOnly: true}
+    securityContext: {runAsUser: 1000, runAsNonRoot: true, fsGroup: 2000}
+    containerSecurityContext: {readOnlyRootFilesystem: true}
+`;

@@ -87,25 +87,40 @@ const nodeAffinitySchema = z
   })
   .describe("Node affinity, as in a Pod.");
 
-const podAffinityTermSchema = z
-  .object({
-    labelSelector: labelSelectorSchema.optional(),
-    namespaces: z
-      .array(z.string().max(63))
-      .max(16)
-      .optional()
-      .describe("Namespaces of the pods; default own."),
-    namespaceSelector: labelSelectorSchema.optional(),
-    topologyKey: QUALIFIED_NAME.describe(
-      'Node label that defines the domain, e.g. "kubernetes.io/hostname".',
-    ),
-    matchLabelKeys: z
-      .array(QUALIFIED_NAME)
-      .max(16)
-      .optional()
-      .describe('Pod label keys whose values are added to the selector, e.g. ["modelops.io/revision"].'),
-  })
-  .describe("Pods, and the topology domain in which they count.");
+const MATCH_LABEL_KEYS_NEED_SELECTOR =
+  "matchLabelKeys narrows labelSelector, so it needs one: set labelSelector (e.g. matchLabels: " +
+  '{"modelops.io/deployment": <name>}), or remove matchLabelKeys';
+const matchLabelKeysRule = {
+  rule: "!has(self.matchLabelKeys) || has(self.labelSelector)",
+  message: MATCH_LABEL_KEYS_NEED_SELECTOR,
+  fieldPath: ".matchLabelKeys",
+};
+const matchLabelKeysRefine = (t: { matchLabelKeys?: string[] | undefined; labelSelector?: unknown }) =>
+  t.matchLabelKeys === undefined || t.labelSelector !== undefined;
+
+const podAffinityTermSchema = withCel(
+  z
+    .object({
+      labelSelector: labelSelectorSchema.optional(),
+      namespaces: z
+        .array(z.string().max(63))
+        .max(16)
+        .optional()
+        .describe("Namespaces of the pods; default own."),
+      namespaceSelector: labelSelectorSchema.optional(),
+      topologyKey: QUALIFIED_NAME.describe(
+        'Node label that defines the domain, e.g. "kubernetes.io/hostname".',
+      ),
+      matchLabelKeys: z
+        .array(QUALIFIED_NAME)
+        .max(16)
+        .optional()
+        .describe('Pod label keys whose values are added to the selector, e.g. ["modelops.io/revision"].'),
+    })
+    .refine(matchLabelKeysRefine, { message: MATCH_LABEL_KEYS_NEED_SELECTOR, path: ["matchLabelKeys"] })
+    .describe("Pods, and the topology domain in which they count."),
+  [matchLabelKeysRule],
+);
 
 const podAffinitySchema = (what: string) =>
   z
@@ -161,6 +176,7 @@ export const topologySpreadConstraintSchema = withCel(
         .describe("Whether node affinity limits domains."),
       nodeTaintsPolicy: z.enum(["Honor", "Ignore"]).optional().describe("Whether node taints limit domains."),
     })
+    .refine(matchLabelKeysRefine, { message: MATCH_LABEL_KEYS_NEED_SELECTOR, path: ["matchLabelKeys"] })
     .refine((c) => c.minDomains === undefined || c.whenUnsatisfiable === "DoNotSchedule", {
       message: MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE,
       path: ["minDomains"],
@@ -172,6 +188,7 @@ export const topologySpreadConstraintSchema = withCel(
       message: MIN_DOMAINS_NEEDS_DO_NOT_SCHEDULE,
       fieldPath: ".minDomains",
     },
+    matchLabelKeysRule,
   ],
 );
 
@@ -236,6 +253,13 @@ const projectionSourceSchema = withCel(
   [celExactlyOne(PROJECTION_SOURCES, "a projected source", "use one source per list item")],
 );
 
+/**
+ * Sources of one projected volume. Small, and a constant: the admission
+ * policy lists every projected Secret by source index (CEL has no flatten on
+ * every supported Kubernetes version).
+ */
+export const PROJECTED_SOURCES_MAX = 8;
+
 export const VOLUME_SOURCES = ["emptyDir", "secret", "configMap", "persistentVolumeClaim", "projected"];
 
 export const volumeFields = {
@@ -273,7 +297,11 @@ export const volumeFields = {
     .describe("A PersistentVolumeClaim."),
   projected: z
     .object({
-      sources: z.array(projectionSourceSchema).min(1).max(16).describe("Sources merged into one directory."),
+      sources: z
+        .array(projectionSourceSchema)
+        .min(1)
+        .max(PROJECTED_SOURCES_MAX)
+        .describe(`Sources merged into one directory (at most ${PROJECTED_SOURCES_MAX}).`),
       defaultMode: FILE_MODE.optional().describe("Mode of the files (0..0777); default 0644."),
     })
     .optional()

@@ -113,6 +113,21 @@ describe("spec.template pod fields", () => {
     ]);
   });
 
+  it("refuses more than 8 Secrets across secret volumes and projected sources", () => {
+    const volumes = (n: number) => [
+      ...Array.from({ length: n }, (_, i) => ({ name: `v${i}`, secret: { secretName: `s${i}` } })),
+      {
+        name: "bundle",
+        projected: { sources: [{ configMap: { name: "ca" } }, { secret: { name: "last" } }] },
+      },
+    ];
+    expect(parse({ volumes: volumes(7) }).success).toBe(true);
+    expect(messages({ volumes: volumes(8) })).toEqual([
+      "spec.template.volumes: the volumes name more than 8 Secrets (secret volumes and projected secret sources " +
+        "together), each of which admission checks against your rights: put the keys into fewer Secrets",
+    ]);
+  });
+
   it("refuses a volume with no source or two, and a projected source with two", () => {
     expect(messages({ volumes: [{ name: "data" }] })[0]).toContain("set exactly one of emptyDir, secret");
     expect(parse({ volumes: [{ name: "d", emptyDir: {}, secret: { secretName: "s" } }] }).success).toBe(
@@ -125,6 +140,22 @@ describe("spec.template pod fields", () => {
   it("refuses what a Pod refuses: minDomains with ScheduleAnyway, a bad seccomp pair, bad names and modes", () => {
     const spread = { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway", minDomains: 2 };
     expect(messages({ topologySpreadConstraints: [spread] })[0]).toContain("minDomains applies only with");
+    const byRevision = {
+      maxSkew: 1,
+      topologyKey: "zone",
+      whenUnsatisfiable: "DoNotSchedule",
+      matchLabelKeys: ["r"],
+    };
+    expect(messages({ topologySpreadConstraints: [byRevision] })[0]).toContain(
+      "matchLabelKeys narrows labelSelector",
+    );
+    const selected = { ...byRevision, labelSelector: { matchLabels: { "modelops.io/deployment": "iris" } } };
+    expect(parse({ topologySpreadConstraints: [selected] }).success).toBe(true);
+    const term = { topologyKey: "zone", matchLabelKeys: ["r"] };
+    expect(
+      parse({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } } })
+        .success,
+    ).toBe(false);
     expect(parse({ securityContext: { seccompProfile: { type: "Localhost" } } }).success).toBe(false);
     expect(parse({ serviceAccountName: "Not_A_Name" }).success).toBe(false);
     expect(parse({ volumes: [{ name: "Data", emptyDir: {} }] }).success).toBe(false);
@@ -164,9 +195,15 @@ describe("the CRD's rules for them", () => {
       "self.name != 'model'",
       "!self.mountPath.matches('^/+mnt/+models(/.*)?$')",
     ]);
-    expect(rules(template)).toEqual([
+    expect(rules(template)[0]).toBe(
       "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",
-    ]);
+    );
+    // One term per projected source index: the admission policy lists the Secrets the same way.
+    expect(rules(template)[1]).toMatch(
+      /^!has\(self.volumes\) \|\| self.volumes.filter\(v, has\(v.secret\)\).size\(\) \+ /,
+    );
+    expect(rules(template)[1]).toContain("has(v.projected.sources[7].secret)");
+    expect(rules(template)[1]).toMatch(/ <= 8$/);
   });
 
   it("accepts any resource name in requests and limits, nvidia.com/gpu included", () => {

@@ -17,6 +17,7 @@ import {
   affinitySchema,
   containerSecurityContextSchema,
   localObjectReferenceListSchema,
+  PROJECTED_SOURCES_MAX,
   podSecurityContextSchema,
   topologySpreadConstraintSchema,
   volumeBaseSchema,
@@ -120,6 +121,34 @@ const MODEL_DIR_PATTERN = `^/+${MODEL_MOUNT_PATH.split("/").filter(Boolean).join
 const MOUNT_WITHOUT_VOLUME =
   "every volumeMount must name a volume of template.volumes: add the volume, or correct the mount's name";
 
+/**
+ * Secrets a template's volumes may name, secret volumes and projected
+ * sources together. The admission policy checks the author's get on each
+ * with one authorizer call, and the apiserver allows only a few such calls
+ * per policy; the chart's admission-policy.yaml has one check per slot.
+ */
+export const TEMPLATE_SECRETS_MAX = 8;
+const TOO_MANY_SECRETS =
+  `the volumes name more than ${TEMPLATE_SECRETS_MAX} Secrets (secret volumes and projected secret sources ` +
+  "together), each of which admission checks against your rights: put the keys into fewer Secrets";
+/** CEL: how many Secrets the template's volumes name (one term per projected source index). */
+const SECRET_COUNT_CEL = [
+  "self.volumes.filter(v, has(v.secret)).size()",
+  ...Array.from(
+    { length: PROJECTED_SOURCES_MAX },
+    (_, k) =>
+      `self.volumes.filter(v, has(v.projected) && v.projected.sources.size() > ${k} && ` +
+      `has(v.projected.sources[${k}].secret)).size()`,
+  ),
+].join(" + ");
+type TemplateVolume = z.infer<typeof volumeBaseSchema>;
+function secretCount(volumes: TemplateVolume[] | undefined): number {
+  return (volumes ?? []).reduce(
+    (n, v) => n + (v.secret ? 1 : 0) + (v.projected?.sources.filter((s) => s.secret).length ?? 0),
+    0,
+  );
+}
+
 const volumeSchema = withCel(
   volumeBaseSchema
     .refine(volumeSourceRule.refine, { message: volumeSourceRule.message })
@@ -215,12 +244,21 @@ export const podTemplateOverridesSchema = withCel(
       message: MOUNT_WITHOUT_VOLUME,
       path: ["volumeMounts"],
     })
+    .refine((t) => secretCount(t.volumes) <= TEMPLATE_SECRETS_MAX, {
+      message: TOO_MANY_SECRETS,
+      path: ["volumes"],
+    })
     .describe("Overrides for the inference pods. Changing them rolls out a new revision."),
   [
     {
       rule: "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",
       message: MOUNT_WITHOUT_VOLUME,
       fieldPath: ".volumeMounts",
+    },
+    {
+      rule: `!has(self.volumes) || ${SECRET_COUNT_CEL} <= ${TEMPLATE_SECRETS_MAX}`,
+      message: TOO_MANY_SECRETS,
+      fieldPath: ".volumes",
     },
   ],
 );
