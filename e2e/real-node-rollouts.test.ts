@@ -4,8 +4,18 @@
 // the Service the way a client does, counting every failed request.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failureKinds } from "../hack/localcluster/load-generator.ts";
+import { queryPrometheus } from "../hack/localcluster/prometheus.ts";
+import { alertRules, dashboardQueries, withoutThreshold } from "../hack/monitoring-queries.ts";
+import { adapterRules, metricName, podsQuery, seriesName } from "../hack/prometheus-adapter.ts";
+import { LABEL_DEPLOYMENT } from "../operator/api/contract.ts";
 import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
-import { POD_START_MS, type RealNodeWorld, report, startRealNodeWorld } from "./harness/real-node.ts";
+import {
+  POD_START_MS,
+  type RealNodeWorld,
+  report,
+  STORY_RATE,
+  startRealNodeWorld,
+} from "./harness/real-node.ts";
 import { type RolloutStatus, rolloutStatus, waitStatus } from "./harness/rollout.ts";
 
 const errorRate = "{name: error-rate, builtin: errorRate, max: 0.05}";
@@ -13,7 +23,8 @@ const errorRate = "{name: error-rate, builtin: errorRate, max: 0.05}";
 let world: RealNodeWorld;
 
 beforeAll(async () => {
-  world = await startRealNodeWorld("real-rollouts");
+  // Leading, as installed: the dashboard and the alerts read leader_election_master_status.
+  world = await startRealNodeWorld("real-rollouts", { leaderElect: true });
   await world.apply(
     [
       world.versionManifest("iris-v1", "1", "logreg"),
@@ -177,5 +188,126 @@ canary:
     expect(stats.failures).toEqual([]);
     expect(stats.byRevision[v2.stableRevision as string]).toBeGreaterThan(0);
     expect(stats.byRevision[v1.stableRevision as string]).toBeGreaterThan(0);
+  }, 900_000);
+
+  it("during a canary under real traffic every dashboard panel and every alert's series return data, stable and canary side by side; the prometheus-adapter rules give each pod its client load", async () => {
+    const t0 = Date.now();
+    const strategy = `
+canary:
+  analysis: {interval: 5s, metrics: [${errorRate}]}
+  steps:
+  - setWeight: 50
+  - pause: {}`;
+    await world.apply(world.deployment("watched", "iris-v1", strategy));
+    const v1 = await world.serving("watched", "iris-v1");
+    const client = await world.load("watched");
+    // The drift panel's series come from a DriftMonitor's evaluations.
+    await world.apply(`
+apiVersion: modelops.io/v1alpha1
+kind: DriftMonitor
+metadata: {name: watched}
+spec:
+  targetRef: {name: watched}
+  interval: 5s
+  window: 1m
+  minSampleSize: 50
+  features:
+  - {name: petal_length, method: psi, warning: 0.1, critical: 0.25}`);
+    await world.apply(world.deployment("watched", "iris-v2", strategy));
+    const paused = await waitStatus(
+      world.ns,
+      "watched",
+      (s) => s.phase === "Paused" && s.canaryWeight === 50,
+      "paused at 50%",
+      POD_START_MS,
+    );
+    const revisions = [v1.stableRevision, paused.canaryRevision].sort();
+    const pausedAfter = (Date.now() - t0) / 1000;
+
+    // Grafana's $__rate_interval is at least four scrape intervals; 1m holds both revisions' traffic.
+    const panels = dashboardQueries({
+      namespace: world.ns.name,
+      deployment: "watched",
+      __rate_interval: "1m",
+    });
+    // Every shipped alert fires only on a failure (a rollback, a stuck
+    // rollout, critical drift, no operator, reconcile errors): a healthy
+    // canary can only show that the series each one compares exist.
+    const alerts = alertRules().flatMap((r) =>
+      withoutThreshold(r.expr).map((expr) => ({ alert: r.alert, expr })),
+    );
+    const pods = (
+      await world.ns.kubectlOk([
+        "get",
+        "pods",
+        "-l",
+        `${LABEL_DEPLOYMENT}=watched`,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+      ])
+    )
+      .split(" ")
+      .filter(Boolean);
+    const adapter = adapterRules().map((rule) => ({
+      metric: metricName(rule, seriesName(rule)),
+      expr: podsQuery(rule, world.ns.name, pods),
+    }));
+    type Result = { what: string; expr: string; series: Awaited<ReturnType<typeof queryPrometheus>> };
+    const run = async (what: string, expr: string): Promise<Result> => ({
+      what,
+      expr,
+      series: await queryPrometheus(world.prom.url, expr),
+    });
+    const runAll = () =>
+      Promise.all([
+        // A panel target that picks an alarming state (Critical drift: `== 1`)
+        // falls back to its series without that comparison.
+        ...panels.map(async (p) => {
+          const asIs = await run(`panel "${p.panel}" ${p.refId}`, p.expr);
+          const [bare] = withoutThreshold(p.expr);
+          return asIs.series.length || bare === p.expr || !bare
+            ? asIs
+            : run(`${asIs.what} (no threshold)`, bare);
+        }),
+        ...alerts.map((a) => run(`alert ${a.alert}`, a.expr)),
+        ...adapter.map((a) => run(`adapter ${a.metric}`, a.expr)),
+      ]);
+    const perRevision = (results: Result[]) =>
+      results
+        .find((r) => r.what.startsWith('panel "Request rate by revision"'))
+        ?.series.map((s) => s.metric.revision)
+        .sort();
+    const rps = (results: Result[]) =>
+      results.find((r) => r.what.includes("client_requests_per_second"))?.series ?? [];
+    const total = (results: Result[]) => rps(results).reduce((sum, s) => sum + s.value, 0);
+    // Rates need a few scrapes of the canary, the drift panel a first
+    // evaluation, and the adapter's 1m rate a minute of load to reach the client's rate.
+    let results: Result[] = [];
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      results = await runAll();
+      const complete =
+        results.every((r) => r.series.length > 0) &&
+        JSON.stringify(perRevision(results)) === JSON.stringify(revisions) &&
+        rps(results).length === pods.length &&
+        total(results) > STORY_RATE * 0.8;
+      if (complete || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const stats = await world.stopLoad(client);
+    report("monitoring queries", stats, t0);
+    const adapterRps = rps(results);
+    const clientRps = total(results);
+    console.log(
+      `[story] monitoring queries: paused at 50% after ${pausedAfter.toFixed(0)}s; ${results.length} queries (${panels.length} panel targets, ${alerts.length} alert series, ${adapter.length} adapter rules); adapter rps ${clientRps.toFixed(1)} after ${((Date.now() - t0) / 1000 - pausedAfter).toFixed(0)}s more, per pod ${adapterRps.map((s) => `${s.metric.pod}=${s.value.toFixed(2)}`).join(", ")}`,
+    );
+    expect(results.filter((r) => r.series.length === 0).map((r) => `${r.what}: ${r.expr}`)).toEqual([]);
+    // Stable and canary side by side.
+    expect(perRevision(results)).toEqual(revisions);
+    // One value per pod, named by the pod label the adapter maps to pods; together the client's rate.
+    expect(adapterRps.map((s) => s.metric.pod).sort()).toEqual([...pods].sort());
+    expect(clientRps).toBeGreaterThan(STORY_RATE * 0.8);
+    expect(clientRps).toBeLessThan(STORY_RATE * 1.2);
+    expect(stats.failures).toEqual([]);
   }, 900_000);
 });
