@@ -282,7 +282,7 @@ spec:
     );
   });
 
-  it("fails clearly: unknown object, unknown command, unreachable cluster", async () => {
+  it("fails clearly: unknown object, unknown command, no kubeconfig, unreachable cluster", async () => {
     const missing = await plugin(["status", "nope"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(
@@ -302,6 +302,12 @@ spec:
         contexts: [{ name: "gone", context: { cluster: "gone", user: "u" } }],
         "current-context": "gone",
       }),
+    );
+    const home = plugins.emptyDir("home");
+    const none = await plugin(["get"], { env: { KUBECONFIG: "", HOME: home } });
+    expect(none.code).toBe(1);
+    expect(none.stderr.trim()).toBe(
+      `error: no kubeconfig: set KUBECONFIG, pass --kubeconfig, or create ${home}/.kube/config`,
     );
     const refused = await plugin(["get"], { env: { KUBECONFIG: noCluster } });
     expect(refused.code).toBe(1);

@@ -113,7 +113,8 @@ export async function cmdStatus(ctx: CommandContext, name: string, opts: StatusO
     const view = serialize(m, opts.output) ?? renderStatus(m, await podsByRevision(ctx, name));
     // A watch prints a new view only when something changed, so piped
     // output stays a readable log of the rollout's progress.
-    if (view !== last) ctx.out(opts.watch ? `${view}\n---` : view);
+    // JSON documents follow one another as `kubectl get -w -o json` prints them; text and YAML get a separator.
+    if (view !== last) ctx.out(opts.watch && opts.output !== "json" ? `${view}\n---` : view);
     last = view;
     if (!opts.watch || ctx.signal?.aborted) return 0;
     const phase = restingPhase(m);

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-import { KubeConfig } from "@kubernetes/client-node";
 // kubectl-modelops: a kubectl plugin (kubectl finds `kubectl-modelops` on
 // PATH and runs it for `kubectl modelops ...`) to watch and steer rollouts.
 // This file is the I/O shell: kubeconfig, signals, error wording, exit codes
 // (0 done, 1 failed, 2 command-line misuse). It runs from a checkout on
 // Node 24, and bundled (hack/build-plugin.ts) on Node >= 20 or as one binary.
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { CommanderError } from "commander";
 import { API_VERSION } from "../api/contract.ts";
 import { KubeClient } from "../runtime/kube.ts";
@@ -15,6 +18,15 @@ import { buildProgram, type GlobalOptions, PROGRAM_NAME, type ProgramIO } from "
 
 function loadKubeConfig(globals: GlobalOptions): { kc: KubeConfig; target: Target } {
   const kc = new KubeConfig();
+  const home = join(homedir(), ".kube/config");
+  // Without any, the client library falls back to http://localhost:8080 and a puzzling TLS complaint.
+  if (
+    !globals.kubeconfig &&
+    !process.env.KUBECONFIG &&
+    !existsSync(home) &&
+    !process.env.KUBERNETES_SERVICE_HOST
+  )
+    throw new Error(`no kubeconfig: set KUBECONFIG, pass --kubeconfig, or create ${home}`);
   if (globals.kubeconfig) kc.loadFromFile(globals.kubeconfig);
   else kc.loadFromDefault();
   if (globals.context) {
