@@ -83,9 +83,9 @@ export async function podsByRevision(ctx: CommandContext, name: string): Promise
 }
 
 /** Phases a rollout rests in: `status --watch` ends on one unless --keep-watching. */
-export const TERMINAL_PHASES: readonly string[] = ["Available", "RolledBack", "Degraded", "Failed"];
+export const TERMINAL_PHASES: readonly string[] = ["Available", "RolledBack", "Degraded"];
 /** Terminal phases that mean the rollout did not end well: `status --watch` exits 1 on them. */
-const FAILED_PHASES: readonly string[] = ["RolledBack", "Degraded", "Failed"];
+const FAILED_PHASES: readonly string[] = ["RolledBack", "Degraded"];
 
 /** Rests in a terminal phase for the current spec: an older generation's phase says nothing yet. */
 export function restingPhase(m: Mdep): string | undefined {

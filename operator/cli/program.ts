@@ -112,7 +112,7 @@ export function buildProgram(io: ProgramIO, result: RunResult): Command {
     .addOption(output(["json", "yaml"]))
     .addHelpText(
       "after",
-      "\n--watch exits 0 on Available, 1 on RolledBack, Degraded or Failed (for scripts and CI).",
+      "\n--watch exits 0 on Available, 1 on RolledBack or Degraded (for scripts and CI).",
     )
     .action(
       act((ctx, o, name) =>
