@@ -78,10 +78,10 @@ describe("ModelDeployment health", () => {
       "error-rate 0.2 > 0.05",
     ],
     [
-      "a failure",
-      mdep({ phase: "Failed", message: "no version can serve" }),
-      "Degraded",
-      "no version can serve",
+      "nothing serving yet",
+      mdep({ phase: "Pending", message: "ModelVersion v9 does not exist in this namespace" }),
+      "Progressing",
+      "ModelVersion v9 does not exist in this namespace",
     ],
     ["unready serving pods", mdep({ phase: "Degraded" }), "Degraded", "Degraded"],
     [

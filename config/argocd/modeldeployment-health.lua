@@ -40,7 +40,7 @@ elseif st.phase == "Available" then
 elseif st.phase == "Paused" then
   hs.status = "Suspended"
   if st.pauseReason ~= nil then hs.message = st.pauseReason .. ": " .. hs.message end
-elseif st.phase == "RolledBack" or st.phase == "Failed" or st.phase == "Degraded" then
+elseif st.phase == "RolledBack" or st.phase == "Degraded" then
   hs.status = "Degraded"
 else
   -- Pending and Progressing: a rollout or the first pods are under way.
