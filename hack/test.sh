@@ -13,10 +13,11 @@ step() { printf '\n=== %s\n' "$*"; }
 step "node $(node --version)"
 step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
-step "building or reusing the real servers the tests talk to: MLServer, MLflow, SeaweedFS (S3)"
+step "building or reusing the real servers the tests talk to: MLServer, MLflow, SeaweedFS (S3), prometheus-adapter"
 bash hack/model-server/venv.sh >/dev/null
 bash hack/mlflow/venv.sh >/dev/null
 bash hack/seaweedfs.sh >/dev/null
+bash hack/prometheus-adapter.sh >/dev/null
 step "building or reusing the real node's packages and images (MLServer, pause, the operator's)"
 bash hack/node/packages.sh
 bash hack/node/images.sh >/dev/null
