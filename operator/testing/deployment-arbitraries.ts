@@ -3,6 +3,7 @@
 // and the CEL rules zod does not mirror (autoscaling targets, min <= max).
 import fc from "fast-check";
 import { dnsName, duration, envList, finite, optional, resources, text } from "./arbitrary-values.ts";
+import { podTemplateFields, proxySettings } from "./pod-template-arbitraries.ts";
 
 const ANALYSIS_INTERVALS = ["1s", "1000ms", "24h", "1m", "90s", "1h30m", "0.5m", "86400s"];
 
@@ -193,13 +194,14 @@ export const modelDeploymentArb: fc.Arbitrary<unknown> = fc.record({
           nodeSelector: labelMap,
           tolerations: fc.array(toleration, { maxLength: 32 }),
           env: envList,
+          ...podTemplateFields,
         },
         { requiredKeys: [] },
       ),
       strategy,
       trafficRouting,
       autoscaling,
-      proxy: fc.record({ enabled: fc.boolean() }, { requiredKeys: [] }),
+      proxy: proxySettings,
       gates: fc.record(
         {
           stages: fc.subarray(["None", "Staging", "Production", "Archived"], { minLength: 1 }),

@@ -73,7 +73,7 @@ export function expectValidDeployment(d: V1Deployment, mdep: ModelDeployment, mv
   expect(new Set(ports.map((p) => p.name)).size).toBe(ports.length);
   for (const p of ports) expect(p.containerPort).toBeGreaterThanOrEqual(1);
   for (const c of containers) for (const e of c.env ?? []) expect(e.name).toMatch(ENV_NAME);
-  expectNoMoreThanGiven(d, mv);
+  expectNoMoreThanGiven(d, mdep, mv);
   const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
   expect(proxy !== undefined).toBe(mdep.spec.proxy?.enabled !== false);
   if (proxy) {
@@ -93,32 +93,47 @@ export function expectValidServices(services: V1Service[]) {
   }
 }
 
-/** Pod spec fields the operator may set; anything else (hostNetwork, serviceAccountName, ...) is a grant. */
-const POD_FIELDS = new Set([
-  "containers",
-  "initContainers",
-  "securityContext",
+/** Pod spec fields the operator sets; anything else (hostNetwork, hostPID, ...) would be a grant. */
+const POD_FIELDS = new Set(["containers", "initContainers", "securityContext", "volumes"]);
+/** Pod spec fields copied from spec.template, as given: nothing the author did not write. */
+const TEMPLATE_POD_FIELDS = [
   "nodeSelector",
   "tolerations",
-  "volumes",
-]);
+  "affinity",
+  "topologySpreadConstraints",
+  "serviceAccountName",
+  "imagePullSecrets",
+  "priorityClassName",
+] as const;
 
 /**
  * Whatever the ModelVersion and ModelDeployment say, an inference pod gets no
- * more than a namespace user could ask for by the schema: no host
- * namespaces, no chosen ServiceAccount, no volume but the artifact's claim
- * (read-only), no Secret through env, no privilege escalation or capability,
- * and labels that keep it inside its own revision's selector (SECURITY.md).
+ * more than its author wrote in spec.template (whose ServiceAccount and
+ * Secrets the admission policy checks against the author's rights): no host
+ * namespaces, no ServiceAccount, volume, mount or capability the template
+ * did not name, never privileged, no Secret through env, the artifact's
+ * volume read-only, and labels that keep it inside its own revision's
+ * selector (SECURITY.md).
  */
-export function expectNoMoreThanGiven(d: V1Deployment, mv: ModelVersion) {
+export function expectNoMoreThanGiven(d: V1Deployment, mdep: ModelDeployment, mv: ModelVersion) {
   const pod = d.spec?.template.spec;
-  expect(Object.keys(pod ?? {}).filter((k) => !POD_FIELDS.has(k))).toEqual([]);
-  expect(pod?.securityContext?.seccompProfile?.type).toBe("RuntimeDefault");
+  const template = mdep.spec.template ?? {};
+  const allowed = new Set([...POD_FIELDS, ...TEMPLATE_POD_FIELDS.filter((f) => template[f] !== undefined)]);
+  expect(Object.keys(pod ?? {}).filter((k) => !allowed.has(k))).toEqual([]);
+  for (const f of TEMPLATE_POD_FIELDS) if (pod?.[f] !== undefined) expect(pod[f]).toEqual(template[f]);
+  expect(pod?.securityContext?.seccompProfile?.type).toBe(
+    template.securityContext?.seccompProfile?.type ?? "RuntimeDefault",
+  );
   const claim = /^pvc:\/\/([^/]+)/.exec(mv.spec.artifact.uri)?.[1];
   const location = parseArtifactUri(mv.spec.artifact.uri);
   const fetched = "kind" in location && location.kind === "fetched";
+  const given = new Map((template.volumes ?? []).map((v) => [v.name, v]));
   for (const v of pod?.volumes ?? []) {
-    if (fetched) expect(v).toEqual({ name: MODEL_VOLUME, emptyDir: {} });
+    if (v.name !== MODEL_VOLUME) {
+      // The template's, by name, with its source: a hostPath or the like cannot come from anywhere.
+      const source = Object.keys(v).filter((k) => k !== "name");
+      expect(source).toEqual(Object.keys(given.get(v.name) ?? { missing: true }).filter((k) => k !== "name"));
+    } else if (fetched) expect(v).toEqual({ name: MODEL_VOLUME, emptyDir: {} });
     else
       expect(v).toEqual({ name: MODEL_VOLUME, persistentVolumeClaim: { claimName: claim, readOnly: true } });
   }
@@ -133,12 +148,22 @@ export function expectNoMoreThanGiven(d: V1Deployment, mv: ModelVersion) {
     for (const e of c.env ?? []) expect(e.valueFrom).toBeUndefined();
     expect(c.volumeMounts).toEqual([{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH }]);
   }
+  const asked = template.containerSecurityContext;
   for (const c of pod?.containers ?? []) {
-    expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
-    expect(c.securityContext?.privileged).toBeUndefined();
-    expect(c.securityContext?.capabilities).toEqual({ drop: ["ALL"] });
     for (const e of c.env ?? []) expect(e.valueFrom).toBeUndefined();
-    for (const m of c.volumeMounts ?? []) expect(m.readOnly).toBe(true);
+    expect(c.securityContext?.privileged).toBeUndefined();
+    if (c.name === PROXY_CONTAINER) {
+      expect(c.securityContext).toEqual(OPERATOR_IMAGE_SECURITY);
+      expect(c.volumeMounts).toBeUndefined();
+      continue;
+    }
+    expect(c.securityContext?.allowPrivilegeEscalation).toBe(asked?.allowPrivilegeEscalation ?? false);
+    expect(c.securityContext?.capabilities?.add ?? []).toEqual(asked?.capabilities?.add ?? []);
+    expect(c.securityContext?.capabilities?.drop).toEqual(asked?.capabilities?.drop ?? ["ALL"]);
+    const [artifact, ...others] = c.volumeMounts ?? [];
+    if (artifact?.name === MODEL_VOLUME) expect(artifact.readOnly).toBe(true);
+    const mounts = artifact?.name === MODEL_VOLUME ? others : (c.volumeMounts ?? []);
+    expect(mounts).toEqual(template.volumeMounts ?? []);
   }
   const labels = d.spec?.template.metadata?.labels ?? {};
   expect(labels[LABEL_DEPLOYMENT]).toBe(d.metadata?.labels?.[LABEL_DEPLOYMENT]);
