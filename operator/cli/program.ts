@@ -110,10 +110,7 @@ export function buildProgram(io: ProgramIO, result: RunResult): Command {
     )
     .addOption(timeoutFlag("--watch waits for a terminal phase", "no limit"))
     .addOption(output(["json", "yaml"]))
-    .addHelpText(
-      "after",
-      "\n--watch exits 0 on Available, 1 on RolledBack or Degraded (for scripts and CI).",
-    )
+    .addHelpText("after", "\n--watch exits 0 on Available, 1 on RolledBack or Degraded (for scripts and CI).")
     .action(
       act((ctx, o, name) =>
         cmdStatus(ctx, name as string, {
