@@ -234,16 +234,44 @@ export type Quantity = z.infer<typeof quantitySchema>;
 
 const resourceListSchema = maxProperties(z.record(z.string().max(253), quantitySchema), 32);
 
-export const resourceRequirementsSchema = z
-  .object({
-    requests: resourceListSchema
-      .optional()
-      .describe('Minimum resources the container is scheduled with, e.g. {cpu: "500m", memory: "1Gi"}.'),
-    limits: resourceListSchema
-      .optional()
-      .describe('Maximum resources the container may use, e.g. {memory: "2Gi", "nvidia.com/gpu": 1}.'),
-  })
-  .describe("Compute resources of the model server container (as in a Pod's resources).");
+/**
+ * An extended resource (a device plugin's, e.g. nvidia.com/gpu: a domain and
+ * a name, outside kubernetes.io) cannot be overcommitted: a Pod that requests
+ * one must also limit it, or the apiserver refuses the Deployment long after
+ * `kubectl apply` succeeded.
+ */
+const isExtendedResource = (name: string) => name.includes("/") && !name.includes("kubernetes.io/");
+const EXTENDED_REQUEST_WITHOUT_LIMIT =
+  "an extended resource (a device's, e.g. nvidia.com/gpu) in requests must also be in limits, with the same " +
+  "value (Kubernetes does not overcommit devices): set limits, e.g. {nvidia.com/gpu: 1}; requests then " +
+  "default to limits";
+
+export const resourceRequirementsSchema = withCel(
+  z
+    .object({
+      requests: resourceListSchema
+        .optional()
+        .describe('Minimum resources the container is scheduled with, e.g. {cpu: "500m", memory: "1Gi"}.'),
+      limits: resourceListSchema
+        .optional()
+        .describe('Maximum resources the container may use, e.g. {memory: "2Gi", "nvidia.com/gpu": 1}.'),
+    })
+    .refine(
+      (r) =>
+        Object.keys(r.requests ?? {}).every((k) => !isExtendedResource(k) || r.limits?.[k] !== undefined),
+      { message: EXTENDED_REQUEST_WITHOUT_LIMIT, path: ["requests"] },
+    )
+    .describe("Compute resources of the model server container (as in a Pod's resources)."),
+  [
+    {
+      rule:
+        "!has(self.requests) || self.requests.all(k, !k.contains('/') || k.contains('kubernetes.io/') || " +
+        "(has(self.limits) && k in self.limits))",
+      message: EXTENDED_REQUEST_WITHOUT_LIMIT,
+      fieldPath: ".requests",
+    },
+  ],
+);
 export type ResourceRequirements = z.infer<typeof resourceRequirementsSchema>;
 
 export const envVarSchema = z

@@ -113,6 +113,20 @@ describe("spec.template pod fields", () => {
     ]);
   });
 
+  it("refuses an extended resource requested without a limit, as the apiserver refuses such a Pod", () => {
+    expect(messages({ resources: { requests: { "nvidia.com/gpu": 1 } } })).toEqual([
+      "spec.template.resources.requests: an extended resource (a device's, e.g. nvidia.com/gpu) in requests " +
+        "must also be in limits, with the same value (Kubernetes does not overcommit devices): set limits, e.g. " +
+        "{nvidia.com/gpu: 1}; requests then default to limits",
+    ]);
+    expect(
+      parse({ resources: { requests: { "nvidia.com/gpu": 1 }, limits: { "nvidia.com/gpu": 1 } } }).success,
+    ).toBe(true);
+    // Native resources may be requested alone, kubernetes.io-prefixed ones included.
+    expect(parse({ resources: { requests: { cpu: 1, "kubernetes.io/batch-cpu": 1 } } }).success).toBe(true);
+    expect(parse({}, { resources: { requests: { "example.com/dongle": 1 } } }).success).toBe(false);
+  });
+
   it("refuses more than 8 Secrets across secret volumes and projected sources", () => {
     const volumes = (n: number) => [
       ...Array.from({ length: n }, (_, i) => ({ name: `v${i}`, secret: { secretName: `s${i}` } })),
