@@ -34,6 +34,7 @@ export * from "./modeldeployment-status.ts";
 export * from "./modelversion.ts";
 export * from "./pod-spec.ts";
 export * from "./pod-template.ts";
+export * from "./security-context.ts";
 
 const AGE = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" } as const;
 

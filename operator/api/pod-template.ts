@@ -15,15 +15,14 @@ import {
 import { MODEL_MOUNT_PATH, MODEL_VOLUME } from "./contract.ts";
 import {
   affinitySchema,
-  containerSecurityContextSchema,
   localObjectReferenceListSchema,
   PROJECTED_SOURCES_MAX,
-  podSecurityContextSchema,
   topologySpreadConstraintSchema,
   volumeBaseSchema,
   volumeMountBaseSchema,
   volumeSourceRule,
 } from "./pod-spec.ts";
+import { containerSecurityContextSchema, podSecurityContextSchema } from "./security-context.ts";
 
 /**
  * A taint key: a label key (an optional DNS-subdomain prefix and "/", then a
