@@ -72,16 +72,6 @@ async function applyAs(manager: string, manifest: string): Promise<void> {
   );
 }
 
-/** A wait or assertion that prints the ModelDeployment's status, pods and events when it fails. */
-async function explained<T>(mdep: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (err) {
-    console.log(await world.describe(mdep));
-    throw err;
-  }
-}
-
 async function pods(mdep: string, revision?: string): Promise<V1Pod[]> {
   const selector = `${LABEL_DEPLOYMENT}=${mdep}${revision ? `,${LABEL_REVISION}=${revision}` : ""}`;
   const out = await world.ns.kubectlOk(["get", "pods", "-l", selector, "-o", "json"]);
@@ -195,7 +185,7 @@ describe("remote artifacts on a real node", () => {
     await world.apply(world.deployment(MDEP, "iris-s3", strategy));
     const s = await world.serving(MDEP, "iris-s3");
     const revision = s.stableRevision as string;
-    await explained(MDEP, async () => {
+    await world.explained(MDEP, async () => {
       for (const pod of await pods(MDEP, revision)) {
         const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === FETCHER_CONTAINER);
         expect(fetch?.state?.terminated?.exitCode).toBe(0);
@@ -243,14 +233,14 @@ describe("remote artifacts on a real node", () => {
     const client = await world.load(MDEP);
     const t0 = Date.now();
     await applyAs(PIPELINE, world.deployment(MDEP, MLFLOW_VERSION, strategy));
-    const canary = await explained(MDEP, () =>
+    const canary = await world.explained(MDEP, () =>
       waitStatus(world.ns, MDEP, (s) => s.canaryVersion === MLFLOW_VERSION, "MLflow canary started"),
     );
     const after = await world.serving(MDEP, MLFLOW_VERSION);
     await world.onlyPodsOf(MDEP, after.stableRevision as string);
     const stats = await world.stopLoad(client);
     report("s3 → MLflow canary", stats, t0);
-    await explained(MDEP, async () => {
+    await world.explained(MDEP, async () => {
       expect(after.stableRevision).toBe(canary.canaryRevision);
       expect(after.history?.[0]).toMatchObject({ result: "Promoted" });
       expect(after.history?.[0]?.setBy?.manager).toBe(PIPELINE);
@@ -275,7 +265,7 @@ describe("remote artifacts on a real node", () => {
     );
     const fetchFailed = (s: RolloutStatus) =>
       s.conditions?.find((c) => c.type === "ArtifactFetched" && c.status === "False");
-    const failing = await explained(MDEP, () =>
+    const failing = await world.explained(MDEP, () =>
       waitStatus(
         world.ns,
         MDEP,
@@ -301,7 +291,7 @@ describe("remote artifacts on a real node", () => {
         `its lastTransitionTime ${seconds(new Date(created), cond?.lastTransitionTime)} s after the canary's pods were created ` +
         `(a fetcher's last failure ${((lastFetchFailure - created) / 1000).toFixed(0)} s after): ${cond?.message}`,
     );
-    await explained(MDEP, async () => {
+    await world.explained(MDEP, async () => {
       expect(cond?.reason).toBe("ArtifactFetchFailed");
       expect(cond?.message).toContain(canary);
       expect(cond?.message).toMatch(/sha256 mismatch/);
@@ -326,7 +316,7 @@ describe("remote artifacts on a real node", () => {
       expect(events.items.map((e) => e.type)).toContain("Warning");
       expect(events.items.some((e) => /sha256 mismatch/.test(e.message))).toBe(true);
     });
-    const rolledBack = await explained(MDEP, () =>
+    const rolledBack = await world.explained(MDEP, () =>
       waitStatus(world.ns, MDEP, (s) => s.phase === "RolledBack", "rolled back", POD_START_MS),
     );
     const back = await world.servingAgain(MDEP, MLFLOW_VERSION);
@@ -335,7 +325,7 @@ describe("remote artifacts on a real node", () => {
     console.log(
       `[artifacts] checksum mismatch: rolled back ${seconds(new Date(created), rolledBack.history?.[0]?.time)} s after the canary's pods were created`,
     );
-    await explained(MDEP, async () => {
+    await world.explained(MDEP, async () => {
       expect(rolledBack.history?.[0]?.result).toBe("RolledBack");
       expect(back.stableRevision).toBe(stable.stableRevision);
       expect(stats.failures).toEqual([]);
@@ -346,10 +336,10 @@ describe("remote artifacts on a real node", () => {
   it("measures what the fetcher adds to a pod's start for a 50 MB model", async () => {
     await world.apply(world.deployment("big", "iris-s3-50mb", strategy));
     const s = await world.serving("big", "iris-s3-50mb");
-    const big = await explained("big", () => timings("big", s.stableRevision as string));
+    const big = await world.explained("big", () => timings("big", s.stableRevision as string));
     console.log(`[artifacts] 50 MB fetch: ${say(big)}; small model: ${say(smallModel)}`);
     expect(big.fetcherSays).toBeGreaterThan(0);
-    await explained("big", async () => {
+    await world.explained("big", async () => {
       await serves("big", 3000);
     });
   }, 600_000);

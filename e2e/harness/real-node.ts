@@ -57,6 +57,8 @@ export interface RealNodeWorld {
   onlyPodsOf(mdep: string, revision: string): Promise<void>;
   /** What a failing story prints: the ModelDeployment's status, its pods, Prometheus' targets. */
   describe(mdep: string): Promise<string>;
+  /** A wait or assertion that, when it fails, first prints `describe(mdep)`. */
+  explained<T>(mdep: string, step: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -228,6 +230,7 @@ export async function startRealNodeWorld(
         `targets: ${targets.slice(0, 3000)}`,
       ].join("\n\n");
     },
+    explained: (mdep, step) => explained(mdep, step),
     stop: async () => {
       for (const client of loads.splice(0)) await client.stop();
       await operator.stop();
@@ -236,10 +239,9 @@ export async function startRealNodeWorld(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  /** A wait that, when it times out, first prints what the story's objects look like. */
-  async function explained<T>(mdep: string, wait: () => Promise<T>): Promise<T> {
+  async function explained<T>(mdep: string, step: () => Promise<T>): Promise<T> {
     try {
-      return await wait();
+      return await step();
     } catch (err) {
       console.log(await world.describe(mdep));
       throw err;
