@@ -11,12 +11,11 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { FixtureExporter } from "../hack/localcluster/exporter.ts";
 import { waitFor } from "../hack/localcluster/kubectl.ts";
-import { publishFeature, seeded } from "./harness/drift.ts";
+import { publishFeature, SCORER_EDGES, scorerVersion, seeded } from "./harness/drift.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
-const EDGES = [0, 1, 2, 3, 4];
 const ALLOWED = "127.0.0.1";
 const FENCED = "127.0.0.2";
 
@@ -36,21 +35,9 @@ type DriftStatus = {
   conditions?: Condition[];
 };
 
-const version = (name: string, reference: string) => `
-apiVersion: modelops.io/v1alpha1
-kind: ModelVersion
-metadata: {name: ${name}}
-spec:
-  modelName: scorer
-  version: "${name}"
-  artifact: {uri: "pvc://models/iris-classifier/v1", format: sklearn}
-  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1"}
-  reference:
-${reference}
-`;
 const INLINE = `    sampleSize: 10000
     features:
-      - {name: x, type: numeric, edges: [${EDGES.join(", ")}], fractions: [0.25, 0.25, 0.25, 0.25]}`;
+      - {name: x, type: numeric, edges: [${SCORER_EDGES.join(", ")}], fractions: [0.25, 0.25, 0.25, 0.25]}`;
 const mdep = (name: string, v: string) => `
 apiVersion: modelops.io/v1alpha1
 kind: ModelDeployment
@@ -120,7 +107,7 @@ beforeAll(async () => {
   await ns.kubectlOk(["create", "serviceaccount", "trainer"]);
   await ns.kubectlOk(
     ["apply", "-f", "-"],
-    `${version("scorer-v1", INLINE)}---${mdep("fenced", "scorer-v1")}`,
+    `${scorerVersion("scorer-v1", INLINE)}---${mdep("fenced", "scorer-v1")}`,
   );
   const s = await waitStatus(ns, "fenced", (x) => x.phase === "Available", "serving");
   const series = {
@@ -129,7 +116,7 @@ beforeAll(async () => {
     revision: s.stableRevision ?? "",
     version: "scorer-v1",
   };
-  publishFeature(exporter, series, "x", EDGES, []);
+  publishFeature(exporter, series, "x", SCORER_EDGES, []);
   await new Promise((r) => setTimeout(r, 2500)); // two scrapes of the zeros
   const random = seeded(7);
   // Every value in the top bucket: Critical at the first evaluation.
@@ -137,7 +124,7 @@ beforeAll(async () => {
     exporter,
     series,
     "x",
-    EDGES,
+    SCORER_EDGES,
     Array.from({ length: 3000 }, () => 3 + random()),
   );
 });
@@ -239,7 +226,10 @@ describe("DriftMonitor fences", () => {
   it("turns a ConfigMap reference holding garbage into InvalidReference, not a reconcile error loop", async () => {
     await ns.kubectlOk(["create", "configmap", "garbage", `--from-literal=ref.json={"features": "oops"}`]);
     const ref = "    configMapRef: {name: garbage, key: ref.json}";
-    await ns.kubectlOk(["apply", "-f", "-"], `${version("scorer-bad", ref)}---${mdep("bad", "scorer-bad")}`);
+    await ns.kubectlOk(
+      ["apply", "-f", "-"],
+      `${scorerVersion("scorer-bad", ref)}---${mdep("bad", "scorer-bad")}`,
+    );
     await ns.kubectlOk(["apply", "-f", "-"], monitor("garbage", "bad", ""));
     const s = await waitDrift(
       "garbage",

@@ -5,13 +5,19 @@ import type { FixtureExporter, ProxySeries } from "../hack/localcluster/exporter
 import { waitFor } from "../hack/localcluster/kubectl.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
-import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
+import {
+  publishFeature,
+  publishPredictions,
+  SCORER_EDGES,
+  SCORER_LABELS,
+  scorerVersion,
+  seeded,
+  sendScorerTraffic,
+} from "./harness/drift.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import { waitStatus } from "./harness/rollout.ts";
 
-const EDGES = [0, 1, 2, 3, 4];
-const LABELS = ["a", "b"];
 const INTERVAL_S = 3;
 
 let ns: TestNamespace;
@@ -39,25 +45,6 @@ type DriftStatus = {
   }[];
   conditions?: { type: string; status: string; reason: string; message: string }[];
 };
-
-function versionManifest(name: string): string {
-  return `
-apiVersion: modelops.io/v1alpha1
-kind: ModelVersion
-metadata: {name: ${name}}
-spec:
-  modelName: scorer
-  version: "${name}"
-  artifact: {uri: "pvc://models/iris-classifier/v1", format: sklearn}
-  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1"}
-  reference:
-    sampleSize: 10000
-    features:
-      - {name: x, type: numeric, edges: [${EDGES.join(", ")}], fractions: [0.25, 0.25, 0.25, 0.25]}
-    predictions:
-      - {name: label, type: categorical, categories: {a: 0.5, b: 0.5}}
-`;
-}
 
 /** No strategy: a new version takes all traffic once ready, and the old one becomes previousVersion. */
 function plainMdep(name: string, version: string): string {
@@ -121,27 +108,15 @@ async function servingSeries(mdep: string, version: string): Promise<ProxySeries
     "serving",
   );
   const series = { namespace: ns.name, deployment: mdep, revision: s.stableRevision ?? "", version };
-  publishFeature(exporter, series, "x", EDGES, []);
-  publishPredictions(exporter, series, "label", LABELS, []);
+  publishFeature(exporter, series, "x", SCORER_EDGES, []);
+  publishPredictions(exporter, series, "label", SCORER_LABELS, []);
   await new Promise((r) => setTimeout(r, 2500)); // two scrapes of the zeros
   return series;
 }
 
-/** `n` requests: x uniform on [from, to), labels a/b with probability pA for a. */
-function send(series: ProxySeries, n: number, from: number, to: number, pA: number, seed: number): void {
-  const random = seeded(seed);
-  const xs = Array.from({ length: n }, () => from + (to - from) * random());
-  const labels = Array.from({ length: n }, () => (random() < pA ? "a" : "b"));
-  publishFeature(exporter, series, "x", EDGES, xs);
-  publishPredictions(exporter, series, "label", LABELS, labels);
-}
-
 beforeAll(async () => {
   ns = await createTestNamespace("drift", inject("kubeconfig"), inject("binDir"));
-  await ns.kubectlOk(
-    ["apply", "-f", "-"],
-    `${versionManifest("scorer-v1")}---${versionManifest("scorer-v2")}`,
-  );
+  await ns.kubectlOk(["apply", "-f", "-"], `${scorerVersion("scorer-v1")}---${scorerVersion("scorer-v2")}`);
   webhook = createServer((req, res) => {
     let text = "";
     req.on("data", (chunk) => {
@@ -176,7 +151,7 @@ describe("DriftMonitor", () => {
   it("InsufficientData on low traffic, NoDrift on reference traffic, Critical within one interval of a shift, one Job per episode", async () => {
     await ns.kubectlOk(["apply", "-f", "-"], plainMdep("steady", "scorer-v1"));
     const series = await servingSeries("steady", "scorer-v1");
-    send(series, 20, 0, 4, 0.5, 1);
+    sendScorerTraffic(exporter, series, 20, 0, 4, 0.5, 1);
     const hook = `\n    webhook: {url: "${webhookUrl}", secretRef: {name: hook, key: token}}`;
     await ns.kubectlOk(["apply", "-f", "-"], monitorManifest("steady", "steady", RETRAIN + hook));
 
@@ -187,7 +162,7 @@ describe("DriftMonitor", () => {
       reason: "InsufficientData",
     });
 
-    send(series, 2000, 0, 4, 0.5, 2);
+    sendScorerTraffic(exporter, series, 2000, 0, 4, 0.5, 2);
     const calm = await waitDrift("steady", (s) => s.verdict === "NoDrift", "NoDrift");
     expect(calm.features?.map((f) => [f.name, f.kind, f.method, f.status])).toEqual([
       ["x", "Feature", "wasserstein", "NoDrift"],
@@ -199,7 +174,7 @@ describe("DriftMonitor", () => {
     ).toBe(1);
     expect(await jobsOf("steady")).toHaveLength(0);
 
-    send(series, 6000, 2.5, 4, 0.9, 3);
+    sendScorerTraffic(exporter, series, 6000, 2.5, 4, 0.9, 3);
     const shifted = Date.now();
     const critical = await waitDrift("steady", (s) => s.verdict === "Critical", "Critical");
     // One interval, plus a scrape for Prometheus to see the new counts.
@@ -258,7 +233,7 @@ describe("DriftMonitor", () => {
       ["apply", "-f", "-"],
       monitorManifest("model", "model", "  actions: {rollback: true}"),
     );
-    send(series, 3000, 3, 4, 0.5, 4);
+    sendScorerTraffic(exporter, series, 3000, 3, 4, 0.5, 4);
 
     await waitDrift("model", (s) => s.lastActionResult?.includes("rollback") ?? false, "rollback asked");
     const undone = await waitStatus(ns, "model", (s) => s.stableVersion === "scorer-v1", "back on scorer-v1");
@@ -277,10 +252,10 @@ describe("DriftMonitor", () => {
 
   it("reads the reference from a ConfigMap and the live distribution from a histogram the user names", async () => {
     const reference = JSON.stringify({
-      features: [{ name: "x", type: "numeric", edges: EDGES, fractions: [0.25, 0.25, 0.25, 0.25] }],
+      features: [{ name: "x", type: "numeric", edges: SCORER_EDGES, fractions: [0.25, 0.25, 0.25, 0.25] }],
     });
     await ns.kubectlOk(["create", "configmap", "reference", `--from-literal=reference.json=${reference}`]);
-    const version = versionManifest("scorer-cm").replace(
+    const version = scorerVersion("scorer-cm").replace(
       / {2}reference:[\s\S]*$/,
       "  reference:\n    configMapRef: {name: reference, key: reference.json}\n",
     );

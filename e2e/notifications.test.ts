@@ -6,12 +6,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { FixtureExporter, ProxySeries } from "../hack/localcluster/exporter.ts";
+import type { FixtureExporter } from "../hack/localcluster/exporter.ts";
 import type { RunningManager } from "../operator/manager.ts";
 import { channelsFrom } from "../operator/notifications/config.ts";
 import { DELIVERIES_METRIC } from "../operator/notifications/delivery.ts";
 import { metricValue } from "../operator/runtime/metrics.ts";
-import { publishFeature, publishPredictions, seeded } from "./harness/drift.ts";
+import { scorerVersion, sendScorerTraffic } from "./harness/drift.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { type Observed, startObserved } from "./harness/observed.ts";
 import { startInProcess } from "./harness/operator.ts";
@@ -252,40 +252,13 @@ describe("rollout notifications", () => {
 });
 
 describe("drift notifications", () => {
-  const EDGES = [0, 1, 2, 3, 4];
-  const LABELS = ["a", "b"];
   let driftNs: TestNamespace;
   let observed: Observed;
   let exporter: FixtureExporter;
 
-  const version = (name: string) => `
-apiVersion: modelops.io/v1alpha1
-kind: ModelVersion
-metadata: {name: ${name}}
-spec:
-  modelName: scorer
-  version: "${name}"
-  artifact: {uri: "pvc://models/iris-classifier/v1", format: sklearn}
-  runtime: {name: mlserver, image: "seldonio/mlserver:1.7.1"}
-  reference:
-    sampleSize: 10000
-    features:
-      - {name: x, type: numeric, edges: [${EDGES.join(", ")}], fractions: [0.25, 0.25, 0.25, 0.25]}
-    predictions:
-      - {name: label, type: categorical, categories: {a: 0.5, b: 0.5}}
-`;
-
-  function traffic(series: ProxySeries, n: number, from: number, to: number, pA: number, seed: number) {
-    const random = seeded(seed);
-    const xs = Array.from({ length: n }, () => from + (to - from) * random());
-    const labels = Array.from({ length: n }, () => (random() < pA ? "a" : "b"));
-    publishFeature(exporter, series, "x", EDGES, xs);
-    publishPredictions(exporter, series, "label", LABELS, labels);
-  }
-
   beforeAll(async () => {
     driftNs = await createTestNamespace("notify-drift", inject("kubeconfig"), inject("binDir"));
-    await driftNs.kubectlOk(["apply", "-f", "-"], version("scorer-v1"));
+    await driftNs.kubectlOk(["apply", "-f", "-"], scorerVersion("scorer-v1"));
     observed = await startObserved({
       namespace: driftNs.name,
       binDir: inject("binDir"),
@@ -313,13 +286,13 @@ spec:
       revision: s.stableRevision ?? "",
       version: "scorer-v1",
     };
-    traffic(series, 0, 0, 4, 0.5, 1);
+    sendScorerTraffic(exporter, series, 0, 0, 4, 0.5, 1);
     await sleep(2500); // two scrapes of the zeros, so increase() counts what follows
     await driftNs.kubectlOk(
       ["apply", "-f", "-"],
       "apiVersion: modelops.io/v1alpha1\nkind: DriftMonitor\nmetadata: {name: scorer-drift}\nspec: {targetRef: {name: scorer}, interval: 3s, window: 10m, minSampleSize: 100}\n",
     );
-    traffic(series, 6000, 2.5, 4, 0.9, 3);
+    sendScorerTraffic(exporter, series, 6000, 2.5, 4, 0.9, 3);
     await expect
       .poll(() => eventsAt("/hook", "scorer-drift", driftNs.name), { timeout: 60_000, interval: 500 })
       .toEqual(["DriftCritical"]);
