@@ -22,7 +22,7 @@ import {
   untrack,
 } from "../hack/localcluster/procs.ts";
 import { prepareModels, startModelServer } from "../hack/model-server/mlserver.ts";
-import { CONFIG_ENV, type ProxyConfigInput } from "../operator/proxy/config.ts";
+import { CONFIG_ENV, type ProxyConfigInput } from "../operator/api/proxy-config.ts";
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const RATES = (process.argv[3] ?? "500,1000,2000").split(",").map(Number);

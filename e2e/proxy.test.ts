@@ -27,7 +27,7 @@ import {
 } from "../hack/localcluster/prometheus.ts";
 import { prepareModels, type RunningModelServer, startModelServer } from "../hack/model-server/mlserver.ts";
 import { referenceBucket } from "../operator/proxy/buckets.ts";
-import { CONFIG_ENV, type ProxyConfigInput } from "../operator/proxy/config.ts";
+import { CONFIG_ENV, type ProxyConfigInput } from "../operator/api/proxy-config.ts";
 
 const binDir = inject("binDir");
 const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;

@@ -8,7 +8,7 @@ import { queryPrometheus } from "../hack/localcluster/prometheus.ts";
 import { alertRules, dashboardQueries, withoutThreshold } from "../hack/monitoring-queries.ts";
 import { adapterRules, metricName, podsQuery, seriesName } from "../hack/prometheus-adapter.ts";
 import { LABEL_DEPLOYMENT } from "../operator/api/contract.ts";
-import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
+import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/api/proxy-config.ts";
 import {
   POD_START_MS,
   type RealNodeWorld,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inferBody, irisRow, seededRandom } from "../hack/localcluster/load-generator.ts";
 import { queryValue } from "../hack/localcluster/prometheus.ts";
 import { SHADOW_AGREEMENT_TOTAL } from "../operator/api/metric-names.ts";
-import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/proxy/config.ts";
+import { DEFAULT_MAX_CONNECTION_AGE_MS } from "../operator/api/proxy-config.ts";
 import { POD_START_MS, type RealNodeWorld, startRealNodeWorld } from "./harness/real-node.ts";
 import { waitStatus } from "./harness/rollout.ts";
 

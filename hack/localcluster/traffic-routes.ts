@@ -1,7 +1,7 @@
 // Reads the parts of live objects that decide where a model's traffic goes:
 // the weights and mirror of an HTTPRoute's or a VirtualService's rules, and a
 // modelops-proxy's shadow target. Pure, on the objects' JSON.
-import { CONFIG_ENV } from "../../operator/proxy/config.ts";
+import { CONFIG_ENV } from "../../operator/api/proxy-config.ts";
 import type { RouteRule } from "./traffic-split.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: routes and pods are read as loose JSON

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { CONFIG_ENV } from "../../operator/proxy/config.ts";
+import { CONFIG_ENV } from "../../operator/api/proxy-config.ts";
 import { httpRouteRules, proxyShadowOf, virtualServiceRules } from "./traffic-routes.ts";
 import { type ClusterView, type PodView, type RouteRule, revisionLoads } from "./traffic-split.ts";
 

@@ -2,7 +2,7 @@
 // named "http" (what every Service targets), so all traffic passes through
 // it; the model server keeps its runtime port, renamed "model", reachable
 // only on the pod's loopback by the proxy. The proxy's configuration travels
-// in one environment variable (operator/proxy/config.ts).
+// in one environment variable (operator/api/proxy-config.ts).
 //
 // Scraping: the pod carries the conventional prometheus.io/scrape, /port and
 // /path annotations for the metrics port (named "metrics"), which the common
@@ -18,7 +18,7 @@ import {
   type ResourceRequirements,
   SERVICE_PORT,
 } from "../api/index.ts";
-import { CONFIG_ENV, type ProxyConfigInput } from "../proxy/config.ts";
+import { CONFIG_ENV, type ProxyConfigInput } from "../api/proxy-config.ts";
 import { routerKind } from "../rollout/routers/kind.ts";
 import { canonicalResources } from "./quantity.ts";
 

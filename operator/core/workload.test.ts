@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { desiredServices } from "../controllers/modeldeployment/services.ts";
-import { DEFAULT_DRAIN_MS, parseProxyConfig } from "../proxy/config.ts";
+import { DEFAULT_DRAIN_MS, parseProxyConfig } from "../api/proxy-config.ts";
 import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
 import { desiredDeployment, desiredService, modelStopDelaySeconds, revisionHash } from "./workload.ts";
 

@@ -22,7 +22,7 @@ import {
   revisionDeploymentName,
   SERVICE_PORT,
 } from "../api/index.ts";
-import { DEFAULT_DRAIN_MS } from "../proxy/config.ts";
+import { DEFAULT_DRAIN_MS } from "../api/proxy-config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
 import { fetcherContainer, MODEL_VOLUME, modelVolume } from "./fetcher-container.ts";
 import { applyTemplate, hashedTemplate } from "./pod-template.ts";

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { CONFIG_ENV, type ProxyConfigInput, proxyConfigSchema } from "./config.ts";
+import { CONFIG_ENV, type ProxyConfigInput, proxyConfigSchema } from "../api/proxy-config.ts";
 import { type RunningProxy, startProxy } from "./main.ts";
 
 export type Handler = (

@@ -38,6 +38,11 @@ export const proxyConfigSchema = z.object({
   metricsPort: z.number().int().min(0).max(65535).default(9090),
   /** The model server, on the pod's loopback. */
   upstream: z.string().url().default("http://127.0.0.1:8081"),
+  /**
+   * The model server's gRPC port (h2c), e.g. http://127.0.0.1:8081; gRPC
+   * calls to the proxy's port go there. Unset: no gRPC.
+   */
+  grpcUpstream: z.string().url().optional(),
   signature: z
     .object({ inputs: z.array(fieldSchema).default([]), outputs: z.array(fieldSchema).default([]) })
     .default({ inputs: [], outputs: [] }),
@@ -116,6 +121,8 @@ export type ReferenceEntry = z.infer<typeof referenceSchema>;
 export const CONFIG_ENV = "MODELOPS_PROXY_CONFIG";
 /** Where a shadow revision's proxy tells the stable proxies what share to mirror to it (never proxied). */
 export const MIRROR_PATH = "/.modelops/mirror";
+/** Marks the copies a proxy sends to a shadow, so the shadow's proxy counts them as mirrored, not as clients'. */
+export const SHADOW_HEADER = "x-modelops-shadow";
 
 /** Parses the JSON config; the error says which field is wrong. */
 export function parseProxyConfig(json: string | undefined): ProxyConfig {
