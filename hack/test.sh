@@ -28,6 +28,7 @@ bash hack/lua.sh >/dev/null
 step "lint";        biome check .
 step "type check";  tsc --noEmit -p tsconfig.json
 step "CRDs are what the generator writes"; node hack/generate-crds.ts --check
+step "the proxy's contract.rs is what the generator writes"; node hack/generate-proxy-contract.ts --check
 step "unit and integration tests"
 # The integration run ends by asking the apiserver whether the chart's RBAC
 # allows every kind of request the operator made (e2e/harness/rbac.ts);
