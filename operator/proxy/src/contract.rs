@@ -2,6 +2,9 @@
 // operator/api/contract.ts and operator/api/proxy-config.ts; do not edit.
 // Regenerate: node hack/generate-proxy-contract.ts
 
+// The contract lists every name the TypeScript side defines; the proxy need not use each.
+#![allow(dead_code)]
+
 // The proxy's config (operator/api/proxy-config.ts) and the headers both sides use.
 pub const CONFIG_ENV: &str = "MODELOPS_PROXY_CONFIG";
 pub const MIRROR_PATH: &str = "/.modelops/mirror";
