@@ -179,6 +179,18 @@ export const runtimeSchema = withCel(
         .max(65535)
         .default(8080)
         .describe("HTTP port the server listens on. Default 8080."),
+      grpcPort: z
+        .number()
+        .int()
+        .min(1)
+        .max(65535)
+        .optional()
+        .describe(
+          "gRPC port the server listens on; unset: REST only. Set, clients may call the model over gRPC " +
+            "(HTTP/2) on the Service's port too, and the modelops-proxy measures Open Inference Protocol " +
+            "ModelInfer calls (mlserver, triton) as it does REST ones. A custom server receives it in GRPC_PORT. " +
+            "Must differ from port; not with torchserve.",
+        ),
       args: z
         .array(z.string().max(4096))
         .max(64)
@@ -188,7 +200,23 @@ export const runtimeSchema = withCel(
       resources: resourceRequirementsSchema.optional(),
     })
     .describe("How to serve the model. Immutable: create a new ModelVersion to change it."),
-  [immutable("runtime", "create a new ModelVersion to serve the model differently")],
+  [
+    immutable("runtime", "create a new ModelVersion to serve the model differently"),
+    {
+      rule: "!has(self.grpcPort) || self.grpcPort != self.port",
+      message:
+        "runtime.grpcPort equals runtime.port: the server needs one port for HTTP and another for gRPC; " +
+        "choose a different grpcPort (e.g. port + 1) or remove it",
+      fieldPath: ".grpcPort",
+    },
+    {
+      rule: "!has(self.grpcPort) || self.name != 'torchserve'",
+      message:
+        "runtime.grpcPort is not supported with torchserve (its gRPC API is not the Open Inference Protocol); " +
+        "remove grpcPort or serve the model with mlserver, triton or custom",
+      fieldPath: ".grpcPort",
+    },
+  ],
 );
 
 const featureTypeSchema = z

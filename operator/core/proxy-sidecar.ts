@@ -34,11 +34,15 @@ export interface ProxyPorts {
   metrics: number;
 }
 
-/** Ports of the proxy that never collide with the model server's. */
-export function proxyPorts(modelPort: number): ProxyPorts {
-  const http = modelPort === PREFERRED_HTTP_PORT ? PREFERRED_HTTP_PORT + 1 : PREFERRED_HTTP_PORT;
-  const metrics = modelPort === PREFERRED_METRICS_PORT ? PREFERRED_METRICS_PORT + 1 : PREFERRED_METRICS_PORT;
-  return { http, metrics };
+/** Ports of the proxy that never collide with the model server's (HTTP, and gRPC if it has one). */
+export function proxyPorts(modelPort: number, grpcPort: number | undefined = undefined): ProxyPorts {
+  const taken = new Set([modelPort, grpcPort]);
+  const free = (preferred: number) => {
+    let port = preferred;
+    while (taken.has(port)) port++;
+    return port;
+  };
+  return { http: free(PREFERRED_HTTP_PORT), metrics: free(PREFERRED_METRICS_PORT) };
 }
 
 export function proxyEnabled(mdep: ModelDeployment): boolean {
@@ -50,7 +54,8 @@ export type SidecarConfig = ProxyConfigInput & { listenPort: number; metricsPort
 
 /** What the proxy of one revision's pods must know. Inline reference only (configMapRef is not read here). */
 export function proxyConfig(mdep: ModelDeployment, mv: ModelVersion, revision: string): SidecarConfig {
-  const ports = proxyPorts(mv.spec.runtime.port);
+  const { port, grpcPort } = mv.spec.runtime;
+  const ports = proxyPorts(port, grpcPort);
   const reference = mv.spec.reference;
   const entry = (r: NonNullable<NonNullable<typeof reference>["features"]>[number]) => ({
     name: r.name,
@@ -65,7 +70,8 @@ export function proxyConfig(mdep: ModelDeployment, mv: ModelVersion, revision: s
     version: mv.metadata.name,
     listenPort: ports.http,
     metricsPort: ports.metrics,
-    upstream: `http://127.0.0.1:${mv.spec.runtime.port}`,
+    upstream: `http://127.0.0.1:${port}`,
+    ...(grpcPort ? { grpcUpstream: `http://127.0.0.1:${grpcPort}` } : {}),
     signature: { inputs: mv.spec.signature?.inputs ?? [], outputs: mv.spec.signature?.outputs ?? [] },
     reference: {
       features: (reference?.features ?? []).map(entry),

@@ -1,5 +1,6 @@
 // Per-runtime container wiring: how each serving runtime is told where the
-// model is, which port to serve on, and how readiness is probed.
+// model is, which ports to serve on (HTTP, and gRPC when runtime.grpcPort is
+// set), and how readiness is probed.
 import { type ArtifactLocation, MODEL_MOUNT_PATH } from "./artifact.ts";
 
 export type RuntimeSpec = {
@@ -7,6 +8,7 @@ export type RuntimeSpec = {
   image: string;
   protocol: "v1" | "v2";
   port: number;
+  grpcPort?: number | undefined;
   args?: string[] | undefined;
   env?: { name: string; value: string }[] | undefined;
 };
@@ -37,6 +39,7 @@ export function wireRuntime(
 ): ContainerWiring {
   const path = modelPathInContainer(location);
   const port = String(runtime.port);
+  const grpcPort = runtime.grpcPort === undefined ? undefined : String(runtime.grpcPort);
   const readinessPath = runtime.protocol === "v2" ? "/v2/health/ready" : `/v1/models/${model.name}`;
   const common: ContainerWiring = { env: [], args: [], readinessPath };
   switch (runtime.name) {
@@ -46,12 +49,14 @@ export function wireRuntime(
         { name: "MLSERVER_MODEL_NAME", value: model.name },
         { name: "MLSERVER_MODEL_URI", value: path },
       );
+      if (grpcPort) common.env.push({ name: "MLSERVER_GRPC_PORT", value: grpcPort });
       const impl = model.format ? MLSERVER_IMPLEMENTATIONS[model.format] : undefined;
       if (impl) common.env.push({ name: "MLSERVER_MODEL_IMPLEMENTATION", value: impl });
       break;
     }
     case "triton":
       common.args.push("tritonserver", `--model-repository=${path}`, `--http-port=${port}`);
+      if (grpcPort) common.args.push(`--grpc-port=${grpcPort}`);
       break;
     case "torchserve":
       common.args.push(
@@ -65,10 +70,12 @@ export function wireRuntime(
       break;
     case "tfserving":
       common.args.push(`--model_name=${model.name}`, `--model_base_path=${path}`, `--rest_api_port=${port}`);
+      if (grpcPort) common.args.push(`--port=${grpcPort}`);
       break;
     default:
       common.env.push({ name: "MODEL_URI", value: location.kind === "remote" ? model.uri : path });
       common.env.push({ name: "PORT", value: port });
+      if (grpcPort) common.env.push({ name: "GRPC_PORT", value: grpcPort });
   }
   common.env.push(...(runtime.env ?? []));
   common.args.push(...(runtime.args ?? []));

@@ -123,7 +123,7 @@ export function desiredDeployment(
   const withProxy = proxyEnabled(mdep);
   const annotations = {
     ...(template.annotations ?? {}),
-    ...(withProxy ? scrapeAnnotations(proxyPorts(mv.spec.runtime.port)) : {}),
+    ...(withProxy ? scrapeAnnotations(proxyPorts(mv.spec.runtime.port, mv.spec.runtime.grpcPort)) : {}),
   };
   const { spec, model } = podSpec(mdep, mv, options);
   if (withProxy) {
@@ -185,7 +185,10 @@ function podSpec(
   const container: V1Container = {
     name: "model",
     image: runtime.image,
-    ports: [{ name: "http", containerPort: runtime.port, protocol: "TCP" }],
+    ports: [
+      { name: "http", containerPort: runtime.port, protocol: "TCP" },
+      ...(runtime.grpcPort ? [{ name: "grpc", containerPort: runtime.grpcPort, protocol: "TCP" }] : []),
+    ],
     env,
     readinessProbe: { httpGet: { path: wiring.readinessPath, port: "http" }, periodSeconds: 5 },
     lifecycle: { preStop: { sleep: { seconds: modelStopDelaySeconds(proxyEnabled(mdep)) } } },
@@ -230,7 +233,11 @@ function injectProxy(
   image = DEFAULT_PROXY_IMAGE,
   resources: ResourceRequirements | undefined = undefined,
 ): void {
-  model.ports = [{ name: "model", containerPort: modelPort, protocol: "TCP" }];
+  // The proxy serves HTTP and gRPC on its "http" port; the model's ports are reached on loopback only.
+  model.ports = [
+    { name: "model", containerPort: modelPort, protocol: "TCP" },
+    ...(model.ports ?? []).filter((p) => p.name === "grpc").map((p) => ({ ...p, name: "model-grpc" })),
+  ];
   model.readinessProbe = {
     ...model.readinessProbe,
     httpGet: { ...model.readinessProbe?.httpGet, port: config.listenPort },
