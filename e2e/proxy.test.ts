@@ -26,8 +26,15 @@ import {
   startPrometheus,
 } from "../hack/localcluster/prometheus.ts";
 import { prepareModels, type RunningModelServer, startModelServer } from "../hack/model-server/mlserver.ts";
-import { referenceBucket } from "../operator/proxy/buckets.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../operator/api/proxy-config.ts";
+import { referenceBucket } from "../operator/proxy/buckets.ts";
+import {
+  type GrpcClient,
+  grpcClient,
+  type ModelInferRequest,
+  type ModelInferResponse,
+  rawFp64,
+} from "../operator/proxy/grpc-test-client.ts";
 
 const binDir = inject("binDir");
 const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;
@@ -72,6 +79,25 @@ async function predict(url: string, rows: number[][]): Promise<number[]> {
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { outputs: Array<{ data: number[] }> };
   return body.outputs[0]?.data ?? [];
+}
+
+/** The iris rows as one ModelInfer request: FP64 [n, 4], typed contents or raw little-endian bytes. */
+function grpcInfer(rows: number[][], raw: boolean): ModelInferRequest {
+  const input = { name: "input-0", datatype: "FP64", shape: [rows.length, 4] };
+  return raw
+    ? { model_name: "iris", inputs: [input], raw_input_contents: [rawFp64(rows.flat())] }
+    : { model_name: "iris", inputs: [{ ...input, contents: { fp64_contents: rows.flat() } }] };
+}
+
+/** The predicted labels of a ModelInfer answer, whichever way MLServer encoded them. */
+function grpcLabels(res: ModelInferResponse): number[] {
+  const out = res.outputs[0];
+  const raw = res.raw_output_contents?.[0];
+  if (raw && raw.length > 0) {
+    if (out?.datatype !== "INT64") throw new Error(`raw ${out?.datatype} output`);
+    return Array.from({ length: raw.length / 8 }, (_, i) => Number(raw.readBigInt64LE(i * 8)));
+  }
+  return out?.contents?.int64_contents ?? out?.contents?.int_contents ?? [];
 }
 
 let dir: string;
@@ -239,5 +265,124 @@ describe("modelops-proxy in front of MLServer", () => {
     );
     expect(unparsed.v).toBe(1);
     expect(await queryValue(prom.url, 'modelops_proxy_requests_total{code="4xx"}')).toBe(1);
+  });
+
+  // A proxy of its own (and a Prometheus of its own), so the REST tests' exact counts stay theirs.
+  describe("over gRPC", () => {
+    let grpcProxy: Component;
+    let grpcProm: RunningPrometheus;
+    let viaProxy: GrpcClient;
+    let direct: GrpcClient;
+
+    beforeAll(async () => {
+      const [listenPort, metricsPort] = (await freePorts(2)) as [number, number];
+      grpcProxy = await startProxyProcess({
+        namespace: "ns1",
+        deployment: "iris",
+        revision: "grpc1",
+        version: "iris-v1",
+        listenPort,
+        metricsPort,
+        upstream: modelA.url,
+        grpcUpstream: `http://127.0.0.1:${modelA.grpcPort}`,
+        signature: {
+          inputs: FEATURES.map((name) => ({ name, type: "numeric" as const, datatype: "FP64" })),
+          outputs: [{ name: "species", type: "categorical" }],
+        },
+        reference: {
+          features: FEATURES.map((name) => ({ name, type: "numeric" as const, edges: EDGES[name] })),
+          predictions: [{ name: "species", type: "categorical", categories: ["0", "1", "2"] }],
+        },
+      });
+      grpcProm = await startPrometheus({
+        dir: join(dir, "prom-grpc"),
+        binDir,
+        targets: [`127.0.0.1:${metricsPort}`],
+      });
+      viaProxy = grpcClient(listenPort);
+      direct = grpcClient(modelA.grpcPort);
+    });
+
+    afterAll(async () => {
+      viaProxy?.close();
+      direct?.close();
+      await grpcProm?.stop();
+      if (grpcProxy) {
+        await stopComponents([grpcProxy], 5000);
+        untrack([grpcProxy]);
+      }
+    });
+
+    it("passes ServerReady and ModelReady through and counts them as passthrough", async () => {
+      expect((await viaProxy.serverReady()).response).toEqual({ ready: true });
+      const ready = await viaProxy.modelReady("iris");
+      expect(ready.response).toEqual({ ready: true });
+      expect(ready.headers.get("x-modelops-revision")).toEqual(["grpc1"]);
+      const passthrough = await waitFor(
+        async () => {
+          const v = await queryValue(grpcProm.url, 'modelops_proxy_passthrough_requests_total{code="2xx"}');
+          return v === 2 ? { v } : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, description: "gRPC passthrough counted" },
+      );
+      expect(passthrough.v).toBe(2);
+      expect(await queryValue(grpcProm.url, 'modelops_proxy_requests_total{code="2xx"}')).toBe(0);
+    });
+
+    it("answers ModelInfer as MLServer does and exports the inputs' histograms and the predictions", async () => {
+      const rows = knownRows(60);
+      const batchSizes = [1, 4, 10, 20, 25]; // sums to 60
+      const predicted: number[] = [];
+      let offset = 0;
+      for (const [i, size] of batchSizes.entries()) {
+        const request = grpcInfer(rows.slice(offset, offset + size), i % 2 === 1);
+        offset += size;
+        const proxied = await viaProxy.modelInfer(request);
+        const mlserver = await direct.modelInfer(request);
+        // MLServer gives each answer an id of its own; everything else must be MLServer's answer.
+        expect({ ...proxied.response, id: "" }).toEqual({ ...mlserver.response, id: "" });
+        expect(proxied.headers.get("x-modelops-revision")).toEqual(["grpc1"]);
+        predicted.push(...grpcLabels(proxied.response));
+      }
+      expect(offset).toBe(rows.length);
+      // The same model over REST gives the same labels.
+      expect(predicted).toEqual(await predict(modelA.url, rows));
+
+      for (const [f, name] of FEATURES.entries()) {
+        const edges = EDGES[name];
+        const perBucket = new Array(edges.length - 1).fill(0);
+        for (const row of rows) perBucket[referenceBucket(edges, row[f] as number)]++;
+        const expected = perBucket.map((_, i) => perBucket.slice(0, i + 1).reduce((a, b) => a + b, 0));
+        const les = [...edges.slice(1, -1), Number.POSITIVE_INFINITY];
+        const got = await waitFor(
+          async () => {
+            const samples = await queryPrometheus(
+              grpcProm.url,
+              `modelops_proxy_feature_value_bucket{feature="${name}",deployment="iris",revision="grpc1"}`,
+            );
+            const byLe = new Map(
+              samples.map((s) => [
+                s.metric.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.metric.le),
+                s.value,
+              ]),
+            );
+            const counts = les.map((le) => byLe.get(le));
+            return counts[counts.length - 1] === rows.length ? { counts } : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 500, description: `gRPC histogram of ${name}` },
+        );
+        expect(got.counts, name).toEqual(expected);
+      }
+      for (const label of [0, 1, 2]) {
+        const n = await queryValue(
+          grpcProm.url,
+          `modelops_proxy_prediction_category_total{output="species",category="${label}"}`,
+        );
+        expect(n, `predicted ${label}`).toBe(predicted.filter((p) => p === label).length);
+      }
+      expect(await queryValue(grpcProm.url, 'modelops_proxy_requests_total{code="2xx"}')).toBe(
+        batchSizes.length,
+      );
+    });
   });
 });

@@ -25,6 +25,8 @@ export interface RunningModelServer {
   /** e.g. http://127.0.0.1:41234; the model is "iris" at /v2/models/iris/infer. */
   url: string;
   port: number;
+  /** MLServer's gRPC (Open Inference Protocol, h2c) port, e.g. for grpcUpstream as http://127.0.0.1:<grpcPort>. */
+  grpcPort: number;
   pid: number;
   logPath: string;
   stop(): Promise<void>;
@@ -82,5 +84,5 @@ export async function startModelServer(
     await stop();
     throw err;
   }
-  return { url, port: httpPort, pid: c.pid, logPath, stop };
+  return { url, port: httpPort, grpcPort, pid: c.pid, logPath, stop };
 }
