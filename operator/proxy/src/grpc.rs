@@ -234,3 +234,236 @@ pub fn response_columns(body: &[u8], outputs: &[SignatureField]) -> Result<Colum
     });
     columns(tensors.collect(), &m.raw_output_contents, outputs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::tests::{Rng, cat, cols, n, num, t};
+    use crate::payload::{Protocol, parse_request, parse_response};
+
+    fn input(name: &str, datatype: &str, shape: &[i64], contents: Option<InferTensorContents>) -> InferInputTensor {
+        InferInputTensor { name: name.into(), datatype: datatype.into(), shape: shape.to_vec(), contents }
+    }
+    fn request(inputs: Vec<InferInputTensor>, raw: Vec<Vec<u8>>) -> Vec<u8> {
+        encode_frame(&ModelInferRequest { model_name: "iris".into(), inputs, raw_input_contents: raw, ..Default::default() })
+    }
+
+    #[test]
+    fn typed_fp32_contents_split_into_the_signature_columns() {
+        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0, 3.0, 4.5], ..Default::default() };
+        let body = request(vec![input("input-0", "FP32", &[2, 2], Some(contents))], vec![]);
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[num("a"), num("b")]),
+            Ok(cols(&[("a", vec![n(1.0), n(3.0)]), ("b", vec![n(2.0), n(4.5)])]))
+        );
+    }
+
+    #[test]
+    fn typed_contents_of_each_datatype_are_read_from_their_field() {
+        let c = InferTensorContents {
+            bool_contents: vec![true],
+            int_contents: vec![-3],
+            int64_contents: vec![-4],
+            uint_contents: vec![5],
+            uint64_contents: vec![6],
+            fp64_contents: vec![0.25],
+            bytes_contents: vec![b"red".to_vec()],
+            ..Default::default()
+        };
+        let tensors = ["BOOL", "INT16", "INT64", "UINT8", "UINT64", "FP64", "BYTES"]
+            .iter()
+            .map(|d| input(&d.to_lowercase(), d, &[1], Some(c.clone())))
+            .collect();
+        let columns = parse_request(Protocol::Grpc, &request(tensors, vec![]), &[]).unwrap();
+        let expected = [
+            ("bool", Value::Bool(true)),
+            ("int16", n(-3.0)),
+            ("int64", n(-4.0)),
+            ("uint8", n(5.0)),
+            ("uint64", n(6.0)),
+            ("fp64", n(0.25)),
+            ("bytes", t("red")),
+        ];
+        assert_eq!(columns, cols(&expected.map(|(k, v)| (k, vec![v]))));
+    }
+
+    #[test]
+    fn raw_contents_are_decoded_little_endian_by_datatype() {
+        let fp32: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let int64: Vec<u8> = [7i64, -8].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let fp16 = [0x00, 0x3c, 0x00, 0xc0]; // 1.0, -2.0
+        let uint16 = [0x01, 0x01, 0xff, 0xff]; // 257, 65535
+        let boolean = [1, 0];
+        let body = request(
+            vec![
+                input("f", "FP32", &[2], None),
+                input("i", "INT64", &[2], None),
+                input("h", "FP16", &[2], None),
+                input("u", "UINT16", &[2], None),
+                input("b", "BOOL", &[2], None),
+            ],
+            vec![fp32, int64, fp16.to_vec(), uint16.to_vec(), boolean.to_vec()],
+        );
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[]),
+            Ok(cols(&[
+                ("f", vec![n(1.5), n(-2.0)]),
+                ("i", vec![n(7.0), n(-8.0)]),
+                ("h", vec![n(1.0), n(-2.0)]),
+                ("u", vec![n(257.0), n(65535.0)]),
+                ("b", vec![Value::Bool(true), Value::Bool(false)]),
+            ]))
+        );
+    }
+
+    #[test]
+    fn raw_bytes_are_length_prefixed_text() {
+        let mut raw = Vec::new();
+        for s in ["red", "", "blue"] {
+            raw.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            raw.extend_from_slice(s.as_bytes());
+        }
+        let body = request(vec![input("color", "BYTES", &[3], None)], vec![raw.clone()]);
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[cat("color")]),
+            Ok(cols(&[("color", vec![t("red"), t(""), t("blue")])]))
+        );
+        // A length running past the contents is an error, not a read beyond them.
+        raw.truncate(raw.len() - 1);
+        let body = request(vec![input("color", "BYTES", &[3], None)], vec![raw]);
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("longer than its contents"));
+    }
+
+    #[test]
+    fn raw_contents_that_are_not_whole_values_or_missing_are_errors() {
+        let body = request(vec![input("f", "FP32", &[1], None)], vec![vec![0, 0, 0]]);
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("not whole 4-byte values"));
+        let body = request(vec![input("a", "FP32", &[1], None), input("b", "FP32", &[1], None)], vec![vec![0; 4]]);
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("tensor b: no raw contents"));
+    }
+
+    #[test]
+    fn responses_name_outputs_by_the_signature() {
+        let contents = InferTensorContents { int64_contents: vec![0, 2, 1], ..Default::default() };
+        let msg = ModelInferResponse {
+            outputs: vec![InferOutputTensor {
+                name: "predict".into(),
+                datatype: "INT64".into(),
+                shape: vec![3, 1],
+                contents: Some(contents),
+            }],
+            ..Default::default()
+        };
+        let body = encode_frame(&msg);
+        assert_eq!(
+            parse_response(Protocol::Grpc, &body, &[cat("species")]),
+            Ok(cols(&[("species", vec![n(0.0), n(2.0), n(1.0)])]))
+        );
+        assert_eq!(
+            parse_response(Protocol::Grpc, &body, &[]),
+            Ok(cols(&[("predict", vec![n(0.0), n(2.0), n(1.0)])]))
+        );
+    }
+
+    #[test]
+    fn tensors_named_like_fields_match_them_and_extra_columns_are_positional() {
+        let color = InferTensorContents { bytes_contents: vec![b"red".to_vec()], ..Default::default() };
+        let rest = InferTensorContents { fp64_contents: vec![0.5, 1.5, 2.5], ..Default::default() };
+        let body = request(
+            vec![input("color", "BYTES", &[1], Some(color)), input("rest", "FP64", &[1, 3], Some(rest))],
+            vec![],
+        );
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[num("size"), cat("color")]),
+            Ok(cols(&[
+                ("color", vec![t("red")]),
+                ("size", vec![n(0.5)]),
+                ("rest[1]", vec![n(1.5)]),
+                ("rest[2]", vec![n(2.5)]),
+            ]))
+        );
+    }
+
+    #[test]
+    fn only_the_first_message_of_the_stream_is_read() {
+        let first = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
+        let mut body = request(vec![input("x", "FP32", &[1], Some(first))], vec![]);
+        body.extend_from_slice(&[0, 0, 0, 0, 9, 1, 2]); // a second, truncated frame
+        assert_eq!(parse_request(Protocol::Grpc, &body, &[num("x")]), Ok(cols(&[("x", vec![n(1.0)])])));
+    }
+
+    #[test]
+    fn a_compressed_message_is_an_error() {
+        let mut body = request(vec![input("x", "FP32", &[0], None)], vec![]);
+        body[0] = 1;
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("compressed"));
+    }
+
+    #[test]
+    fn truncated_frames_are_errors() {
+        let contents = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
+        let body = request(vec![input("x", "FP32", &[1], Some(contents))], vec![]);
+        for cut in [0, 1, 4, body.len() - 1] {
+            let err = parse_request(Protocol::Grpc, &body[..cut], &[]).unwrap_err();
+            assert!(err.contains("truncated") || err.contains("empty"), "cut {cut}: {err}");
+        }
+    }
+
+    #[test]
+    fn shapes_are_checked_as_for_json() {
+        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0, 3.0], ..Default::default() };
+        let body = request(vec![input("x", "FP32", &[2, 2], Some(contents))], vec![]);
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("needs 4 values, data has 3"));
+        let body = request(vec![input("x", "FP32", &[-1], None)], vec![]);
+        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("shape"));
+        // A claimed [0, 1e9] holds nothing and allocates nothing.
+        let body = request(vec![input("x", "FP32", &[0, 1_000_000_000], None)], vec![]);
+        assert_eq!(parse_request(Protocol::Grpc, &body, &[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn half_floats_decode_subnormals_and_specials() {
+        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
+        assert_eq!(f16_to_f64(0x7bff), 65504.0);
+        assert_eq!(f16_to_f64(0xfc00), f64::NEG_INFINITY);
+        assert!(f16_to_f64(0x7e00).is_nan());
+    }
+
+    #[test]
+    fn the_grpc_parser_never_panics_on_random_or_mutated_frames() {
+        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0], ..Default::default() };
+        let valid = request(
+            vec![input("x", "FP32", &[2, 1], Some(contents)), input("label", "BYTES", &[1], None)],
+            vec![],
+        );
+        let raw = request(vec![input("x", "FP16", &[1], None), input("y", "BYTES", &[2], None)], vec![vec![0, 60], vec![1, 0, 0, 0, 97]]);
+        let fields = [num("x"), cat("label")];
+        let mut rng = Rng(7);
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let mut body = rng.pick(&[valid.clone(), raw.clone()]).clone();
+            match rng.below(3) {
+                0 => body = rng.bytes(64),
+                1 => {
+                    // Flip bytes after the frame header, keeping the frame well-formed.
+                    for _ in 0..1 + rng.below(4) {
+                        let i = 5 + rng.below(body.len() - 5);
+                        body[i] = rng.next() as u8;
+                    }
+                }
+                _ => {
+                    // Random shape or datatype in an otherwise valid message.
+                    let dims: Vec<i64> = (0..rng.below(4)).map(|_| *rng.pick(&[0, 1, 2, -1, i64::MAX, 1 << 32])).collect();
+                    let dt = *rng.pick(&["FP32", "FP16", "BF16", "BYTES", "BOOL", "INT8", "UINT64", "XYZ", ""]);
+                    let raw_bytes = rng.bytes(16);
+                    let with_raw = rng.below(2) == 0;
+                    body = request(vec![input("x", dt, &dims, None)], if with_raw { vec![raw_bytes] } else { vec![] });
+                }
+            }
+            for result in [parse_request(Protocol::Grpc, &body, &fields), parse_response(Protocol::Grpc, &body, &fields)] {
+                parsed += usize::from(result.is_ok());
+            }
+        }
+        assert!(parsed > 1_000, "only {parsed} parsed");
+    }
+}
