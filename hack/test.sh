@@ -13,15 +13,18 @@ step() { printf '\n=== %s\n' "$*"; }
 step "node $(node --version)"
 step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
+step "building or reusing the modelops-proxy binary (Rust, release; minutes when cold)"
+bash hack/proxy.sh >/dev/null
 step "building or reusing the real servers the tests talk to: MLServer, MLflow, SeaweedFS (S3), prometheus-adapter"
 bash hack/model-server/venv.sh >/dev/null
 bash hack/mlflow/venv.sh >/dev/null
 bash hack/seaweedfs.sh >/dev/null
 bash hack/prometheus-adapter.sh >/dev/null
-step "building or reusing the real node's packages and images (MLServer, pause, the operator's)"
+step "building or reusing the real node's packages and images (MLServer, pause, the operator's, the proxy's)"
 bash hack/node/packages.sh
 bash hack/node/images.sh >/dev/null
 bash hack/node/operator-image.sh >/dev/null
+bash hack/proxy-image.sh >/dev/null
 step "building or reusing helm; Lua 5.1 for the Argo CD scripts"
 bash hack/helm.sh >/dev/null
 bash hack/lua.sh >/dev/null
