@@ -71,3 +71,52 @@ pub fn compare_predictions(primary: &Columns, shadow: &Columns, outputs: &[Signa
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::tests::{cat, cols, n, num, t};
+
+    #[test]
+    fn counts_equal_labels_as_agreement_treating_1_and_text_1_as_the_same_label() {
+        let c = compare_predictions(
+            &cols(&[("label", vec![n(0.0), n(1.0), n(2.0), t("1")])]),
+            &cols(&[("label", vec![t("0"), n(2.0), n(2.0), n(1.0)])]),
+            &[cat("label")],
+        );
+        assert_eq!(c, Comparison { agree: 3, disagree: 1, abs_differences: vec![], incomparable: 0 });
+    }
+
+    #[test]
+    fn gives_absolute_differences_for_numeric_outputs() {
+        let c = compare_predictions(
+            &cols(&[("y", vec![n(1.0), n(2.5), n(3.0)])]),
+            &cols(&[("y", vec![n(1.5), n(2.5), t("x")])]),
+            &[num("y")],
+        );
+        assert_eq!(c.abs_differences, vec![0.5, 0.0]);
+        assert_eq!(c.incomparable, 1);
+    }
+
+    #[test]
+    fn counts_rows_missing_on_one_side_as_incomparable() {
+        let c = compare_predictions(&cols(&[("y", vec![t("a"), t("b")])]), &cols(&[("y", vec![t("a")])]), &[cat("y")]);
+        assert_eq!((c.agree, c.disagree, c.incomparable), (1, 0, 1));
+    }
+
+    #[test]
+    fn counts_every_row_of_an_output_the_shadow_lacks_as_incomparable() {
+        let c = compare_predictions(&cols(&[("y", vec![t("a"), t("b")])]), &cols(&[]), &[cat("y"), cat("z")]);
+        assert_eq!(c, Comparison { incomparable: 2, ..Default::default() });
+    }
+
+    #[test]
+    fn without_a_signature_text_is_a_label_and_numbers_are_regression_values() {
+        let c = compare_predictions(
+            &cols(&[("cls", vec![t("a"), t("b")]), ("score", vec![n(0.25)])]),
+            &cols(&[("cls", vec![t("a"), t("a")]), ("score", vec![n(0.5)])]),
+            &[],
+        );
+        assert_eq!(c, Comparison { agree: 1, disagree: 1, abs_differences: vec![0.25], incomparable: 0 });
+    }
+}

@@ -105,3 +105,101 @@ pub fn category_of(known: &HashSet<String>, v: &Value) -> String {
     let text = category_text(v);
     if known.contains(&text) { text } else { OTHER_CATEGORY.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::tests::{n, t};
+
+    const EDGES: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
+
+    #[test]
+    fn uses_the_inner_edges_as_le_bounds() {
+        assert_eq!(histogram_bounds(&EDGES), vec![1.0, 2.0]);
+        assert_eq!(histogram_bounds(&[0.0, 1.0]), Vec::<f64>::new());
+        assert_eq!(histogram_bounds(&[0.0]), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn puts_values_in_reference_buckets_upper_edge_inclusive() {
+        let cases = [
+            (-5.0, 0), // below the training range: first bucket
+            (0.0, 0),
+            (1.0, 0), // (0, 1] is bucket 0: upper edge inclusive, like le
+            (1.0001, 1),
+            (2.0, 1),
+            (3.0, 2),
+            (100.0, 2), // above the range: last bucket
+        ];
+        for (value, bucket) in cases {
+            assert_eq!(reference_bucket(&EDGES, value), bucket, "{value}");
+        }
+    }
+
+    #[test]
+    fn reads_numbers_from_numbers_numeric_text_and_booleans_only() {
+        let values = [n(1.5), t("2.5"), Value::Bool(true), t("x"), t(""), t("  "), n(f64::NAN), n(f64::INFINITY)];
+        let got: Vec<Option<f64>> = values.iter().map(numeric_value).collect();
+        assert_eq!(got, vec![Some(1.5), Some(2.5), Some(1.0), None, None, None, None, None]);
+    }
+
+    #[test]
+    fn reads_text_as_javascripts_number_did() {
+        let cases = [
+            (" 42\n", Some(42.0)),
+            ("1e3", Some(1000.0)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("-0.25", Some(-0.25)),
+            ("+7", Some(7.0)),
+            ("0x1F", Some(31.0)),
+            ("0b101", Some(5.0)),
+            ("0o17", Some(15.0)),
+            ("0x", None),
+            ("-0x1", None),
+            ("Infinity", None),
+            ("inf", None),
+            ("NaN", None),
+            ("1e400", None),
+            ("1,5", None),
+            ("12abc", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(numeric_value(&t(text)), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn writes_numbers_as_javascripts_string_did() {
+        let cases = [
+            (1.0, "1"),
+            (-0.0, "0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (123456789.0, "123456789"),
+            (1e21, "1e+21"),
+            (1.5e21, "1.5e+21"),
+            (1e20, "100000000000000000000"),
+            (1e-6, "0.000001"),
+            (1.5e-7, "1.5e-7"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (0.30000000000000004, "0.30000000000000004"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(js_number_text(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn counts_unknown_categories_as_other() {
+        let known: HashSet<String> = ["a", "1"].map(String::from).into();
+        let got: Vec<String> = [t("a"), n(1.0), t("b"), Value::Bool(true)].iter().map(|v| category_of(&known, v)).collect();
+        assert_eq!(got, ["a", "1", OTHER_CATEGORY, OTHER_CATEGORY]);
+    }
+
+    #[test]
+    fn booleans_are_true_and_false_labels() {
+        assert_eq!(category_text(&Value::Bool(false)), "false");
+    }
+}

@@ -119,3 +119,107 @@ impl Distributions {
         out.push_str(&cats);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buckets::reference_bucket;
+    use crate::payload::tests::{n, t};
+
+    const NAMES: DistributionNames = DistributionNames { histogram: "h", counter: "c", label: "feature", help: "x" };
+    const EDGES: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
+
+    fn numeric(name: &str, edges: &[f64]) -> ReferenceEntry {
+        ReferenceEntry { name: name.into(), kind: FieldType::Numeric, edges: Some(edges.to_vec()), categories: None }
+    }
+    fn categorical(name: &str, categories: &[&str]) -> ReferenceEntry {
+        let categories = Some(categories.iter().map(|c| c.to_string()).collect());
+        ReferenceEntry { name: name.into(), kind: FieldType::Categorical, edges: None, categories }
+    }
+    fn render(d: &Distributions) -> String {
+        let mut out = String::new();
+        d.render("ns=\"a\"", &mut out);
+        out
+    }
+
+    #[test]
+    fn renders_cumulative_buckets_that_reproduce_the_reference_bucket_counts() {
+        let d = Distributions::new(&[numeric("f", &EDGES)], NAMES);
+        let values = [-1.0, 0.5, 1.0, 1.5, 3.0, 9.0, f64::NAN];
+        d.observe(&vec![("f".into(), values.map(n).to_vec()), ("unknown".into(), vec![n(1.0)])]);
+        let text = render(&d);
+        assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"1\"} 3\n"), "{text}");
+        assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"2\"} 4\n"), "{text}");
+        assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"+Inf\"} 6\n"), "{text}");
+        assert!(text.contains("h_count{ns=\"a\",feature=\"f\"} 6\n"), "{text}");
+        assert!(!text.contains("unknown"));
+        let mut per_bucket = [0; 3];
+        for v in values.iter().filter(|v| v.is_finite()) {
+            per_bucket[reference_bucket(&EDGES, *v)] += 1;
+        }
+        assert_eq!(per_bucket, [3, 1, 2]);
+    }
+
+    #[test]
+    fn exports_every_known_category_and_other_from_the_start() {
+        let d = Distributions::new(&[categorical("color", &["red", "we\"ird"])], NAMES);
+        d.observe(&vec![("color".into(), vec![t("red"), t("red"), t("green")])]);
+        let text = render(&d);
+        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"red\"} 2\n"), "{text}");
+        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"we\\\"ird\"} 0\n"), "{text}");
+        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"__other__\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn renders_the_whole_text_in_the_typescript_proxys_layout() {
+        let reference = [numeric("f", &[0.0, 1.0, 2.0]), categorical("color", &["red", "red"]), categorical("f2", &[])];
+        let d = Distributions::new(&reference, NAMES);
+        d.observe(&vec![("f".into(), vec![n(0.5), t("1.5")]), ("color".into(), vec![t("red")])]);
+        let want = "# HELP h x\n# TYPE h histogram\n\
+            h_bucket{ns=\"a\",feature=\"f\",le=\"1\"} 1\n\
+            h_bucket{ns=\"a\",feature=\"f\",le=\"+Inf\"} 2\n\
+            h_sum{ns=\"a\",feature=\"f\"} 2\n\
+            h_count{ns=\"a\",feature=\"f\"} 2\n\
+            # HELP c x\n# TYPE c counter\n\
+            c{ns=\"a\",feature=\"color\",category=\"red\"} 1\n\
+            c{ns=\"a\",feature=\"color\",category=\"__other__\"} 0\n\
+            c{ns=\"a\",feature=\"f2\",category=\"__other__\"} 0\n";
+        assert_eq!(render(&d), want);
+    }
+
+    #[test]
+    fn renders_both_family_headers_even_when_empty() {
+        let empty = Distributions::new(&[], NAMES);
+        assert!(empty.is_empty());
+        assert_eq!(render(&empty), "# HELP h x\n# TYPE h histogram\n# HELP c x\n# TYPE c counter\n");
+    }
+
+    #[test]
+    fn a_numeric_entry_without_edges_gets_no_series() {
+        let entry = ReferenceEntry { name: "f".into(), kind: FieldType::Numeric, edges: None, categories: None };
+        assert!(Distributions::new(&[entry], NAMES).is_empty());
+    }
+
+    #[test]
+    fn a_name_listed_twice_keeps_its_first_place_and_last_definition() {
+        let reference = [categorical("a", &["x"]), categorical("b", &[]), numeric("a", &[0.0, 1.0, 2.0])];
+        let d = Distributions::new(&reference, NAMES);
+        let text = render(&d);
+        assert!(text.contains("h_count{ns=\"a\",feature=\"a\"} 0\n"), "{text}");
+        assert!(!text.contains("category=\"x\""), "{text}");
+    }
+
+    #[test]
+    fn observes_from_many_threads_without_losing_counts() {
+        let d = Distributions::new(&[numeric("f", &EDGES), categorical("c", &["a"])], NAMES);
+        let columns: Columns = vec![("f".into(), vec![n(0.5); 100]), ("c".into(), vec![t("a"); 100])];
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| (0..100).for_each(|_| d.observe(&columns)));
+            }
+        });
+        let text = render(&d);
+        assert!(text.contains("h_count{ns=\"a\",feature=\"f\"} 80000\n"), "{text}");
+        assert!(text.contains("c{ns=\"a\",feature=\"c\",category=\"a\"} 80000\n"), "{text}");
+    }
+}
