@@ -84,7 +84,15 @@ mod tests {
             &cols(&[("label", vec![t("0"), n(2.0), n(2.0), n(1.0)])]),
             &[cat("label")],
         );
-        assert_eq!(c, Comparison { agree: 3, disagree: 1, abs_differences: vec![], incomparable: 0 });
+        assert_eq!(
+            c,
+            Comparison {
+                agree: 3,
+                disagree: 1,
+                abs_differences: vec![],
+                incomparable: 0
+            }
+        );
     }
 
     #[test]
@@ -100,14 +108,24 @@ mod tests {
 
     #[test]
     fn counts_rows_missing_on_one_side_as_incomparable() {
-        let c = compare_predictions(&cols(&[("y", vec![t("a"), t("b")])]), &cols(&[("y", vec![t("a")])]), &[cat("y")]);
+        let c = compare_predictions(
+            &cols(&[("y", vec![t("a"), t("b")])]),
+            &cols(&[("y", vec![t("a")])]),
+            &[cat("y")],
+        );
         assert_eq!((c.agree, c.disagree, c.incomparable), (1, 0, 1));
     }
 
     #[test]
     fn counts_every_row_of_an_output_the_shadow_lacks_as_incomparable() {
         let c = compare_predictions(&cols(&[("y", vec![t("a"), t("b")])]), &cols(&[]), &[cat("y"), cat("z")]);
-        assert_eq!(c, Comparison { incomparable: 2, ..Default::default() });
+        assert_eq!(
+            c,
+            Comparison {
+                incomparable: 2,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -117,6 +135,14 @@ mod tests {
             &cols(&[("cls", vec![t("a"), t("a")]), ("score", vec![n(0.5)])]),
             &[],
         );
-        assert_eq!(c, Comparison { agree: 1, disagree: 1, abs_differences: vec![0.25], incomparable: 0 });
+        assert_eq!(
+            c,
+            Comparison {
+                agree: 1,
+                disagree: 1,
+                abs_differences: vec![0.25],
+                incomparable: 0
+            }
+        );
     }
 }

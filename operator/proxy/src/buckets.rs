@@ -56,7 +56,9 @@ fn js_number(text: &str) -> Option<f64> {
     if digits.is_empty() {
         return None;
     }
-    digits.chars().try_fold(0.0, |acc: f64, c| c.to_digit(radix).map(|d| acc * f64::from(radix) + f64::from(d)))
+    digits.chars().try_fold(0.0, |acc: f64, c| {
+        c.to_digit(radix).map(|d| acc * f64::from(radix) + f64::from(d))
+    })
 }
 
 /// JavaScript's String(number): integers without ".0", exponents beyond 1e21 and below 1e-6.
@@ -84,7 +86,11 @@ pub fn js_number_text(v: f64) -> String {
     } else if -6 < n && n <= 0 {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
-        let rest = if k > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        let rest = if k > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
         let e = n - 1;
         format!("{}{rest}e{}{}", &digits[..1], if e >= 0 { "+" } else { "-" }, e.abs())
     };
@@ -103,7 +109,11 @@ pub fn category_text(v: &Value) -> String {
 /// The category label a value is counted under: its text if the reference knows it, else "__other__".
 pub fn category_of(known: &HashSet<String>, v: &Value) -> String {
     let text = category_text(v);
-    if known.contains(&text) { text } else { OTHER_CATEGORY.to_string() }
+    if known.contains(&text) {
+        text
+    } else {
+        OTHER_CATEGORY.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +148,16 @@ mod tests {
 
     #[test]
     fn reads_numbers_from_numbers_numeric_text_and_booleans_only() {
-        let values = [n(1.5), t("2.5"), Value::Bool(true), t("x"), t(""), t("  "), n(f64::NAN), n(f64::INFINITY)];
+        let values = [
+            n(1.5),
+            t("2.5"),
+            Value::Bool(true),
+            t("x"),
+            t(""),
+            t("  "),
+            n(f64::NAN),
+            n(f64::INFINITY),
+        ];
         let got: Vec<Option<f64>> = values.iter().map(numeric_value).collect();
         assert_eq!(got, vec![Some(1.5), Some(2.5), Some(1.0), None, None, None, None, None]);
     }
@@ -194,7 +213,10 @@ mod tests {
     #[test]
     fn counts_unknown_categories_as_other() {
         let known: HashSet<String> = ["a", "1"].map(String::from).into();
-        let got: Vec<String> = [t("a"), n(1.0), t("b"), Value::Bool(true)].iter().map(|v| category_of(&known, v)).collect();
+        let got: Vec<String> = [t("a"), n(1.0), t("b"), Value::Bool(true)]
+            .iter()
+            .map(|v| category_of(&known, v))
+            .collect();
         assert_eq!(got, ["a", "1", OTHER_CATEGORY, OTHER_CATEGORY]);
     }
 

@@ -44,7 +44,11 @@ impl Series {
                 counts.push((c.to_string(), Counter::default()));
             }
         }
-        Series::Categorical { known: categories.iter().cloned().collect(), counts, index }
+        Series::Categorical {
+            known: categories.iter().cloned().collect(),
+            counts,
+            index,
+        }
     }
 }
 
@@ -57,7 +61,11 @@ pub struct Distributions {
 
 impl Distributions {
     pub fn new(reference: &[ReferenceEntry], names: DistributionNames) -> Self {
-        let mut d = Distributions { series: Vec::new(), index: HashMap::new(), names };
+        let mut d = Distributions {
+            series: Vec::new(),
+            index: HashMap::new(),
+            names,
+        };
         for entry in reference {
             let series = match (entry.kind, &entry.edges) {
                 (FieldType::Numeric, Some(edges)) => Series::Numeric(Histogram::new(histogram_bounds(edges))),
@@ -100,7 +108,12 @@ impl Distributions {
     /// Text exposition of both families; `base_labels` is the rendered common
     /// labels, e.g. `namespace="a",...`.
     pub fn render(&self, base_labels: &str, out: &mut String) {
-        let DistributionNames { histogram, counter, label, help } = self.names;
+        let DistributionNames {
+            histogram,
+            counter,
+            label,
+            help,
+        } = self.names;
         let mut cats = String::new();
         family_header(histogram, "histogram", help, out);
         family_header(counter, "counter", help, &mut cats);
@@ -126,15 +139,30 @@ mod tests {
     use crate::buckets::reference_bucket;
     use crate::payload::tests::{n, t};
 
-    const NAMES: DistributionNames = DistributionNames { histogram: "h", counter: "c", label: "feature", help: "x" };
+    const NAMES: DistributionNames = DistributionNames {
+        histogram: "h",
+        counter: "c",
+        label: "feature",
+        help: "x",
+    };
     const EDGES: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
 
     fn numeric(name: &str, edges: &[f64]) -> ReferenceEntry {
-        ReferenceEntry { name: name.into(), kind: FieldType::Numeric, edges: Some(edges.to_vec()), categories: None }
+        ReferenceEntry {
+            name: name.into(),
+            kind: FieldType::Numeric,
+            edges: Some(edges.to_vec()),
+            categories: None,
+        }
     }
     fn categorical(name: &str, categories: &[&str]) -> ReferenceEntry {
         let categories = Some(categories.iter().map(|c| c.to_string()).collect());
-        ReferenceEntry { name: name.into(), kind: FieldType::Categorical, edges: None, categories }
+        ReferenceEntry {
+            name: name.into(),
+            kind: FieldType::Categorical,
+            edges: None,
+            categories,
+        }
     }
     fn render(d: &Distributions) -> String {
         let mut out = String::new();
@@ -146,11 +174,17 @@ mod tests {
     fn renders_cumulative_buckets_that_reproduce_the_reference_bucket_counts() {
         let d = Distributions::new(&[numeric("f", &EDGES)], NAMES);
         let values = [-1.0, 0.5, 1.0, 1.5, 3.0, 9.0, f64::NAN];
-        d.observe(&vec![("f".into(), values.map(n).to_vec()), ("unknown".into(), vec![n(1.0)])]);
+        d.observe(&vec![
+            ("f".into(), values.map(n).to_vec()),
+            ("unknown".into(), vec![n(1.0)]),
+        ]);
         let text = render(&d);
         assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"1\"} 3\n"), "{text}");
         assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"2\"} 4\n"), "{text}");
-        assert!(text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"+Inf\"} 6\n"), "{text}");
+        assert!(
+            text.contains("h_bucket{ns=\"a\",feature=\"f\",le=\"+Inf\"} 6\n"),
+            "{text}"
+        );
         assert!(text.contains("h_count{ns=\"a\",feature=\"f\"} 6\n"), "{text}");
         assert!(!text.contains("unknown"));
         let mut per_bucket = [0; 3];
@@ -165,16 +199,32 @@ mod tests {
         let d = Distributions::new(&[categorical("color", &["red", "we\"ird"])], NAMES);
         d.observe(&vec![("color".into(), vec![t("red"), t("red"), t("green")])]);
         let text = render(&d);
-        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"red\"} 2\n"), "{text}");
-        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"we\\\"ird\"} 0\n"), "{text}");
-        assert!(text.contains("c{ns=\"a\",feature=\"color\",category=\"__other__\"} 1\n"), "{text}");
+        assert!(
+            text.contains("c{ns=\"a\",feature=\"color\",category=\"red\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c{ns=\"a\",feature=\"color\",category=\"we\\\"ird\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c{ns=\"a\",feature=\"color\",category=\"__other__\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn renders_the_whole_text_in_the_typescript_proxys_layout() {
-        let reference = [numeric("f", &[0.0, 1.0, 2.0]), categorical("color", &["red", "red"]), categorical("f2", &[])];
+        let reference = [
+            numeric("f", &[0.0, 1.0, 2.0]),
+            categorical("color", &["red", "red"]),
+            categorical("f2", &[]),
+        ];
         let d = Distributions::new(&reference, NAMES);
-        d.observe(&vec![("f".into(), vec![n(0.5), t("1.5")]), ("color".into(), vec![t("red")])]);
+        d.observe(&vec![
+            ("f".into(), vec![n(0.5), t("1.5")]),
+            ("color".into(), vec![t("red")]),
+        ]);
         let want = "# HELP h x\n# TYPE h histogram\n\
             h_bucket{ns=\"a\",feature=\"f\",le=\"1\"} 1\n\
             h_bucket{ns=\"a\",feature=\"f\",le=\"+Inf\"} 2\n\
@@ -191,18 +241,30 @@ mod tests {
     fn renders_both_family_headers_even_when_empty() {
         let empty = Distributions::new(&[], NAMES);
         assert!(empty.is_empty());
-        assert_eq!(render(&empty), "# HELP h x\n# TYPE h histogram\n# HELP c x\n# TYPE c counter\n");
+        assert_eq!(
+            render(&empty),
+            "# HELP h x\n# TYPE h histogram\n# HELP c x\n# TYPE c counter\n"
+        );
     }
 
     #[test]
     fn a_numeric_entry_without_edges_gets_no_series() {
-        let entry = ReferenceEntry { name: "f".into(), kind: FieldType::Numeric, edges: None, categories: None };
+        let entry = ReferenceEntry {
+            name: "f".into(),
+            kind: FieldType::Numeric,
+            edges: None,
+            categories: None,
+        };
         assert!(Distributions::new(&[entry], NAMES).is_empty());
     }
 
     #[test]
     fn a_name_listed_twice_keeps_its_first_place_and_last_definition() {
-        let reference = [categorical("a", &["x"]), categorical("b", &[]), numeric("a", &[0.0, 1.0, 2.0])];
+        let reference = [
+            categorical("a", &["x"]),
+            categorical("b", &[]),
+            numeric("a", &[0.0, 1.0, 2.0]),
+        ];
         let d = Distributions::new(&reference, NAMES);
         let text = render(&d);
         assert!(text.contains("h_count{ns=\"a\",feature=\"a\"} 0\n"), "{text}");
@@ -220,6 +282,9 @@ mod tests {
         });
         let text = render(&d);
         assert!(text.contains("h_count{ns=\"a\",feature=\"f\"} 80000\n"), "{text}");
-        assert!(text.contains("c{ns=\"a\",feature=\"c\",category=\"a\"} 80000\n"), "{text}");
+        assert!(
+            text.contains("c{ns=\"a\",feature=\"c\",category=\"a\"} 80000\n"),
+            "{text}"
+        );
     }
 }

@@ -96,7 +96,8 @@ fn first_message(body: &[u8]) -> Result<&[u8], String> {
     }
     let (len, rest) = rest.split_first_chunk::<4>().ok_or("truncated gRPC frame header")?;
     let len = u32::from_be_bytes(*len) as usize;
-    rest.get(..len).ok_or_else(|| format!("truncated gRPC message: {len} bytes announced, {} present", rest.len()))
+    rest.get(..len)
+        .ok_or_else(|| format!("truncated gRPC message: {len} bytes announced, {} present", rest.len()))
 }
 
 /// A tensor's name, datatype, shape and contents, whichever message it came from.
@@ -122,7 +123,11 @@ fn typed_values(datatype: &str, c: &InferTensorContents) -> Result<Vec<Value>, S
         "UINT64" => c.uint64_contents.iter().map(|v| Value::Number(*v as f64)).collect(),
         "FP32" => numbers(&c.fp32_contents),
         "FP64" => numbers(&c.fp64_contents),
-        "BYTES" => c.bytes_contents.iter().map(|b| Value::Text(String::from_utf8_lossy(b).into_owned())).collect(),
+        "BYTES" => c
+            .bytes_contents
+            .iter()
+            .map(|b| Value::Text(String::from_utf8_lossy(b).into_owned()))
+            .collect(),
         other => return Err(format!("datatype {other:?} has no typed contents")),
     })
 }
@@ -144,7 +149,10 @@ fn f16_to_f64(bits: u16) -> f64 {
 fn fixed<const N: usize>(raw: &[u8], datatype: &str, decode: impl Fn([u8; N]) -> Value) -> Result<Vec<Value>, String> {
     let (chunks, rest) = raw.as_chunks::<N>();
     if !rest.is_empty() {
-        return Err(format!("raw {datatype} contents of {} bytes are not whole {N}-byte values", raw.len()));
+        return Err(format!(
+            "raw {datatype} contents of {} bytes are not whole {N}-byte values",
+            raw.len()
+        ));
     }
     Ok(chunks.iter().map(|c| decode(*c)).collect())
 }
@@ -153,7 +161,9 @@ fn fixed<const N: usize>(raw: &[u8], datatype: &str, decode: impl Fn([u8; N]) ->
 fn length_prefixed(mut raw: &[u8]) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     while !raw.is_empty() {
-        let (len, rest) = raw.split_first_chunk::<4>().ok_or("raw BYTES contents end inside a length")?;
+        let (len, rest) = raw
+            .split_first_chunk::<4>()
+            .ok_or("raw BYTES contents end inside a length")?;
         let len = u32::from_le_bytes(*len) as usize;
         let text = rest.get(..len).ok_or("raw BYTES element is longer than its contents")?;
         out.push(Value::Text(String::from_utf8_lossy(text).into_owned()));
@@ -177,7 +187,9 @@ fn raw_values(datatype: &str, raw: &[u8]) -> Result<Vec<Value>, String> {
         "UINT64" => fixed::<8>(raw, datatype, |b| n(u64::from_le_bytes(b) as f64)),
         "FP16" => fixed::<2>(raw, datatype, |b| n(f16_to_f64(u16::from_le_bytes(b)))),
         // bfloat16 is the upper half of an f32.
-        "BF16" => fixed::<2>(raw, datatype, |b| n(f32::from_bits(u32::from(u16::from_le_bytes(b)) << 16).into())),
+        "BF16" => fixed::<2>(raw, datatype, |b| {
+            n(f32::from_bits(u32::from(u16::from_le_bytes(b)) << 16).into())
+        }),
         "FP32" => fixed::<4>(raw, datatype, |b| n(f32::from_le_bytes(b).into())),
         "FP64" => fixed::<8>(raw, datatype, |b| n(f64::from_le_bytes(b))),
         "BYTES" => length_prefixed(raw),
@@ -198,7 +210,9 @@ fn columns(tensors: Vec<Tensor>, raw: &[Vec<u8>], fields: &[SignatureField]) -> 
                 None => Ok(Vec::new()),
             }
         } else {
-            let bytes = raw.get(i).ok_or_else(|| format!("tensor {}: no raw contents", t.name))?;
+            let bytes = raw
+                .get(i)
+                .ok_or_else(|| format!("tensor {}: no raw contents", t.name))?;
             raw_values(t.datatype, bytes)
         };
         let values = values.map_err(|e| format!("tensor {}: {e}", t.name))?;
@@ -242,15 +256,28 @@ mod tests {
     use crate::payload::{Protocol, parse_request, parse_response};
 
     fn input(name: &str, datatype: &str, shape: &[i64], contents: Option<InferTensorContents>) -> InferInputTensor {
-        InferInputTensor { name: name.into(), datatype: datatype.into(), shape: shape.to_vec(), contents }
+        InferInputTensor {
+            name: name.into(),
+            datatype: datatype.into(),
+            shape: shape.to_vec(),
+            contents,
+        }
     }
     fn request(inputs: Vec<InferInputTensor>, raw: Vec<Vec<u8>>) -> Vec<u8> {
-        encode_frame(&ModelInferRequest { model_name: "iris".into(), inputs, raw_input_contents: raw, ..Default::default() })
+        encode_frame(&ModelInferRequest {
+            model_name: "iris".into(),
+            inputs,
+            raw_input_contents: raw,
+            ..Default::default()
+        })
     }
 
     #[test]
     fn typed_fp32_contents_split_into_the_signature_columns() {
-        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0, 3.0, 4.5], ..Default::default() };
+        let contents = InferTensorContents {
+            fp32_contents: vec![1.0, 2.0, 3.0, 4.5],
+            ..Default::default()
+        };
         let body = request(vec![input("input-0", "FP32", &[2, 2], Some(contents))], vec![]);
         assert_eq!(
             parse_request(Protocol::Grpc, &body, &[num("a"), num("b")]),
@@ -331,20 +358,38 @@ mod tests {
         // A length running past the contents is an error, not a read beyond them.
         raw.truncate(raw.len() - 1);
         let body = request(vec![input("color", "BYTES", &[3], None)], vec![raw]);
-        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("longer than its contents"));
+        assert!(
+            parse_request(Protocol::Grpc, &body, &[])
+                .unwrap_err()
+                .contains("longer than its contents")
+        );
     }
 
     #[test]
     fn raw_contents_that_are_not_whole_values_or_missing_are_errors() {
         let body = request(vec![input("f", "FP32", &[1], None)], vec![vec![0, 0, 0]]);
-        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("not whole 4-byte values"));
-        let body = request(vec![input("a", "FP32", &[1], None), input("b", "FP32", &[1], None)], vec![vec![0; 4]]);
-        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("tensor b: no raw contents"));
+        assert!(
+            parse_request(Protocol::Grpc, &body, &[])
+                .unwrap_err()
+                .contains("not whole 4-byte values")
+        );
+        let body = request(
+            vec![input("a", "FP32", &[1], None), input("b", "FP32", &[1], None)],
+            vec![vec![0; 4]],
+        );
+        assert!(
+            parse_request(Protocol::Grpc, &body, &[])
+                .unwrap_err()
+                .contains("tensor b: no raw contents")
+        );
     }
 
     #[test]
     fn responses_name_outputs_by_the_signature() {
-        let contents = InferTensorContents { int64_contents: vec![0, 2, 1], ..Default::default() };
+        let contents = InferTensorContents {
+            int64_contents: vec![0, 2, 1],
+            ..Default::default()
+        };
         let msg = ModelInferResponse {
             outputs: vec![InferOutputTensor {
                 name: "predict".into(),
@@ -367,10 +412,19 @@ mod tests {
 
     #[test]
     fn tensors_named_like_fields_match_them_and_extra_columns_are_positional() {
-        let color = InferTensorContents { bytes_contents: vec![b"red".to_vec()], ..Default::default() };
-        let rest = InferTensorContents { fp64_contents: vec![0.5, 1.5, 2.5], ..Default::default() };
+        let color = InferTensorContents {
+            bytes_contents: vec![b"red".to_vec()],
+            ..Default::default()
+        };
+        let rest = InferTensorContents {
+            fp64_contents: vec![0.5, 1.5, 2.5],
+            ..Default::default()
+        };
         let body = request(
-            vec![input("color", "BYTES", &[1], Some(color)), input("rest", "FP64", &[1, 3], Some(rest))],
+            vec![
+                input("color", "BYTES", &[1], Some(color)),
+                input("rest", "FP64", &[1, 3], Some(rest)),
+            ],
             vec![],
         );
         assert_eq!(
@@ -386,22 +440,35 @@ mod tests {
 
     #[test]
     fn only_the_first_message_of_the_stream_is_read() {
-        let first = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
+        let first = InferTensorContents {
+            fp32_contents: vec![1.0],
+            ..Default::default()
+        };
         let mut body = request(vec![input("x", "FP32", &[1], Some(first))], vec![]);
         body.extend_from_slice(&[0, 0, 0, 0, 9, 1, 2]); // a second, truncated frame
-        assert_eq!(parse_request(Protocol::Grpc, &body, &[num("x")]), Ok(cols(&[("x", vec![n(1.0)])])));
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[num("x")]),
+            Ok(cols(&[("x", vec![n(1.0)])]))
+        );
     }
 
     #[test]
     fn a_compressed_message_is_an_error() {
         let mut body = request(vec![input("x", "FP32", &[0], None)], vec![]);
         body[0] = 1;
-        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("compressed"));
+        assert!(
+            parse_request(Protocol::Grpc, &body, &[])
+                .unwrap_err()
+                .contains("compressed")
+        );
     }
 
     #[test]
     fn truncated_frames_are_errors() {
-        let contents = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
+        let contents = InferTensorContents {
+            fp32_contents: vec![1.0],
+            ..Default::default()
+        };
         let body = request(vec![input("x", "FP32", &[1], Some(contents))], vec![]);
         for cut in [0, 1, 4, body.len() - 1] {
             let err = parse_request(Protocol::Grpc, &body[..cut], &[]).unwrap_err();
@@ -411,9 +478,16 @@ mod tests {
 
     #[test]
     fn shapes_are_checked_as_for_json() {
-        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0, 3.0], ..Default::default() };
+        let contents = InferTensorContents {
+            fp32_contents: vec![1.0, 2.0, 3.0],
+            ..Default::default()
+        };
         let body = request(vec![input("x", "FP32", &[2, 2], Some(contents))], vec![]);
-        assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("needs 4 values, data has 3"));
+        assert!(
+            parse_request(Protocol::Grpc, &body, &[])
+                .unwrap_err()
+                .contains("needs 4 values, data has 3")
+        );
         let body = request(vec![input("x", "FP32", &[-1], None)], vec![]);
         assert!(parse_request(Protocol::Grpc, &body, &[]).unwrap_err().contains("shape"));
         // A claimed [0, 1e9] holds nothing and allocates nothing.
@@ -431,12 +505,21 @@ mod tests {
 
     #[test]
     fn the_grpc_parser_never_panics_on_random_or_mutated_frames() {
-        let contents = InferTensorContents { fp32_contents: vec![1.0, 2.0], ..Default::default() };
+        let contents = InferTensorContents {
+            fp32_contents: vec![1.0, 2.0],
+            ..Default::default()
+        };
         let valid = request(
-            vec![input("x", "FP32", &[2, 1], Some(contents)), input("label", "BYTES", &[1], None)],
+            vec![
+                input("x", "FP32", &[2, 1], Some(contents)),
+                input("label", "BYTES", &[1], None),
+            ],
             vec![],
         );
-        let raw = request(vec![input("x", "FP16", &[1], None), input("y", "BYTES", &[2], None)], vec![vec![0, 60], vec![1, 0, 0, 0, 97]]);
+        let raw = request(
+            vec![input("x", "FP16", &[1], None), input("y", "BYTES", &[2], None)],
+            vec![vec![0, 60], vec![1, 0, 0, 0, 97]],
+        );
         let fields = [num("x"), cat("label")];
         let mut rng = Rng(7);
         let mut parsed = 0;
@@ -453,14 +536,22 @@ mod tests {
                 }
                 _ => {
                     // Random shape or datatype in an otherwise valid message.
-                    let dims: Vec<i64> = (0..rng.below(4)).map(|_| *rng.pick(&[0, 1, 2, -1, i64::MAX, 1 << 32])).collect();
+                    let dims: Vec<i64> = (0..rng.below(4))
+                        .map(|_| *rng.pick(&[0, 1, 2, -1, i64::MAX, 1 << 32]))
+                        .collect();
                     let dt = *rng.pick(&["FP32", "FP16", "BF16", "BYTES", "BOOL", "INT8", "UINT64", "XYZ", ""]);
                     let raw_bytes = rng.bytes(16);
                     let with_raw = rng.below(2) == 0;
-                    body = request(vec![input("x", dt, &dims, None)], if with_raw { vec![raw_bytes] } else { vec![] });
+                    body = request(
+                        vec![input("x", dt, &dims, None)],
+                        if with_raw { vec![raw_bytes] } else { vec![] },
+                    );
                 }
             }
-            for result in [parse_request(Protocol::Grpc, &body, &fields), parse_response(Protocol::Grpc, &body, &fields)] {
+            for result in [
+                parse_request(Protocol::Grpc, &body, &fields),
+                parse_response(Protocol::Grpc, &body, &fields),
+            ] {
                 parsed += usize::from(result.is_ok());
             }
         }

@@ -81,11 +81,18 @@ pub(crate) fn split_tensor(name: &str, shape: &[u64], flat: Vec<Value>) -> Resul
     let rows = shape.first().copied().unwrap_or(1);
     let rest = shape.get(1..).unwrap_or(&[]);
     // None: more columns than a u64 holds (only possible when no dim is 0).
-    let cols = if rest.contains(&0) { Some(0) } else { rest.iter().try_fold(1u64, |a, &d| a.checked_mul(d)) };
+    let cols = if rest.contains(&0) {
+        Some(0)
+    } else {
+        rest.iter().try_fold(1u64, |a, &d| a.checked_mul(d))
+    };
     // No values: a claimed [0, 1e9] must not allocate a billion empty columns,
     // nor a claimed [1e15, 0] loop over a quadrillion empty rows.
     if (rows == 0 || cols == Some(0)) && flat.is_empty() {
-        return Ok(RawColumns { name: name.to_string(), columns: Vec::new() });
+        return Ok(RawColumns {
+            name: name.to_string(),
+            columns: Vec::new(),
+        });
     }
     let needed = cols.and_then(|c| c.checked_mul(rows));
     if needed != Some(flat.len() as u64) {
@@ -103,7 +110,10 @@ pub(crate) fn split_tensor(name: &str, shape: &[u64], flat: Vec<Value>) -> Resul
     for (i, v) in flat.into_iter().enumerate() {
         columns[i % cols].push(v);
     }
-    Ok(RawColumns { name: name.to_string(), columns })
+    Ok(RawColumns {
+        name: name.to_string(),
+        columns,
+    })
 }
 
 /// Columns under construction, with a set of their names so that a tensor of
@@ -115,7 +125,10 @@ struct Named {
 
 impl Named {
     fn new() -> Self {
-        Named { columns: Vec::new(), names: HashSet::new() }
+        Named {
+            columns: Vec::new(),
+            names: HashSet::new(),
+        }
     }
     fn has(&self, name: &str) -> bool {
         self.names.contains(name)
@@ -199,13 +212,19 @@ fn dimension(d: &Json) -> Option<u64> {
         return Some(u);
     }
     // Saturates beyond u64::MAX: such a dim can only match data when another dim is 0.
-    n.as_f64().filter(|f| *f >= 0.0 && f.is_finite() && f.fract() == 0.0).map(|f| f as u64)
+    n.as_f64()
+        .filter(|f| *f >= 0.0 && f.is_finite() && f.fract() == 0.0)
+        .map(|f| f as u64)
 }
 
 /// Splits one V2 JSON tensor (row-major, flat or nested `data`) into columns.
 fn tensor_columns(tensor: &Json) -> Result<RawColumns, String> {
-    let Json::Object(t) = tensor else { return Err("tensor is not an object".into()) };
-    let Some(Json::String(name)) = t.get("name") else { return Err("tensor has no name".into()) };
+    let Json::Object(t) = tensor else {
+        return Err("tensor is not an object".into());
+    };
+    let Some(Json::String(name)) = t.get("name") else {
+        return Err("tensor has no name".into());
+    };
     let shape: Option<Vec<u64>> = match t.get("shape") {
         Some(Json::Array(dims)) => dims.iter().map(dimension).collect(),
         _ => None,
@@ -269,7 +288,13 @@ fn rows_to_columns(rows: &[Json], fields: &[SignatureField], label: &str) -> Res
             }
         }
     }
-    let mut named = named_columns(vec![RawColumns { name: label.to_string(), columns: positional }], fields);
+    let mut named = named_columns(
+        vec![RawColumns {
+            name: label.to_string(),
+            columns: positional,
+        }],
+        fields,
+    );
     for (k, v) in by_key {
         named.add(k, v);
     }
@@ -281,7 +306,9 @@ fn parse_v1(value: &Json, key: &str, fallback: &str, fields: &[SignatureField]) 
         None | Some(Json::Null) => value.get(fallback),
         found => found,
     };
-    let Some(Json::Array(rows)) = rows else { return Err(format!("no \"{key}\" list")) };
+    let Some(Json::Array(rows)) = rows else {
+        return Err(format!("no \"{key}\" list"));
+    };
     rows_to_columns(rows, fields, key)
 }
 
@@ -309,13 +336,21 @@ pub(crate) mod tests {
     use crate::config::FieldType;
 
     pub fn num(name: &str) -> SignatureField {
-        SignatureField { name: name.into(), kind: FieldType::Numeric }
+        SignatureField {
+            name: name.into(),
+            kind: FieldType::Numeric,
+        }
     }
     pub fn cat(name: &str) -> SignatureField {
-        SignatureField { name: name.into(), kind: FieldType::Categorical }
+        SignatureField {
+            name: name.into(),
+            kind: FieldType::Categorical,
+        }
     }
     fn iris() -> Vec<SignatureField> {
-        ["sepal_length", "sepal_width", "petal_length", "petal_width"].map(num).to_vec()
+        ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+            .map(num)
+            .to_vec()
     }
     pub fn n(v: f64) -> Value {
         Value::Number(v)
@@ -377,11 +412,21 @@ pub(crate) mod tests {
     #[test]
     fn v2_reads_nested_data_within_serde_depth_and_rejects_deeper_bodies() {
         let nested = |depth: usize| {
-            format!(r#"{{"inputs":[{{"name":"x","shape":[1],"data":{}1{}}}]}}"#, "[".repeat(depth), "]".repeat(depth))
+            format!(
+                r#"{{"inputs":[{{"name":"x","shape":[1],"data":{}1{}}}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
         };
-        assert_eq!(request(Protocol::V2, &nested(100), &[num("x")]), Ok(cols(&[("x", nums(&[1.0]))])));
+        assert_eq!(
+            request(Protocol::V2, &nested(100), &[num("x")]),
+            Ok(cols(&[("x", nums(&[1.0]))]))
+        );
         // 20,000 levels: serde_json's recursion limit makes it an error, not a stack overflow.
-        assert_eq!(request(Protocol::V2, &nested(20_000), &[num("x")]), Err("body is not JSON".into()));
+        assert_eq!(
+            request(Protocol::V2, &nested(20_000), &[num("x")]),
+            Err("body is not JSON".into())
+        );
     }
 
     #[test]
@@ -421,7 +466,10 @@ pub(crate) mod tests {
             {"name":"rest","shape":[3,1],"datatype":"FP64","data":[0.5,1.5,2.5]}]}"#;
         assert_eq!(
             request(Protocol::V2, body, &[num("size"), cat("color")]),
-            Ok(cols(&[("color", vec![t("red"), t("blue"), t("red")]), ("size", nums(&[0.5, 1.5, 2.5]))]))
+            Ok(cols(&[
+                ("color", vec![t("red"), t("blue"), t("red")]),
+                ("size", nums(&[0.5, 1.5, 2.5]))
+            ]))
         );
     }
 
@@ -441,13 +489,19 @@ pub(crate) mod tests {
     #[test]
     fn v2_treats_a_scalar_tensor_as_one_row() {
         let body = r#"{"inputs":[{"name":"a","shape":[],"datatype":"FP32","data":[7]}]}"#;
-        assert_eq!(request(Protocol::V2, body, &[num("a")]), Ok(cols(&[("a", nums(&[7.0]))])));
+        assert_eq!(
+            request(Protocol::V2, body, &[num("a")]),
+            Ok(cols(&[("a", nums(&[7.0]))]))
+        );
     }
 
     #[test]
     fn v2_accepts_integral_float_dims_and_non_list_data() {
         let body = r#"{"inputs":[{"name":"a","shape":[1.0],"data":5}]}"#;
-        assert_eq!(request(Protocol::V2, body, &[num("a")]), Ok(cols(&[("a", nums(&[5.0]))])));
+        assert_eq!(
+            request(Protocol::V2, body, &[num("a")]),
+            Ok(cols(&[("a", nums(&[5.0]))]))
+        );
     }
 
     #[test]
@@ -455,12 +509,36 @@ pub(crate) mod tests {
         let cases = [
             ("not JSON", "{", "body is not JSON"),
             ("no inputs", "{}", r#"no "inputs" list"#),
-            ("shape mismatch", r#"{"inputs":[{"name":"a","shape":[2,2],"data":[1,2,3]}]}"#, "needs 4 values"),
-            ("bad shape", r#"{"inputs":[{"name":"a","shape":[-1],"data":[1]}]}"#, "shape"),
-            ("fractional shape", r#"{"inputs":[{"name":"a","shape":[1.5],"data":[1]}]}"#, "shape"),
-            ("text shape", r#"{"inputs":[{"name":"a","shape":["3"],"data":[1,2,3]}]}"#, "shape"),
-            ("object data", r#"{"inputs":[{"name":"a","shape":[1],"data":[{"x":1}]}]}"#, "non-scalar"),
-            ("null data", r#"{"inputs":[{"name":"a","shape":[1],"data":[null]}]}"#, "non-scalar"),
+            (
+                "shape mismatch",
+                r#"{"inputs":[{"name":"a","shape":[2,2],"data":[1,2,3]}]}"#,
+                "needs 4 values",
+            ),
+            (
+                "bad shape",
+                r#"{"inputs":[{"name":"a","shape":[-1],"data":[1]}]}"#,
+                "shape",
+            ),
+            (
+                "fractional shape",
+                r#"{"inputs":[{"name":"a","shape":[1.5],"data":[1]}]}"#,
+                "shape",
+            ),
+            (
+                "text shape",
+                r#"{"inputs":[{"name":"a","shape":["3"],"data":[1,2,3]}]}"#,
+                "shape",
+            ),
+            (
+                "object data",
+                r#"{"inputs":[{"name":"a","shape":[1],"data":[{"x":1}]}]}"#,
+                "non-scalar",
+            ),
+            (
+                "null data",
+                r#"{"inputs":[{"name":"a","shape":[1],"data":[null]}]}"#,
+                "non-scalar",
+            ),
             ("missing data", r#"{"inputs":[{"name":"a","shape":[1]}]}"#, "non-scalar"),
             ("nameless tensor", r#"{"inputs":[{"shape":[1],"data":[1]}]}"#, "no name"),
             ("tensor not an object", r#"{"inputs":[1]}"#, "not an object"),
@@ -473,7 +551,8 @@ pub(crate) mod tests {
 
     #[test]
     fn v2_takes_a_single_unnamed_output_as_the_signatures_single_output() {
-        let body = r#"{"model_name":"iris","outputs":[{"name":"predict","shape":[3,1],"datatype":"INT64","data":[0,2,1]}]}"#;
+        let body =
+            r#"{"model_name":"iris","outputs":[{"name":"predict","shape":[3,1],"datatype":"INT64","data":[0,2,1]}]}"#;
         assert_eq!(
             parse_response(Protocol::V2, body.as_bytes(), &[cat("species")]),
             Ok(cols(&[("species", nums(&[0.0, 2.0, 1.0]))]))
@@ -483,7 +562,10 @@ pub(crate) mod tests {
     #[test]
     fn v2_keeps_tensor_names_without_a_signature() {
         let body = r#"{"outputs":[{"name":"predict","shape":[2],"datatype":"FP64","data":[0.1,0.2]}]}"#;
-        assert_eq!(parse_response(Protocol::V2, body.as_bytes(), &[]), Ok(cols(&[("predict", nums(&[0.1, 0.2]))])));
+        assert_eq!(
+            parse_response(Protocol::V2, body.as_bytes(), &[]),
+            Ok(cols(&[("predict", nums(&[0.1, 0.2]))]))
+        );
     }
 
     #[test]
@@ -520,9 +602,15 @@ pub(crate) mod tests {
 
     #[test]
     fn v1_falls_back_to_inputs_and_outputs_keys() {
-        assert_eq!(request(Protocol::V1, r#"{"inputs":[[3]]}"#, &[num("x")]), Ok(cols(&[("x", nums(&[3.0]))])));
+        assert_eq!(
+            request(Protocol::V1, r#"{"inputs":[[3]]}"#, &[num("x")]),
+            Ok(cols(&[("x", nums(&[3.0]))]))
+        );
         let body = br#"{"predictions":null,"outputs":["a"]}"#;
-        assert_eq!(parse_response(Protocol::V1, body, &[cat("y")]), Ok(cols(&[("y", vec![t("a")])])));
+        assert_eq!(
+            parse_response(Protocol::V1, body, &[cat("y")]),
+            Ok(cols(&[("y", vec![t("a")])]))
+        );
     }
 
     #[test]
@@ -549,7 +637,10 @@ pub(crate) mod tests {
     fn split_tensor_splits_a_one_by_k_tensor_into_k_one_row_columns() {
         assert_eq!(
             split_tensor("x", &[1, 3], nums(&[1.0, 2.0, 3.0])),
-            Ok(RawColumns { name: "x".into(), columns: vec![nums(&[1.0]), nums(&[2.0]), nums(&[3.0])] })
+            Ok(RawColumns {
+                name: "x".into(),
+                columns: vec![nums(&[1.0]), nums(&[2.0]), nums(&[3.0])]
+            })
         );
     }
 
@@ -557,7 +648,10 @@ pub(crate) mod tests {
     fn a_many_column_tensor_gets_every_positional_name() {
         let k = 50_000;
         let data: Vec<String> = (0..k).map(|i| i.to_string()).collect();
-        let body = format!(r#"{{"inputs":[{{"name":"t","shape":[1,{k}],"data":[{}]}}]}}"#, data.join(","));
+        let body = format!(
+            r#"{{"inputs":[{{"name":"t","shape":[1,{k}],"data":[{}]}}]}}"#,
+            data.join(",")
+        );
         let columns = request(Protocol::V2, &body, &[]).unwrap();
         assert_eq!(columns.len(), k);
         assert_eq!(columns[k - 1], (format!("t[{}]", k - 1), nums(&[(k - 1) as f64])));
@@ -597,7 +691,9 @@ pub(crate) mod tests {
         /// JSON text of a scalar: doubles (huge, tiny, negative zero), integers, text, booleans, null.
         fn scalar(rng: &mut Rng) -> String {
             match rng.below(8) {
-                0 => rng.pick(&["1e308", "-1e308", "5e-324", "-0", "0.1", "1.5e300"]).to_string(),
+                0 => rng
+                    .pick(&["1e308", "-1e308", "5e-324", "-0", "0.1", "1.5e300"])
+                    .to_string(),
                 1 => (rng.next() as i64).to_string(),
                 2 => (rng.below(10)).to_string(),
                 3 => serde_json::to_string(&string(rng)).unwrap(),
@@ -618,7 +714,13 @@ pub(crate) mod tests {
                 }
                 _ => {
                     let items: Vec<String> = (0..rng.below(4))
-                        .map(|_| format!("{}:{}", serde_json::to_string(&string(rng)).unwrap(), json(rng, depth - 1)))
+                        .map(|_| {
+                            format!(
+                                "{}:{}",
+                                serde_json::to_string(&string(rng)).unwrap(),
+                                json(rng, depth - 1)
+                            )
+                        })
                         .collect();
                     format!("{{{}}}", items.join(","))
                 }
@@ -631,7 +733,22 @@ pub(crate) mod tests {
         }
 
         fn shape(rng: &mut Rng) -> String {
-            list(rng, 4, |r| r.pick(&["0", "1", "2", "3", "4", "-1", "1.5", "1e9", "9007199254740992", "\"3\"", "1e300"]).to_string())
+            list(rng, 4, |r| {
+                r.pick(&[
+                    "0",
+                    "1",
+                    "2",
+                    "3",
+                    "4",
+                    "-1",
+                    "1.5",
+                    "1e9",
+                    "9007199254740992",
+                    "\"3\"",
+                    "1e300",
+                ])
+                .to_string()
+            })
         }
 
         fn data(rng: &mut Rng) -> String {
@@ -677,10 +794,16 @@ pub(crate) mod tests {
                         _ => json(r, 2),
                     })
                 ),
-                3 => format!("{{\"predictions\":{}}}", list(rng, 6, |r| if r.below(2) == 0 { scalar(r) } else { list(r, 5, scalar) })),
+                3 => format!(
+                    "{{\"predictions\":{}}}",
+                    list(rng, 6, |r| if r.below(2) == 0 { scalar(r) } else { list(r, 5, scalar) })
+                ),
                 4 => json(rng, 5),
                 _ => match rng.below(5) {
-                    0 => format!(r#"{{"inputs":[{{"name":"x","shape":[1],"data":{}}}]}}"#, deep(5_000, "1")),
+                    0 => format!(
+                        r#"{{"inputs":[{{"name":"x","shape":[1],"data":{}}}]}}"#,
+                        deep(5_000, "1")
+                    ),
                     1 => format!(r#"{{"instances":{}}}"#, deep(5_000, "")),
                     2 => r#"{"outputs":[{"name":"x","shape":[0, 1000000000],"data":[]}]}"#.into(),
                     3 => r#"{"outputs":[{"name":"x","shape":[1000000000000000, 0],"data":[]}]}"#.into(),
@@ -708,7 +831,10 @@ pub(crate) mod tests {
             for _ in 0..4_000 {
                 let b = body(&mut rng);
                 for protocol in [Protocol::V1, Protocol::V2, Protocol::Grpc] {
-                    for result in [parse_request(protocol, &b, &fields), parse_response(protocol, &b, &fields)] {
+                    for result in [
+                        parse_request(protocol, &b, &fields),
+                        parse_response(protocol, &b, &fields),
+                    ] {
                         match result {
                             Ok(columns) => {
                                 parsed += 1;
@@ -722,7 +848,10 @@ pub(crate) mod tests {
                 }
             }
             // The generator reaches both outcomes, so the loop exercised more than the error paths.
-            assert!(parsed > 1_000 && rejected > 1_000, "parsed {parsed}, rejected {rejected}");
+            assert!(
+                parsed > 1_000 && rejected > 1_000,
+                "parsed {parsed}, rejected {rejected}"
+            );
         }
     }
 }
