@@ -496,6 +496,19 @@ mod tests {
     }
 
     #[test]
+    fn raw_bfloat16_and_signed_bytes_decode() {
+        let bf16 = [0x80, 0x3f, 0x20, 0xc0]; // 1.0, -2.5
+        let body = request(
+            vec![input("b", "BF16", &[2], None), input("i", "INT8", &[2], None)],
+            vec![bf16.to_vec(), vec![0xff, 0x7f]],
+        );
+        assert_eq!(
+            parse_request(Protocol::Grpc, &body, &[]),
+            Ok(cols(&[("b", vec![n(1.0), n(-2.5)]), ("i", vec![n(-1.0), n(127.0)])]))
+        );
+    }
+
+    #[test]
     fn half_floats_decode_subnormals_and_specials() {
         assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
         assert_eq!(f16_to_f64(0x7bff), 65504.0);
