@@ -8,9 +8,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../hack/lib/cache.sh"
 
-rustc_version=$(rustc --version | awk '{print $2}')
-lock_hash=$(sha256sum "$here/Cargo.lock" | cut -c1-12)
-export CARGO_TARGET_DIR=$cache/loadgen-target-$rustc_version-$lock_hash
+# rustup installs into ~/.cargo/bin, which a non-login shell may not have on PATH.
+command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
+key=$( { rustc --version; sha256sum <"$here/Cargo.lock"; } | sha256sum | cut -c1-12)
+export CARGO_TARGET_DIR=$cache/loadgen-target-$key
+for old in "$cache"/loadgen-target-*; do
+  [ -d "$old" ] && [ "$old" != "$CARGO_TARGET_DIR" ] && { printf '[loadgen] removing stale %s\n' "$old" >&2; rm -rf "$old"; }
+done
 printf '[loadgen] building in %s\n' "$CARGO_TARGET_DIR" >&2
 cargo build --release --locked --quiet --manifest-path "$here/Cargo.toml" >&2
 echo "$CARGO_TARGET_DIR/release/modelops-loadgen"
