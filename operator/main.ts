@@ -27,7 +27,9 @@ const USAGE = `Usage: modelops-operator [flags]
   --service-cidr LIST             the cluster's Service range(s), fenced like loopback (default: none)
   --pod-cidr LIST                 the cluster's pod range(s), fenced like loopback (default: none)
   --proxy-image IMAGE             image of the modelops-proxy sidecar (default: $MODELOPS_PROXY_IMAGE,
-                                  then modelops-operator:<version>, the operator's own image)
+                                  then modelops-proxy:<version>, built from operator/proxy/Dockerfile)
+  --fetcher-image IMAGE           image of the artifact fetcher init container: the operator's own
+                                  (default: $MODELOPS_FETCHER_IMAGE, then modelops-operator:<version>)
   --mlflow-tracking-uri URL       MLflow tracking server of models:/ artifacts whose ModelVersion names
                                   none (default: $MODELOPS_MLFLOW_TRACKING_URI); pods download from it
   --notifications-config PATH     JSON file of notification channels (generic webhooks, Slack) for rollouts
@@ -55,6 +57,7 @@ function parseFlags() {
       "pod-cidr": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "proxy-image": { type: "string" },
+      "fetcher-image": { type: "string" },
       "mlflow-tracking-uri": { type: "string" },
       "notifications-config": { type: "string" },
       help: { type: "boolean", default: false },
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
     prometheus,
     prometheusAddress: flags["prometheus-address"],
     proxyImage: flags["proxy-image"] ?? process.env.MODELOPS_PROXY_IMAGE,
+    fetcherImage: flags["fetcher-image"] ?? process.env.MODELOPS_FETCHER_IMAGE,
     mlflowTrackingUri: flags["mlflow-tracking-uri"] ?? process.env.MODELOPS_MLFLOW_TRACKING_URI,
     outbound,
     notifications: { channels, namespace: process.env.POD_NAMESPACE ?? "modelops-system" },

@@ -61,8 +61,10 @@ export interface ManagerOptions {
    * --service-cidr and --pod-cidr. Undefined fences with no allowance.
    */
   outbound?: OutboundPolicy | undefined;
-  /** Image of the modelops-proxy sidecar; default modelops-operator:<version>. */
+  /** Image of the modelops-proxy sidecar; default modelops-proxy:<version>. */
   proxyImage?: string | undefined;
+  /** Image of the artifact fetcher (the operator's own); default modelops-operator:<version>. */
+  fetcherImage?: string | undefined;
   /** MLflow tracking server of models:/ artifacts that name none. */
   mlflowTrackingUri?: string | undefined;
   /**
@@ -115,6 +117,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     prometheus: opts.prometheus,
     prometheusAddress: opts.prometheusAddress,
     proxyImage: opts.proxyImage,
+    fetcherImage: opts.fetcherImage,
     mlflowTrackingUri: opts.mlflowTrackingUri,
     routers: createRouters(kube),
     notifications: notifier,

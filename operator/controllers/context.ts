@@ -33,8 +33,10 @@ export interface ReconcileDeps {
   /** Its address, for objects that query it themselves (KEDA triggers). */
   prometheusAddress: string | undefined;
   routers: Routers;
-  /** Image of the modelops-proxy sidecar injected into inference pods (default: the operator's own). */
+  /** Image of the modelops-proxy sidecar injected into inference pods (default: modelops-proxy:<version>). */
   proxyImage?: string | undefined;
+  /** Image of the artifact fetcher init container: the operator's own (default: modelops-operator:<version>). */
+  fetcherImage?: string | undefined;
   /** MLflow tracking server of models:/ artifacts that name none (--mlflow-tracking-uri). */
   mlflowTrackingUri?: string | undefined;
   /** Where status transitions worth telling people about go (--notifications-config); undefined: nowhere. */

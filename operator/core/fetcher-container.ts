@@ -4,10 +4,13 @@
 // mounted artifact has. Credentials reach only this container, through the
 // Secret the ModelVersion names, and the model server never sees them.
 import type { V1Container, V1Volume } from "@kubernetes/client-node";
+import pkg from "../../package.json" with { type: "json" };
 import { FETCHER_CONTAINER, FETCHER_ENV, MODEL_VOLUME, type ModelVersion } from "../api/index.ts";
 import { MODEL_MOUNT_PATH } from "./artifact.ts";
 import { OPERATOR_IMAGE_SECURITY } from "./proxy-sidecar.ts";
 
+/** The operator's own image, which carries the fetcher (the proxy has an image of its own). */
+export const DEFAULT_FETCHER_IMAGE = `modelops-operator:${pkg.version}`;
 /** Entry point of the fetcher in the operator's image. */
 export const FETCHER_COMMAND = ["node", "operator/fetcher/main.ts"];
 export { MODEL_VOLUME };

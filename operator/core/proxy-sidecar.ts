@@ -23,9 +23,10 @@ import { routerKind } from "../rollout/routers/kind.ts";
 import { canonicalResources } from "./quantity.ts";
 
 export const PROXY_CONTAINER = "modelops-proxy";
-export const DEFAULT_PROXY_IMAGE = `modelops-operator:${pkg.version}`;
-/** Entry point of the proxy in the operator's image (whose working directory is the project root). */
-export const PROXY_COMMAND = ["node", "operator/proxy/main.ts"];
+/** The proxy's own image (operator/proxy/Dockerfile, built by hack/proxy-image.sh), versioned with the operator. */
+export const DEFAULT_PROXY_IMAGE = `modelops-proxy:${pkg.version}`;
+/** The proxy binary, the image's only program (FROM scratch). */
+export const PROXY_COMMAND = ["/modelops-proxy"];
 const PREFERRED_HTTP_PORT = 8000;
 const PREFERRED_METRICS_PORT = 9090;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { desiredServices } from "../controllers/modeldeployment/services.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { DEFAULT_DRAIN_MS, parseProxyConfig } from "../api/proxy-config.ts";
+import { desiredServices } from "../controllers/modeldeployment/services.ts";
 import { modelDeployment, modelVersion } from "../testing/fixtures.ts";
 import { desiredDeployment, desiredService, modelStopDelaySeconds, revisionHash } from "./workload.ts";
 
@@ -78,8 +79,11 @@ describe("desiredDeployment", () => {
         allowHttp: true,
       },
     } as never);
-    const pod = desiredDeployment(mdep, mv, "r1", 1, { proxyImage: "operator:1" }).spec.template.spec;
+    const pod = desiredDeployment(mdep, mv, "r1", 1, { proxyImage: "proxy:1", fetcherImage: "operator:1" })
+      .spec.template.spec;
     expect(pod?.volumes).toEqual([{ name: "model", emptyDir: {} }]);
+    // The fetcher runs in the operator's image; the sidecar has an image of its own.
+    expect(pod?.containers.find((c) => c.name === "modelops-proxy")?.image).toBe("proxy:1");
     const [fetcher] = pod?.initContainers ?? [];
     expect(fetcher).toMatchObject({
       name: "fetch-model",
@@ -237,6 +241,13 @@ describe("modelops-proxy sidecar", () => {
       "prometheus.io/scrape": "true",
       "prometheus.io/port": "9090",
     });
+  });
+
+  it("runs the proxy's own image and binary unless the operator names another image", () => {
+    const d = desiredDeployment(modelDeployment("iris-v1"), modelVersion("iris-v1"), "rev1", 1);
+    const proxy = d.spec.template.spec?.containers.find((c) => c.name === "modelops-proxy");
+    expect(proxy?.image).toBe(`modelops-proxy:${pkg.version}`);
+    expect(proxy?.command).toEqual(["/modelops-proxy"]);
   });
 
   it("passes a config the proxy accepts, with the version's signature and reference", () => {

@@ -24,7 +24,7 @@ import {
 } from "../api/index.ts";
 import { DEFAULT_DRAIN_MS } from "../api/proxy-config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "./artifact.ts";
-import { fetcherContainer, MODEL_VOLUME, modelVolume } from "./fetcher-container.ts";
+import { DEFAULT_FETCHER_IMAGE, fetcherContainer, MODEL_VOLUME, modelVolume } from "./fetcher-container.ts";
 import { applyTemplate, hashedTemplate } from "./pod-template.ts";
 import {
   DEFAULT_PROXY_IMAGE,
@@ -105,8 +105,10 @@ export function revisionLabels(
 }
 
 export interface WorkloadOptions {
-  /** The operator's own image: the modelops-proxy sidecar and the artifact fetcher. */
+  /** The modelops-proxy sidecar's image. */
   proxyImage?: string | undefined;
+  /** The artifact fetcher's image: the operator's own. */
+  fetcherImage?: string | undefined;
   /** The operator's --mlflow-tracking-uri. */
   mlflowTrackingUri?: string | undefined;
 }
@@ -210,7 +212,7 @@ function podSpec(
     ];
   }
   if (parsed.kind === "fetched") {
-    const image = options.proxyImage ?? DEFAULT_PROXY_IMAGE;
+    const image = options.fetcherImage ?? DEFAULT_FETCHER_IMAGE;
     spec.initContainers = [fetcherContainer(mv, { image, mlflowTrackingUri: options.mlflowTrackingUri })];
     container.volumeMounts = [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH, readOnly: true }];
     spec.volumes = [modelVolume()];

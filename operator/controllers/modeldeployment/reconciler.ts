@@ -278,6 +278,7 @@ async function applyRevisions(
     const replicas = decision.replicas.get(rev.revision) ?? mdep.spec.replicas ?? 1;
     const desired = desiredDeployment(mdep, mv, rev.revision, replicas, {
       proxyImage: deps.proxyImage,
+      fetcherImage: deps.fetcherImage,
       mlflowTrackingUri: deps.mlflowTrackingUri,
     });
     desired.spec.progressDeadlineSeconds = progressDeadline(mdep);
