@@ -6,7 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REVISION_HEADER } from "../operator/api/contract.ts";
+import {
+  canaryServiceName,
+  clientServiceName,
+  previewServiceName,
+  REVISION_HEADER,
+  stableServiceName,
+} from "../operator/api/contract.ts";
 import * as metricNames from "../operator/api/metric-names.ts";
 import { CONFIG_ENV, MIRROR_PATH, proxyConfigSchema, SHADOW_HEADER } from "../operator/api/proxy-config.ts";
 import { CONTRACT_RS, renderContract, staleness } from "./generate-proxy-contract.ts";
@@ -48,11 +54,14 @@ describe("hack/generate-proxy-contract.ts", () => {
     expect(rustConst("SERIES_LABELS")).toBe(JSON.stringify(metricNames.SERIES_LABELS).replaceAll(",", ", "));
   });
 
-  it("carries the headers, the config variable and the mirror path", () => {
+  it("carries the headers, the config variable, the mirror path and the own Services' suffixes", () => {
     expect(rustConst("CONFIG_ENV")).toBe(JSON.stringify(CONFIG_ENV));
     expect(rustConst("MIRROR_PATH")).toBe(JSON.stringify(MIRROR_PATH));
     expect(rustConst("SHADOW_HEADER")).toBe(JSON.stringify(SHADOW_HEADER));
     expect(rustConst("REVISION_HEADER")).toBe(JSON.stringify(REVISION_HEADER));
+    expect(rustConst("OWN_SERVICE_SUFFIXES")).toBe('["", "-stable", "-canary", "-preview"]');
+    for (const name of [clientServiceName, stableServiceName, canaryServiceName, previewServiceName])
+      expect(rustConst("OWN_SERVICE_SUFFIXES")).toContain(JSON.stringify(name("iris").slice("iris".length)));
   });
 
   it("carries the schema's defaults under the names and types the Rust config uses", () => {

@@ -7,7 +7,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { REVISION_HEADER } from "../operator/api/contract.ts";
+import {
+  canaryServiceName,
+  clientServiceName,
+  previewServiceName,
+  REVISION_HEADER,
+  stableServiceName,
+} from "../operator/api/contract.ts";
 import * as metricNames from "../operator/api/metric-names.ts";
 import { CONFIG_ENV, MIRROR_PATH, proxyConfigSchema, SHADOW_HEADER } from "../operator/api/proxy-config.ts";
 
@@ -76,6 +82,20 @@ function metricLines(): string[] {
   return lines;
 }
 
+/**
+ * The suffixes of the Services a ModelDeployment owns (client, stable,
+ * canary, preview), so the proxy tells a host of its own from a mirrored
+ * copy's "<host>-shadow". Each name must be the ModelDeployment's name plus a suffix.
+ */
+function serviceSuffixLines(): string[] {
+  const names = [clientServiceName, stableServiceName, canaryServiceName, previewServiceName];
+  const suffixes = names.map((name) => name(""));
+  names.forEach((name, i) => {
+    if (name("iris") !== `iris${suffixes[i]}`) throw new Error(`${name.name} is not <name><suffix>`);
+  });
+  return [`pub const OWN_SERVICE_SUFFIXES: [&str; ${suffixes.length}] = [${suffixes.map(str).join(", ")}];`];
+}
+
 /** The exact text of contract.rs. */
 export function renderContract(): string {
   return [
@@ -91,6 +111,7 @@ export function renderContract(): string {
     `pub const MIRROR_PATH: &str = ${str(MIRROR_PATH)};`,
     `pub const SHADOW_HEADER: &str = ${str(SHADOW_HEADER)};`,
     `pub const REVISION_HEADER: &str = ${str(REVISION_HEADER)};`,
+    ...serviceSuffixLines(),
     "",
     "// Config defaults: what proxyConfigSchema fills in for a field left out.",
     ...defaults(),

@@ -10,6 +10,7 @@ pub const CONFIG_ENV: &str = "MODELOPS_PROXY_CONFIG";
 pub const MIRROR_PATH: &str = "/.modelops/mirror";
 pub const SHADOW_HEADER: &str = "x-modelops-shadow";
 pub const REVISION_HEADER: &str = "x-modelops-revision";
+pub const OWN_SERVICE_SUFFIXES: [&str; 4] = ["", "-stable", "-canary", "-preview"];
 
 // Config defaults: what proxyConfigSchema fills in for a field left out.
 pub const DEFAULT_UPSTREAM: &str = "http://127.0.0.1:8081";
