@@ -1,7 +1,9 @@
-# One image for the operator, the modelops-proxy sidecar and the CLI:
+# One image for the operator, the artifact fetcher and the CLI:
 #   operator (default):  node operator/main.ts [flags]
-#   proxy sidecar:       node operator/proxy/main.ts   (what the operator injects)
+#   artifact fetcher:    node operator/fetcher/main.ts   (an init container the operator injects)
 #   kubectl plugin:      kubectl-modelops get | status NAME | ...
+# The modelops-proxy sidecar is Rust, with an image of its own
+# (operator/proxy/Dockerfile, built by hack/proxy-image.sh).
 # Node 24 runs the TypeScript sources directly (type stripping): no build step.
 ARG NODE_IMAGE=node:24-slim
 

@@ -421,17 +421,20 @@ describe("Helm chart as a user runs it", () => {
     await helmAsUser(["template", "charts/modelops-operator", "--kube-version", "1.30.0"]);
   });
 
-  it("pulls REGISTRY/REPOSITORY:TAG, the tag defaulting to appVersion, the proxy sidecar the same image", async () => {
+  it("pulls REGISTRY/REPOSITORY:TAG, the tag defaulting to appVersion; the proxy its own image beside it, the fetcher the operator's", async () => {
     const appVersion = (
       yaml.load(await helmAsUser(["show", "chart", "charts/modelops-operator"])) as {
         appVersion: string;
       }
     ).appVersion;
-    const proxyImage = (d: Deployment) =>
-      d.spec.template.spec.containers[0]?.env.find((e) => e.name === "MODELOPS_PROXY_IMAGE")?.value;
+    const envOf = (d: Deployment, name: string) =>
+      d.spec.template.spec.containers[0]?.env.find((e) => e.name === name)?.value;
+    const proxyImage = (d: Deployment) => envOf(d, "MODELOPS_PROXY_IMAGE");
+    const fetcherImage = (d: Deployment) => envOf(d, "MODELOPS_FETCHER_IMAGE");
     const plain = deploymentOf(await helmAsUser(["template", "charts/modelops-operator"]));
     expect(plain.spec.template.spec.containers[0]?.image).toBe(`modelops-operator:${appVersion}`);
-    expect(proxyImage(plain)).toBe(`modelops-operator:${appVersion}`);
+    expect(proxyImage(plain)).toBe(`modelops-proxy:${appVersion}`);
+    expect(fetcherImage(plain)).toBe(`modelops-operator:${appVersion}`);
     const published = deploymentOf(
       await helmAsUser([
         "template",
@@ -443,7 +446,8 @@ describe("Helm chart as a user runs it", () => {
     const container = published.spec.template.spec.containers[0];
     expect(container?.image).toBe("registry.example:5000/ml/modelops-operator:1.2.3");
     expect(container?.imagePullPolicy).toBe("Always");
-    expect(proxyImage(published)).toBe("registry.example:5000/ml/modelops-operator:1.2.3");
+    expect(proxyImage(published)).toBe("registry.example:5000/ml/modelops-proxy:1.2.3");
+    expect(fetcherImage(published)).toBe("registry.example:5000/ml/modelops-operator:1.2.3");
     expect(published.spec.template.spec.imagePullSecrets).toEqual([{ name: "regcred" }]);
     const digest = `sha256:${"a".repeat(64)}`;
     const pinned = deploymentOf(

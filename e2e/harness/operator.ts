@@ -21,8 +21,10 @@ export interface InProcessOptions {
   resyncMs?: number;
   leaderElect?: boolean;
   prometheus?: MetricProvider;
-  /** Image of the modelops-proxy sidecar it injects (default: the operator's own). */
+  /** Image of the modelops-proxy sidecar it injects (default: modelops-proxy:<version>). */
   proxyImage?: string;
+  /** Image of the artifact fetcher init container (default: modelops-operator:<version>). */
+  fetcherImage?: string;
   /** As --outbound-allow: what DriftMonitor webhooks and Prometheus addresses may reach (e.g. "127.0.0.1"). */
   outboundAllow?: string;
   /** Notification channels, as --notifications-config gives them. */
@@ -42,6 +44,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<RunningMan
     ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }),
     prometheus: opts.prometheus,
     proxyImage: opts.proxyImage,
+    fetcherImage: opts.fetcherImage,
     outbound: outboundPolicy({ allow: opts.outboundAllow }),
     notifications: opts.notifications,
   });

@@ -126,6 +126,9 @@ export async function startRealNodeWorld(
     namespace: ns.name,
     prometheus: createPrometheusProvider({ address: prom.url }),
     leaderElect: opts.leaderElect ?? false,
+    // The images the node imported, whatever the defaults name.
+    proxyImage: node.images.proxyImage,
+    fetcherImage: node.images.operatorImage,
   });
   if (operator.metricsAddress) await prom.reloadTargets([operator.metricsAddress]);
   const loads: LoadGenerator[] = [];

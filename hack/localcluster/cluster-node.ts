@@ -19,7 +19,10 @@ const root = resolve(import.meta.dirname, "../..");
 export interface NodeImages {
   pauseImage: string;
   mlserverImage: string;
+  /** The operator's image: the operator, the artifact fetcher (--fetcher-image). */
   operatorImage: string;
+  /** The modelops-proxy sidecar's image (--proxy-image). */
+  proxyImage: string;
   tarballs: string[];
 }
 
@@ -39,13 +42,15 @@ async function script(path: string, log: (line: string) => void): Promise<string
   return last;
 }
 
-/** Builds (or reuses) every image the node runs: pause, MLServer, the operator/proxy. */
+/** Builds (or reuses) every image the node runs: pause, MLServer, the operator's, the proxy's. */
 export async function buildNodeImages(log: (line: string) => void): Promise<NodeImages> {
   await script("hack/node/packages.sh", log);
   const [imagesDir, operator] = await Promise.all([
     script("hack/node/images.sh", log),
     script("hack/node/operator-image.sh", log),
   ]);
+  // After the operator's: both use the private engine, and the first to start it stops it.
+  const proxy = await script("hack/proxy-image.sh", log);
   const env = Object.fromEntries(
     readFileSync(join(imagesDir, "images.env"), "utf8")
       .split("\n")
@@ -53,11 +58,13 @@ export async function buildNodeImages(log: (line: string) => void): Promise<Node
       .map((l) => l.split("=", 2) as [string, string]),
   );
   const [operatorTarball = "", operatorImage = ""] = operator.split(" ");
+  const [proxyTarball = "", proxyImage = ""] = proxy.split(" ");
   return {
     pauseImage: env.PAUSE_IMAGE ?? "",
     mlserverImage: env.MLSERVER_IMAGE ?? "",
     operatorImage,
-    tarballs: [join(imagesDir, "pause.tar"), join(imagesDir, "mlserver.tar"), operatorTarball],
+    proxyImage,
+    tarballs: [join(imagesDir, "pause.tar"), join(imagesDir, "mlserver.tar"), operatorTarball, proxyTarball],
   };
 }
 

@@ -54,6 +54,18 @@ global.imageRegistry, else none; the tag defaults to the chart's appVersion.
 {{- end -}}
 {{- end }}
 
+{{/* The proxy sidecar's image: proxy.image, else modelops-proxy beside the operator's image (same registry, tag or digest's tag). */}}
+{{- define "modelops.proxyImage" -}}
+{{- if .Values.proxy.image -}}
+{{ .Values.proxy.image }}
+{{- else -}}
+{{- $registry := .Values.image.registry | default ((.Values.global).imageRegistry) | default "" -}}
+{{- $repository := "modelops-proxy" -}}
+{{- if $registry }}{{ $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}{{ end -}}
+{{ $repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+{{- end }}
+
 {{/* image.pullSecrets plus global.imagePullSecrets, as a pod's imagePullSecrets. */}}
 {{- define "modelops.imagePullSecrets" -}}
 {{- $secrets := concat (.Values.imagePullSecrets | default list) ((.Values.global).imagePullSecrets | default list) -}}
