@@ -31,26 +31,31 @@ export interface Hop {
   stop(): Promise<void>;
 }
 
-/** CPU seconds (user + system, all threads) of the processes. */
-export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
+/** CPU seconds (all threads) of the processes, user and system apart: where a miss's time went. */
+export function cpuSeconds(pids: number[]): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of pids) {
     // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
+    user += Number(fields[11]);
+    system += Number(fields[12]);
   }
-  return ticks / CLOCK_TICKS;
+  return { user: user / CLOCK_TICKS, system: system / CLOCK_TICKS };
 }
 
-/** Sum of the processes' peak resident set (VmHWM), MiB. */
-export function peakRssMiB(pids: number[]): number {
-  let kib = 0;
+/** Peak resident set (VmHWM) summed over the processes, and what is resident now: heap (anon) and mapped files (binary, libraries), MiB. */
+export function memoryMiB(pids: number[]): { peak: number; anon: number; file: number } {
+  const sum = { peak: 0, anon: 0, file: 0 };
   for (const pid of pids) {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    kib += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+    sum.peak += kib("VmHWM") / 1024;
+    sum.anon += kib("RssAnon") / 1024;
+    sum.file += kib("RssFile") / 1024;
   }
-  return kib / 1024;
+  return sum;
 }
 
 function childrenOf(parent: number): number[] {
