@@ -1,20 +1,19 @@
 // How long the proxy's connections live, as a client sees it, against the
 // real proxy on loopback: keep-alive client connections recycled after
-// maxConnectionAgeMs, the drain after drain() or SIGTERM (every answer closes
+// maxConnectionAgeMs, the drain after SIGTERM (every answer closes
 // its connection, new connections still served, in-flight requests
 // finished), and idle connections to the model server closed by the proxy
 // before the model server closes them (no 502 from that race).
 import { Agent, createServer, request } from "node:http";
 import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { RunningProxy } from "./main.ts";
+import type { RunningProxy } from "./test-servers.ts";
 import {
   closeAll,
   closers,
   labels,
   post,
   proxy,
-  proxyProcess,
   serveOnLoopback,
   upstream,
   v2,
@@ -132,8 +131,8 @@ describe("modelops-proxy connection lifetimes", () => {
     }
   });
 
-  it("drain(): every answer closes its connection, new connections are still served, close() finishes in-flight requests", async () => {
-    const p = await proxy({ upstream: await delaying() });
+  it("after SIGTERM: answers close their connections, new ones are served for drainMs, then refused while the request in flight is answered", async () => {
+    const p = await proxy({ upstream: await delaying(), drainMs: 300 });
     const agent = keepAlive(1);
     const before = [await send(p, agent), await send(p, agent)];
     expect(before.map((a) => [a.status, a.connection, a.socket])).toEqual([
@@ -141,7 +140,8 @@ describe("modelops-proxy connection lifetimes", () => {
       [200, "keep-alive", before[0]?.socket],
     ]);
 
-    p.drain();
+    process.kill(p.pid, "SIGTERM");
+    await sleep(50); // the signal reaches the proxy
     // The open keep-alive connection gets its answer, and is closed after it.
     const onOpen = await send(p, agent);
     expect([onOpen.status, onOpen.connection, onOpen.socket]).toEqual([200, "close", before[0]?.socket]);
@@ -150,35 +150,30 @@ describe("modelops-proxy connection lifetimes", () => {
     expect(fresh.map((a) => [a.status, a.connection])).toEqual(fresh.map(() => [200, "close"]));
     expect(new Set([onOpen, ...fresh].map((a) => a.socket)).size).toBe(6);
 
-    // close() stops accepting and waits for the request in flight, which is answered.
-    const slow = send(p, keepAlive(1), { "x-delay": "300" });
-    await sleep(100);
-    let closed = false;
-    const closing = p.close().then(() => {
-      closed = true;
-    });
-    await sleep(100);
-    expect(closed).toBe(false);
+    // Once drainMs is over the proxy stops accepting, and waits for the request in flight.
+    const slow = send(p, keepAlive(1), { "x-delay": "600" });
+    await sleep(400);
     await expect(send(p, keepAlive(1))).rejects.toThrow(/ECONNREFUSED/);
+    expect(p.alive()).toBe(true);
     const answer = await slow;
     expect([answer.status, answer.connection, answer.body]).toEqual([200, "close", labels(["a"])]);
-    await closing;
+    expect(await p.exited).toBe(0);
   });
 
-  it("close() answers a request received before drain() and returns once it is done", async () => {
-    const p = await proxy({ upstream: await delaying() });
+  it("exits once the request in flight at SIGTERM is answered, not after the keep-alive timeout", async () => {
+    const p = await proxy({ upstream: await delaying(), drainMs: 0 });
     const slow = send(p, keepAlive(1), { "x-delay": "300" });
     await sleep(100);
-    p.drain();
     const t0 = performance.now();
-    await p.close();
+    process.kill(p.pid, "SIGTERM");
+    expect(await p.exited).toBe(0);
     // Not the keep-alive timeout (65 s): the connection closes once its answer is out.
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect((await slow).status).toBe(200);
   });
 
   it("after SIGTERM serves drainMs more with Connection: close, finishes in-flight requests, then exits 0", async () => {
-    const child = await proxyProcess({ upstream: await delaying(), drainMs: 500 });
+    const child = await proxy({ upstream: await delaying(), drainMs: 500 });
     const agent = keepAlive(1);
     const warm = await send(child, agent);
     expect([warm.status, warm.connection]).toEqual([200, "keep-alive"]);

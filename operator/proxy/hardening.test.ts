@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { REVISION_HEADER } from "../api/contract.ts";
-import type { RunningProxy } from "./main.ts";
+import type { RunningProxy } from "./test-servers.ts";
 import { closeAll, closers, labels, post, proxy, sample, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);

@@ -4,8 +4,8 @@
 import { createServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { REVISION_HEADER } from "../api/contract.ts";
-import type { RunningProxy } from "./main.ts";
-import { SHADOW_HEADER } from "./shadow.ts";
+import type { RunningProxy } from "./test-servers.ts";
+import { SHADOW_HEADER } from "../api/proxy-config.ts";
 import { closeAll, labels, metricsOf, post, proxy, serveOnLoopback, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);
@@ -182,7 +182,7 @@ describe("modelops-proxy server", () => {
       .toBeGreaterThan(0);
     // The shadow's own proxy never copies a copy.
     expect((await fetch(`http://127.0.0.1:${port}/.modelops/mirror`)).status).toBe(200);
-    await shadow.close();
+    await shadow.stop();
     shadow = undefined;
     // Gone (the rollout ended): the stable proxy stops mirroring, and counts no errors for it.
     await new Promise((r) => setTimeout(r, 400));

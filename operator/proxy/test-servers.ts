@@ -1,13 +1,13 @@
 // Test fixtures shared by the proxy's tests: loopback stand-in model servers
-// and the real proxy started in-process. Not imported by the proxy itself.
+// and the real proxy binary (hack/proxy.sh builds it) as its own process, on
+// loopback, as in the pod.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CONFIG_ENV, type ProxyConfigInput, proxyConfigSchema } from "../api/proxy-config.ts";
-import { type RunningProxy, startProxy } from "./main.ts";
+import { proxyBinary } from "../../hack/proxy-binary.ts";
 
 export type Handler = (
   req: IncomingMessage,
@@ -76,13 +76,6 @@ export function testConfig(config: Partial<ProxyConfigInput>) {
   });
 }
 
-/** The real proxy, in this process, on loopback. */
-export async function proxy(config: Partial<ProxyConfigInput>): Promise<RunningProxy> {
-  const p = await startProxy(testConfig(config), "127.0.0.1");
-  closers.push(p.close);
-  return p;
-}
-
 export async function metricsOf(p: Pick<RunningProxy, "metricsPort">): Promise<string> {
   return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
 }
@@ -114,17 +107,21 @@ export const post = (
     ...(signal ? { signal } : {}),
   });
 
-/** The real proxy as its own process (`node operator/proxy/main.ts`), as in the pod, so its memory is its own. */
-export async function proxyProcess(config: Partial<ProxyConfigInput>): Promise<{
+export interface RunningProxy {
   port: number;
   metricsPort: number;
   pid: number;
   alive(): boolean;
   /** Resolves with the exit code (or the signal that ended it). */
   exited: Promise<number | string>;
-}> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, "main.ts")], {
-    env: { ...process.env, [CONFIG_ENV]: JSON.stringify(testConfig(config)) },
+  /** SIGTERM (the drain, drainMs, then the end of what is in flight); resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/** The real proxy as its own process on loopback, stopped (SIGTERM) by closeAll. */
+export async function proxy(config: Partial<ProxyConfigInput>): Promise<RunningProxy> {
+  const child = spawn(proxyBinary(), [], {
+    env: { ...process.env, [CONFIG_ENV]: JSON.stringify(testConfig(config)), MODELOPS_PROXY_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let exited = false;
@@ -134,12 +131,12 @@ export async function proxyProcess(config: Partial<ProxyConfigInput>): Promise<{
       resolve(code ?? signal ?? -1);
     }),
   );
-  closers.push(async () => {
+  const stop = async () => {
     if (exited) return;
-    const gone = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
-    await gone;
-  });
+    await exit;
+  };
+  closers.push(stop);
   // The proxy logs one JSON line with its ports once it listens.
   const lines = createInterface({ input: child.stdout });
   const ports = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
@@ -149,7 +146,7 @@ export async function proxyProcess(config: Partial<ProxyConfigInput>): Promise<{
       if (log.msg === "proxy listening") resolve({ port: log.port ?? 0, metricsPort: log.metricsPort ?? 0 });
     });
   });
-  return { ...ports, pid: child.pid ?? 0, alive: () => !exited, exited: exit };
+  return { ...ports, pid: child.pid ?? 0, alive: () => !exited, exited: exit, stop };
 }
 
 /** Resident and peak resident memory (MiB) of a process on this machine, from /proc. */

@@ -128,6 +128,7 @@ fn upstream_failure(grpc: bool, failure: &Failure) -> Response<ProxyBody> {
 pub async fn handle(state: Arc<State>, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let active = conn.begin_request();
     let h1 = req.version() <= Version::HTTP_11;
+    let client_closes = req.headers().get(header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
     let mirrored = shadow::is_mirrored_copy(req.headers(), req.uri(), &state.own_hosts);
     let mut res = if req.method() == Method::GET && req.uri().path() == c::MIRROR_PATH {
         answer_mirror(&state)
@@ -146,6 +147,9 @@ pub async fn handle(state: Arc<State>, conn: Arc<ConnInfo>, req: Request<Incomin
     // after this answer so the client reconnects wherever the Service sends it now.
     if h1 && (state.draining.load(Relaxed) || conn.older_than(state.config.max_connection_age_ms)) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    } else if h1 && !client_closes {
+        // Said explicitly, as most servers do: clients can tell a kept connection from a closing one.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     }
     Ok(res.map(|b| Holding::new(b, active)))
 }
