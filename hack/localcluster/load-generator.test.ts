@@ -6,8 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { Distributions } from "../../operator/proxy/distributions.ts";
-import { inferenceRoute, parseRequest } from "../../operator/proxy/payload.ts";
+import { closeAll, proxy, sample } from "../../operator/proxy/test-servers.ts";
 import {
   failureKinds,
   inferBody,
@@ -31,7 +30,18 @@ const V2_ANSWER = JSON.stringify({
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const close of closers.splice(0)) await close();
+  await closeAll();
 });
+
+/** A body shaped like the load generator's: one [1, 4] V2 tensor of numbers. */
+function isIrisRequest(body: string): boolean {
+  const input = (JSON.parse(body) as { inputs?: Array<{ shape?: number[]; data?: unknown[] }> }).inputs?.[0];
+  return (
+    JSON.stringify(input?.shape) === "[1,4]" &&
+    input?.data?.length === 4 &&
+    input.data.every((v) => typeof v === "number")
+  );
+}
 
 interface TestServer {
   url: string;
@@ -105,24 +115,27 @@ describe("rows and bodies", () => {
     expect(mean(0, shifted)).toBeCloseTo(5.843, 1);
   });
 
-  it("makes requests the proxy names by the signature and histograms", () => {
-    const body = inferBody([5.1, 3.5, 1.4, 0.2]);
-    expect(inferenceRoute("POST", "/v2/models/iris/infer")).toEqual({ protocol: "v2", model: "iris" });
-    const parsed = parseRequest("v2", body, SIGNATURE);
-    expect(parsed).toEqual({
-      ok: true,
-      rows: 1,
-      columns: new Map([
-        ["sepal_length", [5.1]],
-        ["sepal_width", [3.5]],
-        ["petal_length", [1.4]],
-        ["petal_width", [0.2]],
-      ]),
-    });
+  it("makes requests the proxy names by the signature and histograms", async () => {
+    const server = await serve((_n, _req, res) => answer(res, 200, V2_ANSWER));
     const reference = SIGNATURE.map((f) => ({ ...f, edges: [0, 2, 4, 8] }));
-    const d = new Distributions(reference, { histogram: "h", counter: "c", label: "feature", help: "." });
-    if (parsed.ok) d.observe(parsed.columns);
-    expect(d.render('ns="a"')).toContain('h_count{ns="a",feature="petal_width"} 1');
+    const p = await proxy({
+      upstream: server.url,
+      signature: { inputs: SIGNATURE, outputs: [] },
+      reference: { features: reference, predictions: [] },
+    });
+    const res = await fetch(`http://127.0.0.1:${p.port}/v2/models/iris/infer`, {
+      method: "POST",
+      body: inferBody([5.1, 3.5, 1.4, 0.2]),
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(200);
+    const count = (feature: string) =>
+      sample(p, "modelops_proxy_feature_value_count", `feature="${feature}"`);
+    await expect.poll(() => count("petal_width")).toBe(1);
+    expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="sepal_length",le="4"')).toBe(0);
+    expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="sepal_length",le="+Inf"')).toBe(1);
+    expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="petal_width",le="2"')).toBe(1);
+    expect(await sample(p, "modelops_proxy_unparsed_payloads_total", 'part="request"')).toBe(0);
   });
 
   it("accepts only V2 responses with outputs", () => {
@@ -186,7 +199,7 @@ describe.concurrent("against loopback servers", () => {
     expect(s.latencyMs?.p99).toBeLessThan(1000);
     // Keep-alive: connections are reused, about as many as requests in flight (8).
     expect(server.connections).toBeLessThanOrEqual(20);
-    expect(server.bodies.every((b) => parseRequest("v2", b, SIGNATURE).ok)).toBe(true);
+    expect(server.bodies.every(isIrisRequest)).toBe(true);
     expect(lines.some((l) => /^load: sent \d+ ok \d+ failed 0, in flight \d+, [\d.]+\/s$/.test(l))).toBe(
       true,
     );

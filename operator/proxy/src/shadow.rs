@@ -210,3 +210,42 @@ async fn discover(mirror: std::sync::Weak<ShadowMirror>) {
         tokio::time::sleep(every).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_mirrored_copies_from_clients_requests() {
+        // The Services of a ModelDeployment named "fraud-shadow": its clients call hosts ending in "-shadow".
+        let own = own_hosts("fraud-shadow");
+        let cases: [(&str, Option<&str>, bool, bool); 8] = [
+            ("a client's request", Some("fraud-shadow-canary.ml.svc:80"), false, false),
+            ("a copy from another revision's proxy", Some("127.0.0.1:8000"), true, true),
+            ("a copy mirrored by Envoy (Istio, Gateway API)", Some("fraud-shadow.ml.svc.cluster.local-shadow"), false, true),
+            ("an Envoy copy with a port", Some("api.example.com-shadow:8080"), false, true),
+            ("a client calling a Service whose name ends in -shadow", Some("fraud-shadow"), false, false),
+            ("the same, with a port", Some("fraud-shadow:80"), false, false),
+            ("an Envoy copy of that call", Some("fraud-shadow-shadow"), false, true),
+            ("no host at all", None, false, false),
+        ];
+        for (what, host, shadow_header, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(h) = host {
+                headers.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+            }
+            if shadow_header {
+                headers.insert(c::SHADOW_HEADER, HeaderValue::from_static("1"));
+            }
+            assert_eq!(is_mirrored_copy(&headers, &Uri::from_static("/"), &own), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn reads_the_announced_share_and_clamps_it() {
+        assert_eq!(announced_percent(br#"{"percent":20}"#), 20.0);
+        assert_eq!(announced_percent(br#"{"percent":250}"#), 100.0);
+        assert_eq!(announced_percent(br#"{"percent":"20"}"#), 0.0);
+        assert_eq!(announced_percent(b"not json"), 0.0);
+    }
+}
