@@ -26,8 +26,8 @@ import {
   startPrometheus,
 } from "../hack/localcluster/prometheus.ts";
 import { prepareModels, type RunningModelServer, startModelServer } from "../hack/model-server/mlserver.ts";
+import { proxyBinary } from "../hack/proxy-binary.ts";
 import { CONFIG_ENV, type ProxyConfigInput } from "../operator/api/proxy-config.ts";
-import { referenceBucket } from "../operator/proxy/buckets.ts";
 import {
   type GrpcClient,
   grpcClient,
@@ -100,6 +100,13 @@ function grpcLabels(res: ModelInferResponse): number[] {
   return out?.contents?.int64_contents ?? out?.contents?.int_contents ?? [];
 }
 
+/** The reference bucket a value falls in, 0 .. edges.length - 2: (edge i, edge i+1], the outer ones open. */
+function referenceBucket(edges: readonly number[], value: number): number {
+  const last = edges.length - 2;
+  for (let i = 0; i < last; i++) if (value <= (edges[i + 1] as number)) return i;
+  return last;
+}
+
 let dir: string;
 let modelA: RunningModelServer;
 let modelB: RunningModelServer;
@@ -110,12 +117,7 @@ let prom: RunningPrometheus;
 async function startProxyProcess(config: ProxyConfigInput): Promise<Component> {
   // startComponent passes this process's environment on: set the config just for the spawn.
   process.env[CONFIG_ENV] = JSON.stringify(config);
-  const c = startComponent(
-    "modelops-proxy",
-    process.execPath,
-    [join(import.meta.dirname, "../operator/proxy/main.ts")],
-    join(dir, "proxy.log"),
-  );
+  const c = startComponent("modelops-proxy", proxyBinary(), [], join(dir, "proxy.log"));
   delete process.env[CONFIG_ENV];
   track([c]);
   const healthz = `http://127.0.0.1:${config.metricsPort}/healthz`;
