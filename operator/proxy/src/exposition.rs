@@ -91,10 +91,6 @@ impl Histogram {
         self.count.fetch_add(1, Relaxed);
     }
 
-    pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
-    }
-
     /// The _bucket, _sum and _count lines; `labels` is the rendered label set without braces.
     pub fn render(&self, name: &str, labels: &str, out: &mut String) {
         let sep = if labels.is_empty() { "" } else { "," };

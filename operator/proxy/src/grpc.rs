@@ -78,6 +78,7 @@ pub struct ModelInferResponse {
 }
 
 /// A message as one gRPC frame: uncompressed flag, big-endian length, message.
+#[cfg(test)]
 pub fn encode_frame(msg: &impl prost::Message) -> Vec<u8> {
     let body = msg.encode_to_vec();
     let mut frame = Vec::with_capacity(5 + body.len());

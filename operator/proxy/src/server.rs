@@ -373,12 +373,15 @@ fn observe_payloads(
 ) -> Option<Columns> {
     let m = &state.metrics;
     let signature = &state.config.signature;
-    let features = request
-        .filter(|r| r.complete())
-        .and_then(|r| payload::parse_request(protocol, &r.bytes(), &signature.inputs).ok());
-    match features {
-        Some(columns) => m.features.observe(&columns),
-        None => m.unparsed_request.inc(),
+    // Without a reference for its features there is nothing to observe in a request.
+    if !m.features.is_empty() {
+        let features = request
+            .filter(|r| r.complete())
+            .and_then(|r| payload::parse_request(protocol, &r.bytes(), &signature.inputs).ok());
+        match features {
+            Some(columns) => m.features.observe(&columns),
+            None => m.unparsed_request.inc(),
+        }
     }
     if !ok {
         return None; // an error body is not a prediction
