@@ -5,6 +5,8 @@
 # compiled once and a rebuild after a source change takes seconds; older
 # target directories are removed (each is hundreds of MB).
 # Progress goes to stderr; prints the binary's path on its last stdout line.
+# With --test, also runs the crate's own tests (parser, buckets, agreement,
+# metrics, budget) in the same target directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/hack/lib/cache.sh"
@@ -27,6 +29,11 @@ log "cargo build --release --locked ($(rustc --version), target $target)"
 # Cargo's own progress lines, each prefixed with the seconds elapsed.
 (cd "$crate" && CARGO_TARGET_DIR=$target cargo build --release --locked --color never 2>&1) |
   while IFS= read -r line; do log "$line"; done
+if [ "${1:-}" = "--test" ]; then
+  log "cargo test --release --locked"
+  (cd "$crate" && CARGO_TARGET_DIR=$target cargo test --release --locked --color never 2>&1) |
+    while IFS= read -r line; do log "$line"; done
+fi
 binary=$target/release/modelops-proxy
 [ -x "$binary" ] || { log "no binary at $binary"; exit 1; }
 log "ready: $binary ($(du -h "$binary" | cut -f1))"

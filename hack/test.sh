@@ -13,8 +13,8 @@ step() { printf '\n=== %s\n' "$*"; }
 step "node $(node --version)"
 step "building or reusing cluster binaries"
 bash hack/build-binaries.sh >/dev/null
-step "building or reusing the modelops-proxy binary (Rust, release; minutes when cold)"
-bash hack/proxy.sh >/dev/null
+step "building or reusing the modelops-proxy binary (Rust, release; minutes when cold), and its own tests"
+bash hack/proxy.sh --test >/dev/null
 step "building or reusing the real servers the tests talk to: MLServer, MLflow, SeaweedFS (S3), prometheus-adapter"
 bash hack/model-server/venv.sh >/dev/null
 bash hack/mlflow/venv.sh >/dev/null
