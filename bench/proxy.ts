@@ -25,14 +25,16 @@
 // latency from that scheduled time, so queueing shows (no coordinated
 // omission); a Node generator could not hold 2,000 rps on one core with
 // sub-millisecond accuracy. With two cores or more the generator, this
-// process (the stub) and MLServer run on CPU 0, the hop under test on CPU 1.
+// process (the stub) and MLServer run on CPU 0, the hop under test on CPU 1,
+// real-time where permitted (proxy-placement.ts; BENCH_RT=0 turns that off).
 // Not part of `npm test`: nothing here asserts on time.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { cpuSeconds, type Hop, memoryMiB, proxyCommand, startNginx, startProxy } from "./proxy-hops.ts";
+import { placement } from "./proxy-placement.ts";
 import {
   GRPC_PATH,
   grpcBodies,
@@ -98,7 +100,7 @@ interface Row {
 
 interface Bench {
   loadgen: string;
-  /** taskset prefixes; empty with one core. */
+  /** taskset / chrt prefixes (proxy-placement.ts). */
   genPin: string[];
   hopPin: string[];
   bodies: Record<Protocol, string>;
@@ -148,18 +150,20 @@ const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 
 function table(rows: Row[]): string {
   const lines = [
-    "| rps | path | p50 ms | p99 ms | p99.9 ms | +p99 ms | vCPU per 1k rps | peak RSS MiB | achieved rps | errors |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| rps | path | p50 ms | p99 ms | p99.9 ms | +p99 ms | vCPU per 1k rps | peak RSS MiB | achieved rps | errors | gen lag p99 ms |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     const direct = rows.find((d) => d.rate === r.rate && d.hop === "direct");
     const added = r.hop === "direct" || !direct ? undefined : r.load.p99Ms - direct.load.p99Ms;
     lines.push(
-      `| ${r.rate} | ${r.hop} | ${f2(r.load.p50Ms)} | ${f2(r.load.p99Ms)} | ${f2(r.load.p999Ms)} | ${f2(added)} | ${f3(r.cpuPer1k)} | ${f2(r.memory?.peak)} | ${r.load.achievedRps.toFixed(0)} | ${r.load.errors} |`,
+      `| ${r.rate} | ${r.hop} | ${f2(r.load.p50Ms)} | ${f2(r.load.p99Ms)} | ${f2(r.load.p999Ms)} | ${f2(added)} | ${f3(r.cpuPer1k)} | ${f2(r.memory?.peak)} | ${r.load.achievedRps.toFixed(0)} | ${r.load.errors} | ${f2(r.load.sendLagP99Ms)} |`,
     );
   }
-  const lag = Math.max(...rows.map((r) => r.load.sendLagP99Ms));
-  lines.push("", `Load generator send lag (actual − scheduled start), worst p99: ${f3(lag)} ms.`);
+  lines.push(
+    "",
+    "gen lag: how late the generator itself sent (actual − scheduled start); a large one makes that row's latencies the generator's, not the hop's.",
+  );
   for (const r of rows)
     for (const e of r.load.errorKinds) lines.push(`- ${r.rate} rps ${r.hop}: ${e.count} × ${e.error}`);
   return lines.join("\n");
@@ -244,45 +248,28 @@ function loadgenBinary(): string {
   return out.trim().split("\n").pop() ?? "";
 }
 
-/** This process (all its threads) on CPU 0; a thread exiting while taskset walks them fails it, so retry. */
-function pinSelf(): void {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      return;
-    } catch (err) {
-      if (attempt === 5) throw err;
-    }
-  }
-}
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), "modelops-bench-proxy-"));
-  const pinned = availableParallelism() >= 2;
-  if (pinned) pinSelf();
+  const place = placement();
   const bench: Bench = {
     loadgen: loadgenBinary(),
-    genPin: pinned ? ["taskset", "-c", "0"] : [],
-    hopPin: pinned ? ["taskset", "-c", "1"] : [],
+    genPin: place.generator,
+    hopPin: place.hop,
     bodies: { rest: join(dir, "rest.jsonl"), grpc: join(dir, "grpc.bin") },
   };
   writeFileSync(bench.bodies.rest, restBodies());
   writeFileSync(bench.bodies.grpc, grpcBodies());
   console.log(`# modelops-proxy against nginx and direct: ${a.seconds} s per phase, open loop`);
   console.log(`\nProxy under test: ${proxyCommand().label}; nginx: the system's (hack/nginx.sh).`);
-  console.log(
-    pinned
-      ? "Pinning: load generator, this process (the stub) and MLServer on CPU 0; nginx / modelops-proxy on CPU 1."
-      : "Pinning: none (one core): the generator and the hop share it; figures include that contention.",
-  );
+  console.log(place.describe);
   console.log(
     "Payload: one row of 10 FP64 features per request; histograms on (10 features + the prediction).",
   );
   try {
     for (const kind of a.upstreams) {
+      // MLServer inherits this process's policy: normal, never real-time.
+      place.selfRealtime(kind === "stub");
       const up = kind === "stub" ? await startStub() : await startMlserver(dir);
       try {
         for (const protocol of a.protocols) await compare(bench, dir, kind, up, protocol, a);
