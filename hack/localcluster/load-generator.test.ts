@@ -133,7 +133,9 @@ describe("rows and bodies", () => {
       sample(p, "modelops_proxy_feature_value_count", `feature="${feature}"`);
     await expect.poll(() => count("petal_width")).toBe(1);
     expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="sepal_length",le="4"')).toBe(0);
-    expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="sepal_length",le="+Inf"')).toBe(1);
+    expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="sepal_length",le="+Inf"')).toBe(
+      1,
+    );
     expect(await sample(p, "modelops_proxy_feature_value_bucket", 'feature="petal_width",le="2"')).toBe(1);
     expect(await sample(p, "modelops_proxy_unparsed_payloads_total", 'part="request"')).toBe(0);
   });

@@ -8,16 +8,7 @@ import { Agent, createServer, request } from "node:http";
 import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningProxy } from "./test-servers.ts";
-import {
-  closeAll,
-  closers,
-  labels,
-  post,
-  proxy,
-  serveOnLoopback,
-  upstream,
-  v2,
-} from "./test-servers.ts";
+import { closeAll, closers, labels, post, proxy, serveOnLoopback, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);
 

@@ -4,8 +4,8 @@
 import { createServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { REVISION_HEADER } from "../api/contract.ts";
-import type { RunningProxy } from "./test-servers.ts";
 import { SHADOW_HEADER } from "../api/proxy-config.ts";
+import type { RunningProxy } from "./test-servers.ts";
 import { closeAll, labels, metricsOf, post, proxy, serveOnLoopback, upstream, v2 } from "./test-servers.ts";
 
 afterEach(closeAll);

@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
-import { CONFIG_ENV, type ProxyConfigInput, proxyConfigSchema } from "../api/proxy-config.ts";
 import { proxyBinary } from "../../hack/proxy-binary.ts";
+import { CONFIG_ENV, type ProxyConfigInput, proxyConfigSchema } from "../api/proxy-config.ts";
 
 export type Handler = (
   req: IncomingMessage,
@@ -121,7 +121,11 @@ export interface RunningProxy {
 /** The real proxy as its own process on loopback, stopped (SIGTERM) by closeAll. */
 export async function proxy(config: Partial<ProxyConfigInput>): Promise<RunningProxy> {
   const child = spawn(proxyBinary(), [], {
-    env: { ...process.env, [CONFIG_ENV]: JSON.stringify(testConfig(config)), MODELOPS_PROXY_HOST: "127.0.0.1" },
+    env: {
+      ...process.env,
+      [CONFIG_ENV]: JSON.stringify(testConfig(config)),
+      MODELOPS_PROXY_HOST: "127.0.0.1",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let exited = false;

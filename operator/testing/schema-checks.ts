@@ -11,11 +11,11 @@ import {
   type ModelDeployment,
   type ModelVersion,
 } from "../api/index.ts";
+import { CONFIG_ENV, parseProxyConfig } from "../api/proxy-config.ts";
 import { MODEL_MOUNT_PATH, parseArtifactUri } from "../core/artifact.ts";
 import { FETCHER_COMMAND, MODEL_VOLUME } from "../core/fetcher-container.ts";
 import { OPERATOR_IMAGE_SECURITY, PROXY_CONTAINER } from "../core/proxy-sidecar.ts";
 import { validateModelVersion } from "../core/version-validation.ts";
-import { CONFIG_ENV, parseProxyConfig } from "../api/proxy-config.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import { withReconciled } from "../runtime/reconcile-errors.ts";
 
