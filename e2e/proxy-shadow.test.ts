@@ -7,8 +7,8 @@
 // in-process; the proxy's mirroring itself is covered by
 // operator/proxy/server.test.ts and e2e/proxy.test.ts.
 import { afterAll, describe, expect, inject, it } from "vitest";
-import type { RunningManager } from "../operator/manager.ts";
 import { CONFIG_ENV, parseProxyConfig } from "../operator/api/proxy-config.ts";
+import type { RunningManager } from "../operator/manager.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { startInProcess } from "./harness/operator.ts";
 import { mdepManifest, serviceRevision, waitStatus } from "./harness/rollout.ts";
