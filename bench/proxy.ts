@@ -23,10 +23,11 @@
 // The load generator (bench/loadgen, Rust, built into the project cache)
 // starts request i at start + i/rate whatever the answers do and measures
 // latency from that scheduled time, so queueing shows (no coordinated
-// omission); a Node generator could not hold 2,000 rps on one core with
-// sub-millisecond accuracy. With two cores or more the generator, this
-// process (the stub) and MLServer run on CPU 0, the hop under test on CPU 1,
-// real-time where permitted (proxy-placement.ts; BENCH_RT=0 turns that off).
+// omission). It is not Node: a Node generator's 1 ms timers and garbage
+// collection pauses would land in the very tails compared. With two cores
+// or more the generator, this process (the stub) and MLServer run on CPU 0,
+// the hop under test on CPU 1, real-time where permitted
+// (proxy-placement.ts; BENCH_RT=0 turns that off).
 // Not part of `npm test`: nothing here asserts on time.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -268,8 +269,6 @@ async function main(): Promise<void> {
   );
   try {
     for (const kind of a.upstreams) {
-      // MLServer inherits this process's policy: normal, never real-time.
-      place.selfRealtime(kind === "stub");
       const up = kind === "stub" ? await startStub() : await startMlserver(dir);
       try {
         for (const protocol of a.protocols) await compare(bench, dir, kind, up, protocol, a);
