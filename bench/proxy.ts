@@ -23,7 +23,9 @@
 // The load generator (bench/loadgen, Rust, built into the project cache)
 // starts request i at start + i/rate whatever the answers do and measures
 // latency from that scheduled time, so queueing shows (no coordinated
-// omission). It is not Node: a Node generator's 1 ms timers and garbage
+// omission). At each rate direct, nginx and modelops-proxy take turns in
+// 400 ms slices, `seconds` each in all, so other work on a shared machine
+// hits all three alike. It is not Node: a Node generator's 1 ms timers and garbage
 // collection pauses would land in the very tails compared. With two cores
 // or more the generator, this process (the stub) and MLServer run on CPU 0,
 // the hop under test on CPU 1, real-time where permitted
@@ -107,43 +109,71 @@ interface Bench {
   bodies: Record<Protocol, string>;
 }
 
+/**
+ * Slices of this length take turns between direct, nginx and modelops-proxy,
+ * so a neighbour's burst lands on all three alike. Shorter than the gap the
+ * proxy's upstream idle timeout (1 s) allows: two other slices, 0.8 s.
+ */
+const SLICE_MS = 400;
+
+/** Open-loop load at `rate` on each base URL in turn, `seconds` each in all. */
 async function load(
   b: Bench,
   protocol: Protocol,
-  base: string,
+  bases: string[],
   rate: number,
   seconds: number,
-): Promise<LoadResult> {
-  const url = base + (protocol === "rest" ? REST_PATH : GRPC_PATH);
-  const argv = [...b.genPin, b.loadgen, protocol, url, String(rate), String(seconds), b.bodies[protocol]];
+): Promise<LoadResult[]> {
+  const urls = bases.map((base) => base + (protocol === "rest" ? REST_PATH : GRPC_PATH));
+  const argv = [
+    ...b.genPin,
+    b.loadgen,
+    protocol,
+    String(rate),
+    String(seconds),
+    b.bodies[protocol],
+    String(SLICE_MS),
+    ...urls,
+  ];
   const { stdout } = await run(argv[0] as string, argv.slice(1), { maxBuffer: 1 << 20 });
   // The generator writes null for a percentile of no answers.
-  return JSON.parse(stdout, (_, v) => (v === null ? Number.NaN : v)) as LoadResult;
+  return JSON.parse(stdout, (_, v) => (v === null ? Number.NaN : v)) as LoadResult[];
 }
 
-/** One measured phase: the load through `hop` (or direct), with the hop's CPU and RSS around it. */
-async function phase(
+/** One rate, direct and through every hop interleaved, with each hop's CPU and RSS around it. */
+async function measure(
   b: Bench,
   protocol: Protocol,
   up: Upstream,
-  hop: Hop | undefined,
+  hops: Hop[],
   rate: number,
   seconds: number,
-): Promise<Row> {
-  if (!hop) return { rate, hop: "direct", load: await load(b, protocol, up[protocol], rate, seconds) };
-  const cpu0 = cpuSeconds(hop.pids());
-  const result = await load(b, protocol, hop[protocol], rate, seconds);
-  const cpu1 = cpuSeconds(hop.pids());
-  const cpu = { user: cpu1.user - cpu0.user, system: cpu1.system - cpu0.system };
-  return {
+): Promise<Row[]> {
+  const cpu0 = hops.map((hop) => cpuSeconds(hop.pids()));
+  const [direct, ...via] = await load(
+    b,
+    protocol,
+    [up[protocol], ...hops.map((h) => h[protocol])],
     rate,
-    hop: hop.name,
-    load: result,
-    // vCPU per 1,000 rps = CPU seconds per 1,000 answers.
-    cpuPer1k: result.ok > 0 ? ((cpu.user + cpu.system) * 1000) / result.ok : Number.NaN,
-    cpu,
-    memory: memoryMiB(hop.pids()),
-  };
+    seconds,
+  );
+  const rows: Row[] = [{ rate, hop: "direct", load: direct as LoadResult }];
+  hops.forEach((hop, i) => {
+    const before = cpu0[i] as { user: number; system: number };
+    const after = cpuSeconds(hop.pids());
+    const cpu = { user: after.user - before.user, system: after.system - before.system };
+    const result = via[i] as LoadResult;
+    rows.push({
+      rate,
+      hop: hop.name,
+      load: result,
+      // vCPU per 1,000 rps = CPU seconds per 1,000 answers (idle between its slices costs next to nothing).
+      cpuPer1k: result.ok > 0 ? ((cpu.user + cpu.system) * 1000) / result.ok : Number.NaN,
+      cpu,
+      memory: memoryMiB(hop.pids()),
+    });
+  });
+  return rows;
 }
 
 const f2 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(2));
@@ -220,11 +250,9 @@ async function compare(
     hops.push(await startProxy(hopDir, up, b.hopPin));
     const first = a.rates[0] as number;
     // Warm-up (connections, JIT, MLServer's first requests), not recorded.
-    for (const hop of [undefined, ...hops])
-      await load(b, protocol, hop ? hop[protocol] : up[protocol], first, 2);
+    await load(b, protocol, [up[protocol], ...hops.map((h) => h[protocol])], first, 2);
     const rows: Row[] = [];
-    for (const rate of a.rates)
-      for (const hop of [undefined, ...hops]) rows.push(await phase(b, protocol, up, hop, rate, a.seconds));
+    for (const rate of a.rates) rows.push(...(await measure(b, protocol, up, hops, rate, a.seconds)));
     console.log(
       `\n### ${protocol === "rest" ? "REST (V2 JSON)" : "gRPC (ModelInfer, h2c)"}, ${kind} upstream\n`,
     );

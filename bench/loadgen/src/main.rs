@@ -1,6 +1,6 @@
 //! Open-loop load generator for bench/proxy.ts.
 //!
-//!     modelops-loadgen <rest|grpc> <url> <rate> <seconds> <bodies-file>
+//!     modelops-loadgen <rest|grpc> <rate> <seconds> <bodies-file> <slice-ms> <url>...
 //!
 //! Requests start on a fixed schedule (request i at start + i/rate) whatever
 //! the answers do, and each latency is measured from its *scheduled* time, so
@@ -13,7 +13,11 @@
 //!
 //! bodies-file: `rest`, one JSON body per line; `grpc`, gRPC frames (5-byte
 //! header + protobuf message) back to back. Requests cycle through them.
-//! Prints one JSON object on stdout.
+//!
+//! Several URLs take turns, slice by slice (slice-ms each, round robin), for
+//! `seconds` each in all: a neighbour's burst on a shared machine then lands
+//! on every target alike instead of on whichever ran at that moment.
+//! Prints a JSON array on stdout, one object per URL, in order.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,11 +46,12 @@ struct Stats {
     latencies_us: Vec<u32>,
     lags_us: Vec<u32>,
     errors: BTreeMap<String, u64>,
-    last_done: Option<Instant>,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: modelops-loadgen <rest|grpc> <url> <rate> <seconds> <bodies-file>");
+    eprintln!(
+        "usage: modelops-loadgen <rest|grpc> <rate> <seconds> <bodies-file> <slice-ms> <url>..."
+    );
     std::process::exit(2)
 }
 
@@ -103,7 +108,11 @@ async fn exchange(
     let status = res.status();
     let head_grpc = res.headers().get("grpc-status").cloned();
     let head_msg = res.headers().get("grpc-message").cloned();
-    let body = res.into_body().collect().await.map_err(|e| format!("body: {e}"))?;
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?;
     if status != StatusCode::OK {
         return Err(format!("HTTP {}", status.as_u16()));
     }
@@ -112,7 +121,10 @@ async fn exchange(
     }
     let trailers = body.trailers().cloned();
     let (code, msg) = match &trailers {
-        Some(t) if t.contains_key("grpc-status") => (t.get("grpc-status").cloned(), t.get("grpc-message").cloned()),
+        Some(t) if t.contains_key("grpc-status") => (
+            t.get("grpc-status").cloned(),
+            t.get("grpc-message").cloned(),
+        ),
         _ => (head_grpc, head_msg),
     };
     let code = code.map(|c| c.to_str().unwrap_or("?").to_string());
@@ -120,7 +132,9 @@ async fn exchange(
         Some("0") if body.to_bytes().len() >= 5 => Ok(()),
         Some("0") => Err("grpc-status 0 without a response message".into()),
         Some(c) => {
-            let m = msg.map(|m| m.to_str().unwrap_or("").to_string()).unwrap_or_default();
+            let m = msg
+                .map(|m| m.to_str().unwrap_or("").to_string())
+                .unwrap_or_default();
             Err(format!("grpc-status {c}: {m}"))
         }
         None => Err("no grpc-status".into()),
@@ -136,7 +150,11 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 fn json_num(v: f64) -> String {
-    if v.is_finite() { format!("{v:.3}") } else { "null".into() }
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "null".into()
+    }
 }
 
 fn json_str(s: &str) -> String {
@@ -155,7 +173,7 @@ fn json_str(s: &str) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 6 {
+    if args.len() < 7 {
         usage();
     }
     let mode = match args[1].as_str() {
@@ -163,23 +181,41 @@ fn main() {
         "grpc" => Mode::Grpc,
         _ => usage(),
     };
-    let uri: http::Uri = args[2].parse().unwrap_or_else(|_| usage());
-    let rate: f64 = args[3].parse().unwrap_or_else(|_| usage());
-    let seconds: f64 = args[4].parse().unwrap_or_else(|_| usage());
-    let bodies = read_bodies(mode, &args[5]);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(run(mode, uri, rate, seconds, bodies));
+    let rate: f64 = args[2].parse().unwrap_or_else(|_| usage());
+    let seconds: f64 = args[3].parse().unwrap_or_else(|_| usage());
+    let bodies = read_bodies(mode, &args[4]);
+    let slice_ms: f64 = args[5].parse().unwrap_or_else(|_| usage());
+    let uris: Vec<http::Uri> = args[6..]
+        .iter()
+        .map(|u| u.parse().unwrap_or_else(|_| usage()))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(mode, uris, rate, seconds, slice_ms, bodies));
 }
 
-async fn run(mode: Mode, uri: http::Uri, rate: f64, seconds: f64, bodies: Vec<Bytes>) {
+async fn run(
+    mode: Mode,
+    uris: Vec<http::Uri>,
+    rate: f64,
+    seconds: f64,
+    slice_ms: f64,
+    bodies: Vec<Bytes>,
+) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
+    // One client, a keep-alive pool per target.
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .http2_only(mode == Mode::Grpc)
         .pool_idle_timeout(Duration::from_secs(60))
         .build(connector);
 
-    let total = (rate * seconds).round() as u64;
+    let targets = uris.len();
+    // Whole slices, as many for each target: `seconds` rounded up to them.
+    let own_seconds = (seconds * 1000.0 / slice_ms).ceil() * slice_ms / 1000.0;
+    let total = (rate * own_seconds * targets as f64).round() as u64;
     let start = Instant::now() + Duration::from_millis(20);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
     std::thread::spawn(move || {
@@ -197,23 +233,37 @@ async fn run(mode: Mode, uri: http::Uri, rate: f64, seconds: f64, bodies: Vec<By
         }
     });
 
-    let stats = Arc::new(Mutex::new(Stats::default()));
+    let stats: Vec<Arc<Mutex<Stats>>> = (0..targets)
+        .map(|_| Arc::new(Mutex::new(Stats::default())))
+        .collect();
     let inflight = Arc::new(AtomicUsize::new(0));
     while let Some((i, scheduled)) = rx.recv().await {
+        let slice = ((scheduled - start).as_secs_f64() * 1000.0 / slice_ms).floor() as usize;
+        let t = slice % targets;
         let lag = scheduled.elapsed();
-        stats.lock().unwrap().lags_us.push(lag.as_micros().min(u32::MAX as u128) as u32);
+        stats[t]
+            .lock()
+            .unwrap()
+            .lags_us
+            .push(lag.as_micros().min(u32::MAX as u128) as u32);
         if inflight.load(Ordering::Relaxed) >= MAX_INFLIGHT {
-            *stats.lock().unwrap().errors.entry("in-flight cap reached".into()).or_default() += 1;
+            *stats[t]
+                .lock()
+                .unwrap()
+                .errors
+                .entry("in-flight cap reached".into())
+                .or_default() += 1;
             continue;
         }
         inflight.fetch_add(1, Ordering::Relaxed);
-        let req = request(mode, &uri, bodies[(i as usize) % bodies.len()].clone());
-        let (client, stats, inflight) = (client.clone(), stats.clone(), inflight.clone());
+        let req = request(mode, &uris[t], bodies[(i as usize) % bodies.len()].clone());
+        let (client, stats, inflight) = (client.clone(), stats[t].clone(), inflight.clone());
         tokio::spawn(async move {
-            let outcome = match tokio::time::timeout(REQUEST_TIMEOUT, exchange(&client, mode, req)).await {
-                Ok(r) => r,
-                Err(_) => Err("timeout".into()),
-            };
+            let outcome =
+                match tokio::time::timeout(REQUEST_TIMEOUT, exchange(&client, mode, req)).await {
+                    Ok(r) => r,
+                    Err(_) => Err("timeout".into()),
+                };
             let done = Instant::now();
             let mut s = stats.lock().unwrap();
             match outcome {
@@ -223,7 +273,6 @@ async fn run(mode: Mode, uri: http::Uri, rate: f64, seconds: f64, bodies: Vec<By
                 }
                 Err(e) => *s.errors.entry(e).or_default() += 1,
             }
-            s.last_done = Some(done);
             drop(s);
             inflight.fetch_sub(1, Ordering::Relaxed);
         });
@@ -232,28 +281,38 @@ async fn run(mode: Mode, uri: http::Uri, rate: f64, seconds: f64, bodies: Vec<By
     while inflight.load(Ordering::Relaxed) > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let out: Vec<String> = stats
+        .iter()
+        .map(|s| summary(&mut s.lock().unwrap(), own_seconds))
+        .collect();
+    println!("[{}]", out.join(","));
+}
 
-    let mut s = stats.lock().unwrap();
+/// One target's figures. Its achieved rate: answers (within the timeout) over its slices' time.
+fn summary(s: &mut Stats, own_seconds: f64) -> String {
     s.latencies_us.sort_unstable();
     s.lags_us.sort_unstable();
+    let sent = s.lags_us.len() as u64;
     let ok = s.latencies_us.len() as u64;
     let errors: u64 = s.errors.values().sum();
-    // Achieved: answered requests over the time from the first scheduled send
-    // to the last answer (at least the scheduled duration).
-    let wall = s.last_done.map(|d| (d - start).as_secs_f64()).unwrap_or(seconds).max(seconds);
     let error_list: Vec<String> = s
         .errors
         .iter()
         .map(|(k, v)| format!("{{\"error\":{},\"count\":{v}}}", json_str(k)))
         .collect();
-    println!(
-        "{{\"sent\":{total},\"ok\":{ok},\"errors\":{errors},\"achievedRps\":{},\"p50Ms\":{},\"p99Ms\":{},\"p999Ms\":{},\"maxMs\":{},\"sendLagP99Ms\":{},\"errorKinds\":[{}]}}",
-        json_num(ok as f64 / wall),
+    format!(
+        "{{\"sent\":{sent},\"ok\":{ok},\"errors\":{errors},\"achievedRps\":{},\"p50Ms\":{},\"p99Ms\":{},\"p999Ms\":{},\"maxMs\":{},\"sendLagP99Ms\":{},\"errorKinds\":[{}]}}",
+        json_num(ok as f64 / own_seconds),
         json_num(percentile(&s.latencies_us, 0.5)),
         json_num(percentile(&s.latencies_us, 0.99)),
         json_num(percentile(&s.latencies_us, 0.999)),
-        json_num(s.latencies_us.last().map(|v| *v as f64 / 1000.0).unwrap_or(f64::NAN)),
+        json_num(
+            s.latencies_us
+                .last()
+                .map(|v| *v as f64 / 1000.0)
+                .unwrap_or(f64::NAN)
+        ),
         json_num(percentile(&s.lags_us, 0.99)),
         error_list.join(",")
-    );
+    )
 }
