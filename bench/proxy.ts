@@ -196,6 +196,11 @@ function table(rows: Row[]): string {
     "gen lag: how late the generator itself sent (actual − scheduled start); a large one makes that row's latencies the generator's, not the hop's.",
   );
   for (const r of rows)
+    if (r.hop === "direct" && (r.load.errors > 0 || r.load.achievedRps < 0.98 * r.rate))
+      lines.push(
+        `- ${r.rate} rps: the model server does not keep up directly; its backlog spills from one turn into the next, so that rate's rows compare nothing.`,
+      );
+  for (const r of rows)
     for (const e of r.load.errorKinds) lines.push(`- ${r.rate} rps ${r.hop}: ${e.count} × ${e.error}`);
   return lines.join("\n");
 }
