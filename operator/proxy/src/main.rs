@@ -13,6 +13,7 @@ mod distributions;
 mod exposition;
 mod grpc;
 mod metrics;
+mod offload;
 mod payload;
 mod server;
 mod shadow;
@@ -58,8 +59,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // One thread serves every connection (a sidecar's share of a pod is small); parsing runs on
-    // at most two blocking threads, off the answer's path.
+    // One thread serves every connection (a sidecar's share of a pod is small); large payloads
+    // are parsed on at most two blocking threads, off the answer's path (offload.rs).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(2)

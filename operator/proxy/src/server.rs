@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::conn::{ConnInfo, Holding};
 use crate::contract as c;
 use crate::metrics::{CodeClass, Metrics, Outcome};
+use crate::offload;
 use crate::payload::{self, Columns, Protocol};
 use crate::shadow::{self, ShadowMirror};
 use crate::upstream::{self, Failure, Target};
@@ -345,10 +346,11 @@ impl Exchange {
         let state = self.state.clone();
         let protocol = self.protocol;
         let ok = self.class() == CodeClass::C2xx;
+        let bytes = request.as_ref().map_or(0, |r| r.size) + response.size;
         tokio::spawn(async move {
             let s = state.clone();
-            let parsed = tokio::task::spawn_blocking(move || observe_payloads(&s, protocol, request, response, ok)).await;
-            if let (Ok(Some(primary)), Some(shadowed)) = (parsed, shadowed) {
+            let parsed = offload::parse(bytes, move || observe_payloads(&s, protocol, request, response, ok)).await;
+            if let (Some(Some(primary)), Some(shadowed)) = (parsed, shadowed) {
                 if let (Ok(Some(answer)), Some(mirror)) = (shadowed.await, &state.shadow) {
                     mirror.record(&primary, &answer);
                 }

@@ -18,6 +18,7 @@ use crate::budget::{BodyCopy, ByteBudget};
 use crate::config::{Config, ShadowConfig, SignatureField};
 use crate::contract as c;
 use crate::metrics::{CodeClass, Metrics};
+use crate::offload;
 use crate::payload::{self, Columns, Protocol};
 use crate::upstream::{self, Target};
 
@@ -174,8 +175,8 @@ impl ShadowMirror {
         }
         answer.freeze();
         let outputs = self.outputs.clone();
-        let parsed = tokio::task::spawn_blocking(move || payload::parse_response(protocol, &answer.bytes(), &outputs).ok()).await;
-        Ok(parsed.ok().flatten())
+        let parsed = offload::parse(answer.size, move || payload::parse_response(protocol, &answer.bytes(), &outputs).ok()).await;
+        Ok(parsed.flatten())
     }
 
     /// Records how the shadow's predictions compare with the primary's.
