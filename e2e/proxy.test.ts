@@ -114,6 +114,36 @@ let proxy: Component;
 let proxyUrl: string;
 let prom: RunningPrometheus;
 
+/** Each feature's histogram in Prometheus holds exactly the reference bucket counts of `rows`. */
+async function expectFeatureHistograms(promUrl: string, revision: string, rows: number[][]): Promise<void> {
+  for (const [f, name] of FEATURES.entries()) {
+    const edges = EDGES[name];
+    const perBucket = new Array(edges.length - 1).fill(0);
+    for (const row of rows) perBucket[referenceBucket(edges, row[f] as number)]++;
+    const expected = perBucket.map((_, i) => perBucket.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    // Compared as numbers: Prometheus may print a bound as "3" or "3.0".
+    const les = [...edges.slice(1, -1), Number.POSITIVE_INFINITY];
+    const got = await waitFor(
+      async () => {
+        const samples = await queryPrometheus(
+          promUrl,
+          `modelops_proxy_feature_value_bucket{feature="${name}",deployment="iris",revision="${revision}"}`,
+        );
+        const byLe = new Map(
+          samples.map((s) => [
+            s.metric.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.metric.le),
+            s.value,
+          ]),
+        );
+        const counts = les.map((le) => byLe.get(le));
+        return counts[counts.length - 1] === rows.length ? { counts } : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: `histogram of ${name} (revision ${revision})` },
+    );
+    expect(got.counts, name).toEqual(expected);
+  }
+}
+
 async function startProxyProcess(config: ProxyConfigInput): Promise<Component> {
   // startComponent passes this process's environment on: set the config just for the spawn.
   process.env[CONFIG_ENV] = JSON.stringify(config);
@@ -193,32 +223,7 @@ describe("modelops-proxy in front of MLServer", () => {
     }
     expect(offset).toBe(rows.length);
 
-    for (const [f, name] of FEATURES.entries()) {
-      const edges = EDGES[name];
-      const perBucket = new Array(edges.length - 1).fill(0);
-      for (const row of rows) perBucket[referenceBucket(edges, row[f] as number)]++;
-      const expected = perBucket.map((_, i) => perBucket.slice(0, i + 1).reduce((a, b) => a + b, 0));
-      // Compared as numbers: Prometheus may print a bound as "3" or "3.0".
-      const les = [...edges.slice(1, -1), Number.POSITIVE_INFINITY];
-      const got = await waitFor(
-        async () => {
-          const samples = await queryPrometheus(
-            prom.url,
-            `modelops_proxy_feature_value_bucket{feature="${name}",deployment="iris",revision="abc123"}`,
-          );
-          const byLe = new Map(
-            samples.map((s) => [
-              s.metric.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.metric.le),
-              s.value,
-            ]),
-          );
-          const counts = les.map((le) => byLe.get(le));
-          return counts[counts.length - 1] === rows.length ? { counts } : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 500, description: `histogram of ${name}` },
-      );
-      expect(got.counts, name).toEqual(expected);
-    }
+    await expectFeatureHistograms(prom.url, "abc123", rows);
 
     const primary = await predict(modelA.url, rows);
     const shadow = await predict(modelB.url, rows);
@@ -349,31 +354,7 @@ describe("modelops-proxy in front of MLServer", () => {
       // The same model over REST gives the same labels.
       expect(predicted).toEqual(await predict(modelA.url, rows));
 
-      for (const [f, name] of FEATURES.entries()) {
-        const edges = EDGES[name];
-        const perBucket = new Array(edges.length - 1).fill(0);
-        for (const row of rows) perBucket[referenceBucket(edges, row[f] as number)]++;
-        const expected = perBucket.map((_, i) => perBucket.slice(0, i + 1).reduce((a, b) => a + b, 0));
-        const les = [...edges.slice(1, -1), Number.POSITIVE_INFINITY];
-        const got = await waitFor(
-          async () => {
-            const samples = await queryPrometheus(
-              grpcProm.url,
-              `modelops_proxy_feature_value_bucket{feature="${name}",deployment="iris",revision="grpc1"}`,
-            );
-            const byLe = new Map(
-              samples.map((s) => [
-                s.metric.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.metric.le),
-                s.value,
-              ]),
-            );
-            const counts = les.map((le) => byLe.get(le));
-            return counts[counts.length - 1] === rows.length ? { counts } : undefined;
-          },
-          { timeoutMs: 30_000, intervalMs: 500, description: `gRPC histogram of ${name}` },
-        );
-        expect(got.counts, name).toEqual(expected);
-      }
+      await expectFeatureHistograms(grpcProm.url, "grpc1", rows);
       for (const label of [0, 1, 2]) {
         const n = await queryValue(
           grpcProm.url,

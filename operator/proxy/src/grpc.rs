@@ -25,8 +25,10 @@ pub struct InferTensorContents {
     pub bytes_contents: Vec<Vec<u8>>,
 }
 
+/// A tensor of a request (InferTensor) or an answer (InferTensor):
+/// the two messages have the same fields under the same numbers.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct InferInputTensor {
+pub struct InferTensor {
     #[prost(string, tag = "1")]
     pub name: String,
     #[prost(string, tag = "2")]
@@ -46,21 +48,9 @@ pub struct ModelInferRequest {
     #[prost(string, tag = "3")]
     pub id: String,
     #[prost(message, repeated, tag = "5")]
-    pub inputs: Vec<InferInputTensor>,
+    pub inputs: Vec<InferTensor>,
     #[prost(bytes = "vec", repeated, tag = "7")]
     pub raw_input_contents: Vec<Vec<u8>>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct InferOutputTensor {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub datatype: String,
-    #[prost(int64, repeated, tag = "3")]
-    pub shape: Vec<i64>,
-    #[prost(message, optional, tag = "5")]
-    pub contents: Option<InferTensorContents>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -72,7 +62,7 @@ pub struct ModelInferResponse {
     #[prost(string, tag = "3")]
     pub id: String,
     #[prost(message, repeated, tag = "5")]
-    pub outputs: Vec<InferOutputTensor>,
+    pub outputs: Vec<InferTensor>,
     #[prost(bytes = "vec", repeated, tag = "6")]
     pub raw_output_contents: Vec<Vec<u8>>,
 }
@@ -256,15 +246,15 @@ mod tests {
     use crate::payload::tests::{Rng, cat, cols, n, num, t};
     use crate::payload::{Protocol, parse_request, parse_response};
 
-    fn input(name: &str, datatype: &str, shape: &[i64], contents: Option<InferTensorContents>) -> InferInputTensor {
-        InferInputTensor {
+    fn input(name: &str, datatype: &str, shape: &[i64], contents: Option<InferTensorContents>) -> InferTensor {
+        InferTensor {
             name: name.into(),
             datatype: datatype.into(),
             shape: shape.to_vec(),
             contents,
         }
     }
-    fn request(inputs: Vec<InferInputTensor>, raw: Vec<Vec<u8>>) -> Vec<u8> {
+    fn request(inputs: Vec<InferTensor>, raw: Vec<Vec<u8>>) -> Vec<u8> {
         encode_frame(&ModelInferRequest {
             model_name: "iris".into(),
             inputs,
@@ -392,7 +382,7 @@ mod tests {
             ..Default::default()
         };
         let msg = ModelInferResponse {
-            outputs: vec![InferOutputTensor {
+            outputs: vec![InferTensor {
                 name: "predict".into(),
                 datatype: "INT64".into(),
                 shape: vec![3, 1],
