@@ -8,6 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/hack/lib/cache.sh"
+source "$root/hack/lib/image-tarball.sh"
 log() { printf '[proxy-image] %s\n' "$*" >&2; }
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$root/package.json" | head -1)
 image="modelops-proxy:$version"
@@ -34,15 +35,7 @@ ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1
 done
 cp "$root/operator/proxy/Dockerfile" "$context/Dockerfile"
 docker build --quiet -t "$image" "$context" >/dev/null
+save_image_tarball proxy "$image"
 id=$(docker image inspect -f '{{.Id}}' "$image")
-short=${id#sha256:}
-out=$cache/node-images/proxy-${short:0:12}
-if [ ! -f "$out/image.tar" ]; then
-  # Only the current build's tarball is worth keeping.
-  rm -rf "$cache"/node-images/proxy-*
-  mkdir -p "$out"
-  docker save -o "$out/image.tar.tmp" "$image"
-  mv "$out/image.tar.tmp" "$out/image.tar"
-fi
 log "$image ($id, $(( $(docker image inspect -f '{{.Size}}' "$image") / 1000 )) kB) ready in $(( $(date +%s) - start ))s"
-echo "$out/image.tar $image"
+echo "$tarball $image"

@@ -7,6 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/hack/lib/cache.sh"
+source "$root/hack/lib/image-tarball.sh"
 log() { printf '[operator-image] %s\n' "$*" >&2; }
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$root/package.json" | head -1)
 image="modelops-operator:$version"
@@ -19,15 +20,7 @@ export "$(bash "$root/hack/image-dockerd.sh" start | tail -n 1)"
 bash "$root/hack/image-base.sh"
 start=$(date +%s)
 docker build --quiet --network=host -t "$image" "$root" >/dev/null
+save_image_tarball operator "$image"
 id=$(docker image inspect -f '{{.Id}}' "$image")
-short=${id#sha256:}
-out=$cache/node-images/operator-${short:0:12}
-if [ ! -f "$out/image.tar" ]; then
-  # Only the current build's tarball is worth keeping.
-  rm -rf "$cache"/node-images/operator-*
-  mkdir -p "$out"
-  docker save -o "$out/image.tar.tmp" "$image"
-  mv "$out/image.tar.tmp" "$out/image.tar"
-fi
 log "$image ($id) ready in $(( $(date +%s) - start ))s"
-echo "$out/image.tar $image"
+echo "$tarball $image"
