@@ -20,6 +20,8 @@ bash hack/model-server/venv.sh >/dev/null
 bash hack/mlflow/venv.sh >/dev/null
 bash hack/seaweedfs.sh >/dev/null
 bash hack/prometheus-adapter.sh >/dev/null
+# Argo Rollouts, the baseline of the scale benchmark's smoke run (e2e/scale.test.ts).
+bash hack/argo-rollouts.sh >/dev/null
 step "building or reusing the real node's packages and images (MLServer, pause, the operator's, the proxy's)"
 bash hack/node/packages.sh
 bash hack/node/images.sh >/dev/null

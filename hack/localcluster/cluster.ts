@@ -47,6 +47,12 @@ export interface StartClusterOptions {
   crdsDir?: string;
   /** Per wait (etcd, apiserver, nodes); a cold start on a loaded machine can be slow. */
   timeoutMs?: number;
+  /**
+   * Service range, e.g. "10.112.0.0/16" for a fleet of thousands of Services
+   * (bench/scale.ts); default: the node network slot's /24 (254 addresses).
+   * A cluster with a wider range cannot run a real node (its routes use the slot's).
+   */
+  serviceCidr?: string;
 }
 
 export interface Cluster {
@@ -150,10 +156,13 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }
 
-async function prepare(dir: string, stagesPath: string): Promise<Layout> {
+async function prepare(dir: string, stagesPath: string, serviceCidr?: string): Promise<Layout> {
   for (const sub of ["etcd", "logs", "pki"]) rmSync(join(dir, sub), { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
-  const net = nodeNetwork(reserveSlot(dir));
+  const slotNet = nodeNetwork(reserveSlot(dir));
+  const net = serviceCidr
+    ? { ...slotNet, serviceCidr, kubernetesServiceIp: firstHostAddress(serviceCidr) }
+    : slotNet;
   const [pki, [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0, scheduler = 0]] =
     await Promise.all([createPki(join(dir, "pki"), net), freePorts(5)]);
   const auditPolicyPath = join(dir, "audit-policy.yaml");
@@ -173,6 +182,18 @@ async function prepare(dir: string, stagesPath: string): Promise<Layout> {
   writeFileSync(join(dir, "operator.kubeconfig"), kubeconfigFor(pki, "operator", server));
   const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
   return { dir, pki, ports, auditPolicyPath, auditLogPath, stagesPath, kubeconfigs, net };
+}
+
+/** "10.112.0.0/16" -> "10.112.0.1": the `kubernetes` Service's ClusterIP, in the apiserver's certificate. */
+function firstHostAddress(cidr: string): string {
+  const octets = (cidr.split("/")[0] ?? "").split(".").map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255))
+    throw new Error(`serviceCidr ${cidr}: not an IPv4 CIDR`);
+  const [a = 0, b = 0, c = 0, d = 0] = octets;
+  const n = ((a * 256 + b) * 256 + c) * 256 + d + 1;
+  return [Math.floor(n / 2 ** 24), Math.floor(n / 2 ** 16) % 256, Math.floor(n / 256) % 256, n % 256].join(
+    ".",
+  );
 }
 
 function writeState(layout: Layout, components: Component[], ready: boolean, owned = true): ClusterState {
@@ -219,7 +240,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
   const t0 = Date.now();
   mkdirSync(dir, { recursive: true });
   await stopClusterInDir(dir, log);
-  const layout = await prepare(dir, opts.stagesPath ?? defaultStagesPath);
+  const layout = await prepare(dir, opts.stagesPath ?? defaultStagesPath, opts.serviceCidr);
   const started: Component[] = [];
   try {
     await bringUp(layout, started, { ...opts, log, timeoutMs: opts.timeoutMs ?? 120_000 });
