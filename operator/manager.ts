@@ -13,6 +13,7 @@ import {
   LABEL_DEPLOYMENT,
   type ModelDeployment,
 } from "./api/index.ts";
+import { trimDeployment, trimModelDeployment, trimObject } from "./controllers/cache-trim.ts";
 import type { ReconcileDeps } from "./controllers/context.ts";
 import { reconcileDriftMonitor } from "./controllers/driftmonitor/reconciler.ts";
 import { reconcileModelDeployment } from "./controllers/modeldeployment/reconciler.ts";
@@ -218,24 +219,34 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
   // Owned objects are cached only when they carry our label, so the operator
   // does not hold every Deployment and Service of the cluster in memory.
   const owned = { labelSelector: LABEL_DEPLOYMENT };
+  // What no reader uses stays out of the cache (controllers/cache-trim.ts).
+  const trimmed = { ...common, transform: trimObject };
   return {
-    modelVersions: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "ModelVersion", ...ns } }),
+    modelVersions: new Informer({
+      ...trimmed,
+      ref: { apiVersion: API_VERSION, kind: "ModelVersion", ...ns },
+    }),
     modelDeployments: new Informer({
       ...common,
+      transform: trimModelDeployment,
       ref: { apiVersion: API_VERSION, kind: "ModelDeployment", ...ns },
     }),
     deployments: new Informer({
       ...common,
       ...owned,
+      transform: trimDeployment,
       ref: { apiVersion: "apps/v1", kind: "Deployment", ...ns },
     }),
-    services: new Informer({ ...common, ...owned, ref: { apiVersion: "v1", kind: "Service", ...ns } }),
+    services: new Informer({ ...trimmed, ...owned, ref: { apiVersion: "v1", kind: "Service", ...ns } }),
     hpas: new Informer({
-      ...common,
+      ...trimmed,
       ...owned,
       ref: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", ...ns },
     }),
-    driftMonitors: new Informer({ ...common, ref: { apiVersion: API_VERSION, kind: "DriftMonitor", ...ns } }),
+    driftMonitors: new Informer({
+      ...trimmed,
+      ref: { apiVersion: API_VERSION, kind: "DriftMonitor", ...ns },
+    }),
   };
 }
 

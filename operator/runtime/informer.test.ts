@@ -69,6 +69,23 @@ describe("Informer", () => {
     expect(Number(watchRequests()[0]?.query.get("timeoutSeconds"))).toBeGreaterThanOrEqual(240);
   });
 
+  it("passes listed and watched objects through transform before the store and the handlers", async () => {
+    const seen: KubeObject[] = [];
+    const dropData = (o: KubeObject): KubeObject => ({ ...o, data: { v: "trimmed" } });
+    fake.put(`${COLL}/a`, cm("a"));
+    await startInformer({ transform: dropData });
+    informer.addEventHandler({ onAdd: (o) => seen.push(o), onUpdate: (_a, b) => seen.push(b) });
+    await waitFor(() => fake.watcherCount() === 1);
+    fake.put(`${COLL}/b`, cm("b"));
+    fake.put(`${COLL}/a`, cm("a", "2"));
+    await waitFor(() => seen.length === 3);
+    expect(informer.store.get("ns", "a")?.data).toEqual({ v: "trimmed" });
+    expect(informer.store.get("ns", "b")?.data).toEqual({ v: "trimmed" });
+    expect(seen.map((o) => o.data)).toEqual([{ v: "trimmed" }, { v: "trimmed" }, { v: "trimmed" }]);
+    // kind is still filled in after the transform
+    expect(informer.store.get("ns", "b")).toMatchObject({ apiVersion: "v1", kind: "ConfigMap" });
+  });
+
   it("resumes from the last resourceVersion after a dropped connection, without re-listing", async () => {
     fake.put(`${COLL}/a`, cm("a"));
     await startInformer();

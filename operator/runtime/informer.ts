@@ -12,7 +12,7 @@ export interface EventHandlers<T> {
   onDelete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   kube: Pick<KubeClient, "listAll" | "watch">;
   /** apiVersion + kind (+ namespace to watch one namespace only). */
   ref: ResourceRef;
@@ -28,6 +28,12 @@ export interface InformerOptions {
   backoffCapMs?: number;
   pageSize?: number;
   random?: () => number;
+  /**
+   * Applied to every object before it enters the store or reaches a handler,
+   * like client-go's SetTransform: drops what no reader uses (managedFields,
+   * pod templates) so the cache holds less. Must not mutate its argument.
+   */
+  transform?: (obj: T) => T;
 }
 
 // A watch that ends this fast with no events counts as a failure, so a server
@@ -41,7 +47,8 @@ const MIN_HEALTHY_WATCH_MS = 1000;
  */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store = new Store<T>();
-  private readonly opts: Required<Omit<InformerOptions, "labelSelector" | "logger">> & InformerOptions;
+  private readonly opts: Required<Omit<InformerOptions<T>, "labelSelector" | "logger" | "transform">> &
+    InformerOptions<T>;
   private readonly log: Logger;
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly abort = new AbortController();
@@ -51,7 +58,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private loop: Promise<void> | undefined;
   private resyncTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(opts: InformerOptions) {
+  constructor(opts: InformerOptions<T>) {
     const random = opts.random ?? Math.random;
     this.opts = {
       resyncMs: 600_000,
@@ -239,7 +246,8 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   // List items of built-in kinds come without apiVersion/kind; fill them in so
   // cached objects can be passed to apply/refOf like any other.
-  private withKind(obj: T): T {
+  private withKind(received: T): T {
+    const obj = this.opts.transform ? this.opts.transform(received) : received;
     if (obj.apiVersion && obj.kind) return obj;
     return {
       ...obj,
