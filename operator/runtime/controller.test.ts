@@ -5,12 +5,13 @@ import {
   Controller,
   controllerOwnerKey,
   REPORT_AFTER_FAILURES,
+  REPORT_IF_RETRY_AFTER_MS,
   type ReconcileContext,
 } from "./controller.ts";
 import { KubeApiError } from "./kube.ts";
 import { createLogger } from "./logger.ts";
 import { createRegistry, metricValue } from "./metrics.ts";
-import { ItemExponentialRateLimiter } from "./rate-limiter.ts";
+import { ItemExponentialRateLimiter, type RateLimiter } from "./rate-limiter.ts";
 import type { KubeObject, ObjectKey } from "./types.ts";
 import { WorkQueue } from "./workqueue.ts";
 
@@ -225,6 +226,33 @@ describe("Controller", () => {
     await c.stop();
     expect(REPORT_AFTER_FAILURES).toBe(3);
     expect(reported).toEqual(["x: quota exceeded 3"]);
+  });
+
+  it("reports a failure at once when its retry is at least REPORT_IF_RETRY_AFTER_MS away", async () => {
+    const slow: RateLimiter<string> = {
+      when: () => REPORT_IF_RETRY_AFTER_MS,
+      forget: () => {},
+      numRequeues: () => 0,
+    };
+    const reported: string[] = [];
+    let calls = 0;
+    const c = new Controller({
+      name: "slow-retry",
+      queue: new WorkQueue<string>({ name: "slow-retry", rateLimiter: slow }),
+      reconcile: async () => {
+        calls++;
+        throw new Error("range is full");
+      },
+      onRepeatedError: async (key, err) => {
+        reported.push(`${key.name}: ${(err as Error).message}`);
+      },
+    });
+    void c.start();
+    c.enqueue({ namespace: "n", name: "x" });
+    await waitFor(() => reported.length === 1);
+    await c.stop();
+    expect(calls).toBe(1);
+    expect(reported).toEqual(["x: range is full"]);
   });
 
   it("stop() drains the reconcile in flight", async () => {

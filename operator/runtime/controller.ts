@@ -36,6 +36,14 @@ export type ErrorReporter = (key: ObjectKey, err: unknown) => Promise<void>;
  */
 export const REPORT_AFTER_FAILURES = 3;
 
+/**
+ * A failure whose retry is this far off is reported at once: behind the
+ * queue's overall rate limit (a fleet failing together, e.g. a full service
+ * IP range at a thousand ModelDeployments), the third attempt can be minutes
+ * away, and until then the object would show nothing.
+ */
+export const REPORT_IF_RETRY_AFTER_MS = 1_000;
+
 export interface ControllerOptions {
   /** Controller name: the `controller` label of metrics and logs. */
   name: string;
@@ -206,9 +214,11 @@ export class Controller {
     } catch (err) {
       result = "error";
       this.metrics?.errors.inc(labels);
-      this.queue.addRateLimited(key);
+      const retryMs = this.queue.addRateLimited(key);
       log.error({ err: errorSummary(err), requeues: this.queue.numRequeues(key) }, "Reconciler error");
-      if (this.countFailure(key, err) >= REPORT_AFTER_FAILURES) await this.report(objKey, err, log);
+      const failures = this.countFailure(key, err);
+      const slowRetry = retryMs >= REPORT_IF_RETRY_AFTER_MS && !isStale(err);
+      if (failures >= REPORT_AFTER_FAILURES || slowRetry) await this.report(objKey, err, log);
     } finally {
       this.queue.done(key);
       this.metrics?.active.dec(labels);
@@ -223,8 +233,7 @@ export class Controller {
    * nothing for the user to do, so it neither counts nor resets the count.
    */
   private countFailure(key: string, err: unknown): number {
-    const stale = err instanceof KubeApiError && err.status === 409 && err.reason === "Conflict";
-    const failures = (this.failures.get(key) ?? 0) + (stale ? 0 : 1);
+    const failures = (this.failures.get(key) ?? 0) + (isStale(err) ? 0 : 1);
     this.failures.set(key, failures);
     return failures;
   }
@@ -252,6 +261,10 @@ export class Controller {
     this.queue.forget(key);
     return "success";
   }
+}
+
+function isStale(err: unknown): boolean {
+  return err instanceof KubeApiError && err.status === 409 && err.reason === "Conflict";
 }
 
 /** The key of obj's controlling owner of `kind` (and apiGroup, if given). */

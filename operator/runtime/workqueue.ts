@@ -70,10 +70,13 @@ export class WorkQueue<T = string> {
     this.schedule();
   }
 
-  addRateLimited(item: T): void {
-    if (this.shuttingDown) return;
+  /** Returns the delay (ms) before the item comes back; 0 when shutting down. */
+  addRateLimited(item: T): number {
+    if (this.shuttingDown) return 0;
     this.metrics.retried();
-    this.addAfter(item, this.rateLimiter.when(item));
+    const delayMs = this.rateLimiter.when(item);
+    this.addAfter(item, delayMs);
+    return delayMs;
   }
 
   forget(item: T): void {
