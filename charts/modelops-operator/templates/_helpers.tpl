@@ -32,6 +32,33 @@ app.kubernetes.io/name: {{ include "modelops.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+A shard's objects: "<fullname>-<shard>"; the main instance (shard "") keeps
+the plain name. Called with (dict "root" $ "shard" NAME).
+*/}}
+{{- define "modelops.shardFullname" -}}
+{{- if .shard -}}
+{{- printf "%s-%s" (include "modelops.fullname" .root) .shard | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "modelops.fullname" .root -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Pod labels a Deployment selects. A shard's pods must not match the main
+Deployment's (immutable) selector, so their name is "<name>-shard"; the
+metrics Service of each shard selects them by these.
+*/}}
+{{- define "modelops.shardSelectorLabels" -}}
+{{- if .shard -}}
+app.kubernetes.io/name: {{ printf "%s-shard" (include "modelops.name" .root) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+modelops.io/shard: {{ .shard }}
+{{- else -}}
+{{ include "modelops.selectorLabels" .root }}
+{{- end -}}
+{{- end }}
+
 {{- define "modelops.labels" -}}
 {{ include "modelops.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
