@@ -9,6 +9,7 @@ import { type Channel, parseNotificationsConfig } from "./notifications/config.t
 import { KubeClient } from "./runtime/kube.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { type OutboundPolicy, outboundPolicy } from "./runtime/outbound.ts";
+import { parseLabelSelector } from "./runtime/sharding.ts";
 
 const USAGE = `Usage: modelops-operator [flags]
 
@@ -17,6 +18,11 @@ const USAGE = `Usage: modelops-operator [flags]
   --metrics-bind-address ADDR     host:port for /metrics, /healthz, /readyz (default :8080; 0 disables)
   --leader-elect                  elect a leader through a Lease before reconciling (default false)
   --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE, then modelops-system)
+  --leader-election-id NAME       name of the Lease (default modelops-operator-leader; with
+                                  --watch-label-selector, modelops-operator-leader-<hash of the selector>)
+  --watch-label-selector SEL      reconcile only the ModelDeployments, DriftMonitors and ModelVersions
+                                  this label selector matches, e.g. modelops.io/shard=shard1 for a shard
+                                  and !modelops.io/shard for the main instance (default: all; docs/sharding.md)
   --workers N                     concurrent reconciles per controller (default 2)
   --prometheus-address URL        Prometheus that rollout analyses query, e.g. http://prometheus:9090
   --prometheus-auth-secret NS/NAME  Secret with "token" (bearer) or "username" and "password" (basic)
@@ -48,6 +54,8 @@ function parseFlags() {
       "metrics-bind-address": { type: "string", default: ":8080" },
       "leader-elect": { type: "boolean", default: false },
       "leader-election-namespace": { type: "string" },
+      "leader-election-id": { type: "string" },
+      "watch-label-selector": { type: "string" },
       workers: { type: "string", default: "2" },
       "prometheus-address": { type: "string" },
       "prometheus-auth-secret": { type: "string" },
@@ -115,6 +123,13 @@ async function main(): Promise<void> {
     process.stderr.write(`${said}\n`);
     process.exit(2);
   }
+  const selector = flags["watch-label-selector"];
+  try {
+    if (selector !== undefined) parseLabelSelector(selector);
+  } catch (err) {
+    process.stderr.write(`--watch-label-selector: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = createLogger({ level: flags["log-level"] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const prometheus = await prometheusFromFlags(new KubeClient(kubeConfig), {
@@ -138,6 +153,8 @@ async function main(): Promise<void> {
     leaderElect: flags["leader-elect"],
     leaderElectionNamespace:
       flags["leader-election-namespace"] ?? process.env.POD_NAMESPACE ?? "modelops-system",
+    leaderElectionId: flags["leader-election-id"],
+    watchLabelSelector: selector,
     identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
     workers,
     onLostLeadership: () => {
@@ -146,7 +163,10 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  log.info({ metrics: manager.metricsAddress, namespace: flags.namespace ?? "(all)" }, "operator started");
+  log.info(
+    { metrics: manager.metricsAddress, namespace: flags.namespace ?? "(all)", shard: selector ?? "(all)" },
+    "operator started",
+  );
   const shutdown = (signal: string) => {
     log.info({ signal }, "shutting down");
     manager.stop().then(

@@ -28,9 +28,16 @@ import { startHealthServer } from "./runtime/health.ts";
 import { Informer, waitForCacheSync } from "./runtime/informer.ts";
 import { KubeClient } from "./runtime/kube.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
-import { createRegistry } from "./runtime/metrics.ts";
+import { createRegistry, gaugeOn } from "./runtime/metrics.ts";
 import type { OutboundPolicy } from "./runtime/outbound.ts";
 import { reportReconcileError } from "./runtime/reconcile-errors.ts";
+import {
+  type LabelSelector,
+  leaseNameFor,
+  ownedByCached,
+  parseLabelSelector,
+  selectedOnly,
+} from "./runtime/sharding.ts";
 import type { Store } from "./runtime/store.ts";
 import type { KubeObject } from "./runtime/types.ts";
 
@@ -49,7 +56,13 @@ export interface ManagerOptions {
   metricsBindAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace: string;
-  leaderElectionId?: string;
+  /** The Lease's name; default modelops-operator-leader, or one derived from watchLabelSelector. */
+  leaderElectionId?: string | undefined;
+  /**
+   * This shard's label selector (--watch-label-selector): only ModelDeployments,
+   * DriftMonitors and ModelVersions it matches are reconciled. Undefined: all.
+   */
+  watchLabelSelector?: string | undefined;
   identity?: string;
   resyncMs?: number;
   workers?: number;
@@ -90,13 +103,18 @@ export interface RunningManager {
 export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
   const registry = opts.registry ?? createRegistry();
   const kube = new KubeClient(opts.kubeConfig, { registry });
-  const log = opts.logger;
-  const informers = createInformers(kube, opts, log);
+  const shard = opts.watchLabelSelector ? parseLabelSelector(opts.watchLabelSelector) : undefined;
+  // Every log line and a metric say which shard this process is.
+  const log = shard ? opts.logger.child({ shard: shard.text }) : opts.logger;
+  if (shard) shardInfo(registry, shard);
+  const informers = createInformers(kube, opts, log, shard);
   const events = new EventRecorder({
     kube,
     logger: log,
     component: FIELD_MANAGER,
     reportingController: EVENT_REPORTING_CONTROLLER,
+    // The Lease identity (the pod's name in a cluster): Events say which process, so which shard, wrote them.
+    ...(opts.identity ? { reportingInstance: opts.identity } : {}),
   });
   const notifier = opts.notifications?.channels.length
     ? new Notifier({ ...opts.notifications, kube, outbound: opts.outbound, registry, log })
@@ -148,7 +166,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     reconcile: (key, ctx) => reconcileModelDeployment({ ...deps, log: ctx.log }, key),
     onRepeatedError: reportOn(deps.stores.modelDeployments),
   });
-  wireHandlers(informers, versions, deployments);
+  wireHandlers(informers, versions, deployments, shard);
   const drifts = new Controller({
     name: "driftmonitor",
     workers,
@@ -180,7 +198,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     elector = new LeaderElector({
       kube,
       namespace: opts.leaderElectionNamespace,
-      name: opts.leaderElectionId ?? "modelops-operator-leader",
+      name: leaseNameFor(shard, opts.leaderElectionId),
       ...(opts.identity ? { identity: opts.identity } : {}),
       ...LEASE_TIMING,
       logger: log,
@@ -213,12 +231,15 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
 
 type Informers = ReturnType<typeof createInformers>;
 
-function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
+function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger, shard?: LabelSelector) {
   const common = { kube, logger: log, ...(opts.resyncMs === undefined ? {} : { resyncMs: opts.resyncMs }) };
   const ns = opts.namespace ? { namespace: opts.namespace } : {};
   // Owned objects are cached only when they carry our label, so the operator
   // does not hold every Deployment and Service of the cluster in memory.
   const owned = { labelSelector: LABEL_DEPLOYMENT };
+  // A shard caches only its own ModelDeployments and DriftMonitors; it caches
+  // every ModelVersion, since its ModelDeployments may name any of them.
+  const sharded = shard ? { labelSelector: shard.text } : {};
   // What no reader uses stays out of the cache (controllers/cache-trim.ts).
   const trimmed = { ...common, transform: trimObject };
   return {
@@ -228,6 +249,7 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
     }),
     modelDeployments: new Informer({
       ...common,
+      ...sharded,
       transform: trimModelDeployment,
       ref: { apiVersion: API_VERSION, kind: "ModelDeployment", ...ns },
     }),
@@ -245,13 +267,20 @@ function createInformers(kube: KubeClient, opts: ManagerOptions, log: Logger) {
     }),
     driftMonitors: new Informer({
       ...trimmed,
+      ...sharded,
       ref: { apiVersion: API_VERSION, kind: "DriftMonitor", ...ns },
     }),
   };
 }
 
-function wireHandlers(informers: Informers, versions: Controller, deployments: Controller): void {
-  informers.modelVersions.addEventHandler(versions.enqueueSelf());
+function wireHandlers(
+  informers: Informers,
+  versions: Controller,
+  deployments: Controller,
+  shard: LabelSelector | undefined,
+): void {
+  // A ModelVersion's status is written by the shard its own labels select.
+  informers.modelVersions.addEventHandler(selectedOnly(shard, versions.enqueueSelf()));
   // A version appearing, changing or going away wakes the deployments naming it.
   const wakeDeploymentsOf = (mv: KubeObject) => {
     const ns = mv.metadata?.namespace;
@@ -267,7 +296,24 @@ function wireHandlers(informers: Informers, versions: Controller, deployments: C
     onDelete: wakeDeploymentsOf,
   });
   informers.modelDeployments.addEventHandler(deployments.enqueueSelf());
-  informers.deployments.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
-  informers.services.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
-  informers.hpas.addEventHandler(deployments.enqueueOwner("ModelDeployment", GROUP));
+  // Owned objects wake their owner only in the shard that caches it.
+  const owner = () =>
+    ownedByCached(
+      shard,
+      informers.modelDeployments.store,
+      "ModelDeployment",
+      GROUP,
+      deployments.enqueueOwner("ModelDeployment", GROUP),
+    );
+  informers.deployments.addEventHandler(owner());
+  informers.services.addEventHandler(owner());
+  informers.hpas.addEventHandler(owner());
+}
+
+function shardInfo(registry: Registry, shard: LabelSelector): void {
+  gaugeOn(registry, {
+    name: "modelops_operator_shard_info",
+    help: "The label selector of the objects this operator process reconciles (--watch-label-selector)",
+    labelNames: ["selector"],
+  }).set({ selector: shard.text }, 1);
 }
