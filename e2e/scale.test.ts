@@ -18,7 +18,7 @@ describe("scale benchmark smoke run", () => {
       expect(
         r.phases.map((p) => `${p.name} ${p.done}/${N}`),
         r.subject,
-      ).toEqual([`deploy ${N}/${N}`, `bump ${N}/${N}`, `idle ${N}/${N}`]);
+      ).toEqual([`deploy ${N}/${N}`, `bump ${N}/${N}`, `settle ${N}/${N}`, `steady ${N}/${N}`]);
     }
   }, 1_500_000);
 });

@@ -11,8 +11,11 @@ export interface Window {
   endMs: number;
 }
 
-/** Requests by verb, one map per window (a request counts in every window its receipt falls in). */
-export async function requestsByVerb(
+/**
+ * Requests keyed "verb resource[/subresource]" (e.g. "patch modeldeployments/status"),
+ * one map per window (a request counts in every window its receipt falls in).
+ */
+export async function requestsByKind(
   auditLogPath: string,
   username: string,
   windows: Window[],
@@ -29,17 +32,36 @@ export async function requestsByVerb(
       verb: string;
       user: { username: string };
       requestReceivedTimestamp: string;
+      objectRef?: { resource?: string; subresource?: string };
     };
     // Watches log ResponseStarted too; count each request once, when it completes.
     if (e.stage !== "ResponseComplete" || e.user.username !== username) continue;
     const t = Date.parse(e.requestReceivedTimestamp);
+    const ref = e.objectRef ?? {};
+    const key = `${e.verb} ${ref.resource ?? e.verb}${ref.subresource ? `/${ref.subresource}` : ""}`;
     windows.forEach((w, i) => {
-      if (t >= w.startMs && t < w.endMs) counts[i]?.set(e.verb, (counts[i]?.get(e.verb) ?? 0) + 1);
+      if (t >= w.startMs && t < w.endMs) counts[i]?.set(key, (counts[i]?.get(key) ?? 0) + 1);
     });
   }
   return counts;
 }
 
-export function writes(byVerb: Map<string, number>): number {
-  return writeVerbs.reduce((sum, v) => sum + (byVerb.get(v) ?? 0), 0);
+const verbOf = (key: string) => key.split(" ")[0] ?? "";
+
+export function isWrite(key: string): boolean {
+  return (writeVerbs as readonly string[]).includes(verbOf(key));
+}
+
+export function writes(requests: Map<string, number>): number {
+  return [...requests].reduce((sum, [key, n]) => sum + (isWrite(key) ? n : 0), 0);
+}
+
+export function total(requests: Map<string, number>): number {
+  return [...requests.values()].reduce((a, b) => a + b, 0);
+}
+
+/** "create deployments 100, patch services 200", largest first; only writes. */
+export function describeWrites(requests: Map<string, number>): string {
+  const parts = [...requests].filter(([k]) => isWrite(k)).sort((a, b) => b[1] - a[1]);
+  return parts.map(([k, n]) => `${k} ${n}`).join(", ") || "none";
 }

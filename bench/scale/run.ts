@@ -7,11 +7,21 @@ import { join } from "node:path";
 import { type ApiConnection, apiConnection, apiRequest } from "../../hack/localcluster/api.ts";
 import { startCluster } from "../../hack/localcluster/cluster.ts";
 import { type Component, sleep, stopComponents, tailLog, untrack } from "../../hack/localcluster/procs.ts";
-import { requestsByVerb } from "./audit.ts";
+import { requestsByKind } from "./audit.ts";
 import { cpuSeconds, memory, resetPeak } from "./proc.ts";
 import { NAMESPACE, type Obj, type Request, type Subject } from "./subjects.ts";
 
-export type PhaseName = "deploy" | "bump" | "idle";
+/**
+ * The idle time after the last rollout is split: "settle", the first part,
+ * where delayed clean-up (an old revision scaled down after a delay) may still
+ * run, and "steady", the rest, where a controller has nothing left to do.
+ */
+export type PhaseName = "deploy" | "bump" | "settle" | "steady";
+
+/** The settle part of an idle time: half of it, at most 60 s. */
+export function settleSeconds(idleSeconds: number): number {
+  return Math.min(60, idleSeconds / 2);
+}
 
 export interface Phase {
   name: PhaseName;
@@ -23,7 +33,7 @@ export interface Phase {
   cpuS: number;
   peakMiB: number;
   endRssMiB: number;
-  /** The controller's requests by verb, from the audit log. */
+  /** The controller's requests keyed "verb resource", from the audit log. */
   requests: Map<string, number>;
 }
 
@@ -233,18 +243,24 @@ export async function runSubject(subject: Subject, opts: RunOptions): Promise<Su
     await fleetPhase("deploy", subject.create, subject.available, "Available");
     if (!failure) await fleetPhase("bump", subject.bump, subject.rolled, "rolled");
     if (!failure) {
-      await measure("idle", async () => {
-        log(`${tag} idle: ${opts.idleSeconds}s`);
-        await sleep(opts.idleSeconds * 1000);
-        return { done: n, complete: true };
-      });
+      const settle = settleSeconds(opts.idleSeconds);
+      log(`${tag} idle: ${opts.idleSeconds}s (the last ${opts.idleSeconds - settle}s count as steady state)`);
+      for (const [name, s] of [
+        ["settle", settle],
+        ["steady", opts.idleSeconds - settle],
+      ] as const) {
+        await measure(name, async () => {
+          await sleep(s * 1000);
+          return { done: n, complete: true };
+        });
+      }
     }
     if (failure) log(`${tag}: ${failure}`);
 
     await stopComponents([c]);
     untrack([c]);
     controller = undefined;
-    const counts = await requestsByVerb(cluster.auditLogPath, "modelops-operator", phases);
+    const counts = await requestsByKind(cluster.auditLogPath, "modelops-operator", phases);
     phases.forEach((p, i) => {
       p.requests = counts[i] ?? new Map();
     });
