@@ -1,3 +1,6 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeApiServer, sendStatus, waitFor } from "../testing/fake-apiserver.ts";
 import { isConflict, isNotFound, KubeApiError, KubeClient, type WatchEvent } from "./kube.ts";
@@ -23,6 +26,27 @@ beforeEach(async () => {
 afterEach(async () => fake.stop());
 
 describe("KubeClient", () => {
+  it("reuses its connection to the apiserver across requests (keep-alive)", async () => {
+    let connections = 0;
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ kind: "Namespace", metadata: { name: "default" } }));
+    });
+    server.on("connection", () => connections++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const kc = new KubeConfig();
+    const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    kc.loadFromClusterAndUser({ name: "c", server: address, skipTLSVerify: true }, { name: "u", token: "t" });
+    const client = new KubeClient(kc);
+    try {
+      for (let i = 0; i < 20; i++) await client.get({ apiVersion: "v1", kind: "Namespace", name: "default" });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    expect(connections).toBe(1);
+  });
+
   it("creates, gets, updates, patches and deletes", async () => {
     const created = await kube.create(cm("a", { k: "1" }), { fieldManager: "t" });
     expect(created.metadata?.resourceVersion).toBeTruthy();
