@@ -24,6 +24,10 @@ const USAGE = `Usage: modelops-operator [flags]
                                   this label selector matches, e.g. modelops.io/shard=shard1 for a shard
                                   and !modelops.io/shard for the main instance (default: all; docs/sharding.md)
   --workers N                     concurrent reconciles per controller (default 2)
+  --queue-qps N                   retries per second of each controller's work queue after the burst:
+                                  failed reconciles and requeues (default 10; first reconciles and
+                                  timed requeues are never held back)
+  --queue-burst N                 retries each controller's work queue lets through at once (default 100)
   --prometheus-address URL        Prometheus that rollout analyses query, e.g. http://prometheus:9090
   --prometheus-auth-secret NS/NAME  Secret with "token" (bearer) or "username" and "password" (basic)
   --prometheus-timeout-seconds N  timeout of one query (default 10)
@@ -57,6 +61,8 @@ function parseFlags() {
       "leader-election-id": { type: "string" },
       "watch-label-selector": { type: "string" },
       workers: { type: "string", default: "2" },
+      "queue-qps": { type: "string", default: "10" },
+      "queue-burst": { type: "string", default: "100" },
       "prometheus-address": { type: "string" },
       "prometheus-auth-secret": { type: "string" },
       "prometheus-timeout-seconds": { type: "string", default: "10" },
@@ -98,6 +104,13 @@ async function main(): Promise<void> {
   const workers = Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) {
     process.stderr.write(`--workers must be a positive integer, got "${flags.workers}"\n`);
+    process.exit(2);
+  }
+  const queueRateLimit = { qps: Number(flags["queue-qps"]), burst: Number(flags["queue-burst"]) };
+  if (!(queueRateLimit.qps > 0) || !Number.isInteger(queueRateLimit.burst) || queueRateLimit.burst < 1) {
+    process.stderr.write(
+      `--queue-qps must be a positive number and --queue-burst a positive integer, got "${flags["queue-qps"]}" and "${flags["queue-burst"]}"\n`,
+    );
     process.exit(2);
   }
   let outbound: OutboundPolicy;
@@ -157,6 +170,7 @@ async function main(): Promise<void> {
     watchLabelSelector: selector,
     identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
     workers,
+    queueRateLimit,
     onLostLeadership: () => {
       // Another instance may already be reconciling: stop at once, like controller-runtime.
       log.error("lost leadership; exiting");

@@ -30,6 +30,7 @@ import { KubeClient } from "./runtime/kube.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 import { createRegistry, gaugeOn } from "./runtime/metrics.ts";
 import type { OutboundPolicy } from "./runtime/outbound.ts";
+import { defaultControllerRateLimiter, type QueueRateLimit } from "./runtime/rate-limiter.ts";
 import { reportReconcileError } from "./runtime/reconcile-errors.ts";
 import {
   type LabelSelector,
@@ -40,6 +41,7 @@ import {
 } from "./runtime/sharding.ts";
 import type { Store } from "./runtime/store.ts";
 import type { KubeObject } from "./runtime/types.ts";
+import { WorkQueue } from "./runtime/workqueue.ts";
 
 // A standby takes over at most leaseDuration + 2.2 x retryPeriod (the
 // candidate's jittered retry) after the leader dies without releasing its
@@ -66,6 +68,8 @@ export interface ManagerOptions {
   identity?: string;
   resyncMs?: number;
   workers?: number;
+  /** Each controller's overall retry bucket (--queue-qps, --queue-burst); default 10/s, burst 100. */
+  queueRateLimit?: QueueRateLimit | undefined;
   /** Prometheus that analyses query; without it every analysis measurement is an error. */
   prometheus?: MetricProvider | undefined;
   prometheusAddress?: string | undefined;
@@ -142,6 +146,13 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     notifications: notifier,
   };
   const workers = opts.workers ?? 2;
+  const queue = (name: string) =>
+    new WorkQueue<string>({
+      name,
+      controller: name,
+      registry,
+      rateLimiter: defaultControllerRateLimiter(undefined, opts.queueRateLimit),
+    });
   // A reconcile that keeps failing is reported on the object it is about.
   const reportOn =
     (store: Store<KubeObject>): ErrorReporter =>
@@ -153,6 +164,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const versions = new Controller({
     name: "modelversion",
     workers,
+    queue: queue("modelversion"),
     logger: log,
     registry,
     reconcile: (key) => reconcileModelVersion(deps, key),
@@ -161,6 +173,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const deployments = new Controller({
     name: "modeldeployment",
     workers,
+    queue: queue("modeldeployment"),
     logger: log,
     registry,
     reconcile: (key, ctx) => reconcileModelDeployment({ ...deps, log: ctx.log }, key),
@@ -170,6 +183,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const drifts = new Controller({
     name: "driftmonitor",
     workers,
+    queue: queue("driftmonitor"),
     logger: log,
     registry,
     reconcile: (key, ctx) => reconcileDriftMonitor({ ...deps, log: ctx.log, outbound: opts.outbound }, key),

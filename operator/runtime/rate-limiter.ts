@@ -88,10 +88,26 @@ export class MaxOfRateLimiter<T> implements RateLimiter<T> {
   }
 }
 
-/** client-go's DefaultControllerRateLimiter: exp(5 ms .. 1000 s) max bucket(10 qps, burst 100). */
-export function defaultControllerRateLimiter<T>(now: () => number = () => Date.now()): RateLimiter<T> {
+/** The overall bucket of a controller's retries (--queue-qps, --queue-burst). */
+export interface QueueRateLimit {
+  qps: number;
+  burst: number;
+}
+
+/** client-go's defaults: 10 retries a second after a burst of 100. */
+export const DEFAULT_QUEUE_RATE_LIMIT: QueueRateLimit = { qps: 10, burst: 100 };
+
+/**
+ * client-go's DefaultControllerRateLimiter: exp(5 ms .. 1000 s) max bucket(10
+ * qps, burst 100). It paces only retries (errors and requeue), never a first
+ * reconcile or a requeueAfter.
+ */
+export function defaultControllerRateLimiter<T>(
+  now: () => number = () => Date.now(),
+  limit: QueueRateLimit = DEFAULT_QUEUE_RATE_LIMIT,
+): RateLimiter<T> {
   return new MaxOfRateLimiter<T>(
     new ItemExponentialRateLimiter<T>(5, 1_000_000),
-    new BucketRateLimiter<T>(10, 100, now),
+    new BucketRateLimiter<T>(limit.qps, limit.burst, now),
   );
 }
