@@ -2,11 +2,11 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
 import { prometheusFromFlags } from "./analysis/prometheus-config.ts";
 import { startManager } from "./manager.ts";
 import { type Channel, parseNotificationsConfig } from "./notifications/config.ts";
 import { KubeClient } from "./runtime/kube.ts";
+import { loadApiAccess } from "./runtime/kubeconfig.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { type OutboundPolicy, outboundPolicy } from "./runtime/outbound.ts";
 import { parseLabelSelector } from "./runtime/sharding.ts";
@@ -81,14 +81,6 @@ function parseFlags() {
   return values;
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  const file = path ?? process.env.KUBECONFIG;
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromCluster();
-  return kc;
-}
-
 async function main(): Promise<void> {
   let flags: ReturnType<typeof parseFlags>;
   try {
@@ -144,7 +136,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger({ level: flags["log-level"] });
-  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  const kubeConfig = await loadApiAccess(flags.kubeconfig ?? process.env.KUBECONFIG);
   const prometheus = await prometheusFromFlags(new KubeClient(kubeConfig), {
     address: flags["prometheus-address"],
     authSecret: flags["prometheus-auth-secret"],

@@ -1,7 +1,6 @@
 // Wires informers, controllers, leader election and the metrics/health server
 // into one running operator. main.ts parses flags; tests call startManager
 // directly to run the operator in-process.
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { MetricProvider } from "./analysis/provider.ts";
@@ -27,6 +26,7 @@ import { EventRecorder } from "./runtime/events.ts";
 import { startHealthServer } from "./runtime/health.ts";
 import { Informer, waitForCacheSync } from "./runtime/informer.ts";
 import { KubeClient } from "./runtime/kube.ts";
+import type { ApiAccess } from "./runtime/kubeconfig.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 import { createRegistry, gaugeOn } from "./runtime/metrics.ts";
 import type { OutboundPolicy } from "./runtime/outbound.ts";
@@ -50,7 +50,7 @@ import { WorkQueue } from "./runtime/workqueue.ts";
 const LEASE_TIMING = { leaseDurationMs: 10_000, renewDeadlineMs: 7_000, retryPeriodMs: 1_500 };
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ApiAccess;
   logger: Logger;
   /** Watch one namespace; undefined watches all. */
   namespace?: string | undefined;

@@ -6,10 +6,10 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KubeConfig } from "@kubernetes/client-node";
 import { freePorts } from "../../hack/localcluster/procs.ts";
 import type { MetricProvider } from "../../operator/analysis/provider.ts";
 import { type ManagerOptions, type RunningManager, startManager } from "../../operator/manager.ts";
+import { loadApiAccess } from "../../operator/runtime/kubeconfig.ts";
 import { createLogger } from "../../operator/runtime/logger.ts";
 import { outboundPolicy } from "../../operator/runtime/outbound.ts";
 
@@ -32,10 +32,9 @@ export interface InProcessOptions {
 }
 
 export async function startInProcess(opts: InProcessOptions): Promise<RunningManager> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(opts.kubeconfig);
   return startManager({
-    kubeConfig: kc,
+    // The operator's own loader, as `--kubeconfig` runs it (client certificates, impersonation).
+    kubeConfig: await loadApiAccess(opts.kubeconfig),
     logger: createLogger({ level: process.env.MODELOPS_TEST_LOG_LEVEL ?? "silent" }),
     namespace: opts.namespace,
     metricsBindAddress: "127.0.0.1:0",

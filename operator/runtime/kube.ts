@@ -1,8 +1,8 @@
 import http from "node:http";
 import https from "node:https";
 import { createInterface } from "node:readline";
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Counter, Registry } from "prom-client";
+import type { ApiAccess } from "./kubeconfig.ts";
 import { counterOn } from "./metrics.ts";
 import { collectionRefOf, type ResourceRef, refOf, resourcePath } from "./paths.ts";
 import type { KubeObject } from "./types.ts";
@@ -94,11 +94,11 @@ export class KubeClient {
     apply: 0,
     delete: 0,
   };
-  private readonly kc: KubeConfig;
+  private readonly kc: ApiAccess;
   private readonly timeoutMs: number;
   private readonly counter: Counter<"verb" | "code"> | undefined;
 
-  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
+  constructor(kc: ApiAccess, opts: KubeClientOptions = {}) {
     this.kc = kc;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.counter = opts.registry
@@ -270,7 +270,7 @@ export class KubeClient {
     const url = new URL(cluster.server.replace(/\/+$/, "") + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
-    // Re-applied per request so rotated/exec tokens are picked up; the agent is cached by the KubeConfig.
+    // Re-applied per request so rotated/exec tokens are picked up; the agent is cached by the ApiAccess.
     const reqOpts: https.RequestOptions = { method, headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
     reqOpts.agent = keepAliveAgent(reqOpts.agent);
