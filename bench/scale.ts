@@ -6,6 +6,7 @@
 // from the audit log, and its writes while idle. Prints a markdown table with
 // the ratios and the goals of issue 18.
 // Run: node bench/scale.ts [N=100] [idleSeconds=120]
+// MODELOPS_SCALE_ONLY_OURS=1 runs the operator alone (its log lines, no table).
 // MODELOPS_KEEP_CLUSTER=1 keeps each cluster's directory (controller log, audit log).
 import { benchmark } from "./scale/bench.ts";
 
@@ -17,4 +18,4 @@ if (!Number.isInteger(n) || n < 1 || !Number.isFinite(idleSeconds) || idleSecond
 }
 const { table, ours, argo } = await benchmark(n, idleSeconds);
 console.log(`\n${table}`);
-if (ours.failure || argo.failure) process.exitCode = 1;
+if (ours.failure || argo?.failure) process.exitCode = 1;

@@ -25,7 +25,7 @@ export async function ensureArgoRollouts(): Promise<{ binary: string; crdsDir: s
 
 export interface BenchResult {
   ours: SubjectResult;
-  argo: SubjectResult;
+  argo?: SubjectResult;
   table: string;
 }
 
@@ -38,6 +38,8 @@ export async function benchmark(
   const argoBuild = await ensureArgoRollouts();
   const common = { n, idleSeconds, binDir, log, keep: process.env.MODELOPS_KEEP_CLUSTER === "1" };
   const ours = await runSubject(modelops, common);
+  // MODELOPS_SCALE_ONLY_OURS=1: the operator alone, to iterate on it (no table).
+  if (process.env.MODELOPS_SCALE_ONLY_OURS === "1") return { ours, table: "" };
   const argo = await runSubject(argoRollouts(argoBuild.binary, argoBuild.crdsDir), common);
   return { ours, argo, table: renderTable(ours, argo, idleSeconds) };
 }

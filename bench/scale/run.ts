@@ -250,7 +250,13 @@ export async function runSubject(subject: Subject, opts: RunOptions): Promise<Su
         ["steady", opts.idleSeconds - settle],
       ] as const) {
         await measure(name, async () => {
-          await sleep(s * 1000);
+          // Memory must stay flat while idle: its resident size once a minute.
+          for (let left = s; left > 0; left -= 60) {
+            await sleep(Math.min(60, left) * 1000);
+            log(
+              `${tag} ${name}: RSS ${memory(c.pid).rssMiB.toFixed(1)} MiB, ${(s - left + Math.min(60, left)).toFixed(0)}s in`,
+            );
+          }
           return { done: n, complete: true };
         });
       }
