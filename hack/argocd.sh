@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds Argo CD from its Go module into the project cache, keyed by version,
+# for the GitOps tests (e2e/gitops.test.ts): the multi-call `argocd` binary
+# (run as argocd-repo-server / argocd-application-controller through
+# ARGOCD_BINARY_NAME, and as the CLI for `argocd admin`), a loopback Redis for
+# its cache, and its Application CRD beside them. Idempotent: a cached build is
+# reused. Progress goes to stderr; the last stdout line is the cache directory
+# (argocd, redis, application-crd.yaml).
+# Like argo-rollouts.sh, a wrapper module copies Argo CD's replace lines so its
+# k8s.io requirements resolve to released versions.
+# Redis: miniredis (Argo CD's own test Redis, the version its go.mod pins)
+# behind a 10-line main, so no system package or daemon is needed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+source "$here/lib/cache.sh"
+
+log() { printf '[argocd] %s\n' "$*" >&2; }
+
+v=$ARGOCD_VERSION
+module=github.com/argoproj/argo-cd/v3
+out=$cache/argocd-$v
+
+module_dir() {
+  GOFLAGS=-mod=mod go mod download -json "$module@$v" |
+    sed -n 's/^[[:space:]]*"\(Dir\|GoMod\)": "\(.*\)",\{0,1\}$/\1 \2/p'
+}
+
+if [ -x "$out/argocd" ] && [ -x "$out/redis" ] && [ -f "$out/application-crd.yaml" ]; then
+  log "$v: cached"
+else
+  log "$v: downloading the module"
+  info=$(cd /tmp && module_dir)
+  dir=$(awk '$1 == "Dir" { print $2 }' <<<"$info")
+  gomod=$(awk '$1 == "GoMod" { print $2 }' <<<"$info")
+  mkdir -p "$out"
+  cp "$dir/manifests/crds/application-crd.yaml" "$out/application-crd.yaml.tmp"
+  mv "$out/application-crd.yaml.tmp" "$out/application-crd.yaml"
+
+  mod=$cache/src/argocd-$v
+  mkdir -p "$mod/redis"
+  if [ ! -f "$mod/go.mod" ]; then
+    {
+      printf 'module modelops.local/argocd-build\ngo 1.25.5\nrequire %s %s\n' "$module" "$v"
+      awk '/^replace \(/ { inblock = 1; print; next }
+           inblock { print; if ($0 ~ /^\)/) inblock = 0; next }
+           /^replace / { print }' "$gomod"
+    } >"$mod/go.mod.tmp"
+    cat >"$mod/redis/main.go" <<'EOF'
+// A Redis on loopback for Argo CD's cache: miniredis, the server Argo CD's
+// own tests use. Usage: redis ADDRESS (e.g. 127.0.0.1:6379).
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alicebob/miniredis/v2"
+)
+
+func main() {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr(os.Args[1]); err != nil {
+		panic(err)
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+	m.Close()
+}
+EOF
+    mv "$mod/go.mod.tmp" "$mod/go.mod"
+  fi
+  build() { (cd "$mod" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath "$@" >&2); }
+  if [ ! -x "$out/redis" ]; then
+    log "$v: building the loopback redis"
+    build -ldflags "-s -w" -o "$out/redis.tmp" ./redis
+    mv "$out/redis.tmp" "$out/redis"
+  fi
+  if [ ! -x "$out/argocd" ]; then
+    log "$v: building argocd (repo server, application controller, CLI; many minutes on a cold cache)"
+    build -ldflags "-s -w -X $module/common.version=${v#v}" -o "$out/argocd.tmp" "$module/cmd"
+    mv "$out/argocd.tmp" "$out/argocd"
+  fi
+  log "$v: built $out"
+fi
+echo "$out"
