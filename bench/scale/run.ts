@@ -186,6 +186,7 @@ export async function runSubject(subject: Subject, opts: RunOptions): Promise<Su
       resetPeak(c.pid);
       const { done, complete } = await body();
       const mem = memory(c.pid);
+      log(`${tag} ${name}: peak RSS ${mem.peakMiB.toFixed(0)} MiB, CPU ${(cpuSeconds(c.pid) - cpu0).toFixed(1)} s`);
       phases.push({
         name,
         startMs,
