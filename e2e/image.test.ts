@@ -108,7 +108,7 @@ describe("image", () => {
       "-d",
       "--name",
       name,
-      ...hardenedRun([IMAGE, "operator/main.ts"]).slice(1),
+      ...hardenedRun([IMAGE, "dist/operator/main.mjs"]).slice(1),
       "--kubeconfig=/kube/config",
       `--namespace=${ns.name}`,
       `--metrics-bind-address=127.0.0.1:${port}`,

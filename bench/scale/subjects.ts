@@ -3,6 +3,7 @@
 // Available and as rolled, and how the controller process starts.
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildOperator } from "../../hack/build-operator.ts";
 import { type Component, freePorts, startComponent, track } from "../../hack/localcluster/procs.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -125,15 +126,11 @@ export const modelops: Subject = {
   },
   start: async (kubeconfig, logPath) => {
     const [metrics] = await freePorts(1);
-    // Every namespace and the default workers, as the chart installs it.
+    // The bundle the image runs, every namespace and the default workers, as the chart installs it.
+    const main = await buildOperator(join(root, "dist/operator/main.mjs"));
     return spawnLogged(
       process.execPath,
-      [
-        join(root, "operator/main.ts"),
-        `--kubeconfig=${kubeconfig}`,
-        `--metrics-bind-address=127.0.0.1:${metrics}`,
-        "--log-level=info",
-      ],
+      [main, `--kubeconfig=${kubeconfig}`, `--metrics-bind-address=127.0.0.1:${metrics}`, "--log-level=info"],
       logPath,
     );
   },
