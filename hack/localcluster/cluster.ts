@@ -53,6 +53,12 @@ export interface StartClusterOptions {
    * A cluster with a wider range cannot run a real node (its routes use the slot's).
    */
   serviceCidr?: string;
+  /**
+   * kube-controller-manager's client QPS (burst twice that); default its own
+   * 20. All its controllers share this one client, so at thousands of
+   * Deployments their status updates queue behind it (bench/scale.ts raises it).
+   */
+  controllerManagerQps?: number;
 }
 
 export interface Cluster {
@@ -315,7 +321,7 @@ async function bringUp(layout: Layout, started: Component[], opts: UpOptions): P
   }
 
   t = Date.now();
-  launch("kube-controller-manager", controllerManagerArgs(layout));
+  launch("kube-controller-manager", controllerManagerArgs(layout, opts.controllerManagerQps));
   launch("kube-scheduler", schedulerArgs(layout));
   launch("kwok", kwokArgs(layout));
   const nodes = opts.nodes ?? 3;

@@ -102,8 +102,9 @@ export function apiserverArgs(l: Layout): string[] {
   ];
 }
 
-export function controllerManagerArgs(l: Layout): string[] {
+export function controllerManagerArgs(l: Layout, qps?: number): string[] {
   return [
+    ...(qps ? [`--kube-api-qps=${qps}`, `--kube-api-burst=${2 * qps}`] : []),
     `--kubeconfig=${l.kubeconfigs.controllerManager}`,
     // All default controllers: deployment, replicaset, garbage collector, HPA, job, ...
     "--controllers=*",
