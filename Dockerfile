@@ -48,4 +48,4 @@ RUN ln -s /app/operator/cli/main.ts /usr/local/bin/kubectl-modelops \
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["node"]
-CMD ["dist/operator/main.mjs"]
+CMD ["--max-semi-space-size=8", "dist/operator/main.mjs"]

@@ -10,6 +10,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
+/**
+ * Node flags the chart runs the bundle with. V8 grows its young generation up
+ * to 128 MiB under a burst of allocations (1,000 ModelDeployments rolling) and
+ * keeps it: at N=1000 it was 134 of 283 MiB resident with 12 MiB in use.
+ * Capped at 8 MiB semi-spaces; survivors are few, so scavenges stay cheap.
+ * The chart's command and the Dockerfile's CMD repeat them.
+ */
+export const OPERATOR_NODE_FLAGS = ["--max-semi-space-size=8"];
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 export async function buildOperator(out: string): Promise<string> {

@@ -3,7 +3,7 @@
 // Available and as rolled, and how the controller process starts.
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildOperator } from "../../hack/build-operator.ts";
+import { buildOperator, OPERATOR_NODE_FLAGS } from "../../hack/build-operator.ts";
 import { type Component, freePorts, startComponent, track } from "../../hack/localcluster/procs.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -130,7 +130,13 @@ export const modelops: Subject = {
     const main = await buildOperator(join(root, "dist/operator/main.mjs"));
     return spawnLogged(
       process.execPath,
-      [main, `--kubeconfig=${kubeconfig}`, `--metrics-bind-address=127.0.0.1:${metrics}`, "--log-level=info"],
+      [
+        ...OPERATOR_NODE_FLAGS,
+        main,
+        `--kubeconfig=${kubeconfig}`,
+        `--metrics-bind-address=127.0.0.1:${metrics}`,
+        "--log-level=info",
+      ],
       logPath,
     );
   },
