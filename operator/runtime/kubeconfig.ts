@@ -50,12 +50,13 @@ interface KubeconfigFile {
 
 /**
  * A kubeconfig with certificates, a token or basic auth, and impersonation
- * (`as`, `as-groups`); undefined when its
- * user needs an exec plugin or auth provider (client-node runs those).
+ * (`as`, `as-groups`); undefined when its user needs an exec plugin or auth
+ * provider (client-node runs those).
  */
 export function kubeconfigAccess(file: string): ApiAccess | undefined {
   const config = (yaml.load(readFileSync(file, "utf8")) ?? {}) as KubeconfigFile;
-  const base = dirname(file);
+  // Paths in a kubeconfig are relative to its own directory.
+  const resolvePath = (path: string) => (isAbsolute(path) ? path : join(dirname(file), path));
   const named = (list: Fields[] | undefined, name: unknown, what: string): Fields | undefined =>
     list?.find((e) => e.name === name)?.[what] as Fields | undefined;
   const context = named(config.contexts, config["current-context"], "context");
@@ -68,7 +69,7 @@ export function kubeconfigAccess(file: string): ApiAccess | undefined {
 
   const material = (data: unknown, path: unknown): Buffer | undefined => {
     if (typeof data === "string") return Buffer.from(data, "base64");
-    if (typeof path === "string") return readFileSync(isAbsolute(path) ? path : join(base, path));
+    if (typeof path === "string") return readFileSync(resolvePath(path));
     return undefined;
   };
   const tls: https.AgentOptions = {
@@ -80,8 +81,7 @@ export function kubeconfigAccess(file: string): ApiAccess | undefined {
   };
   let authorization: () => string | undefined = () => undefined;
   if (u.token) authorization = () => `Bearer ${u.token}`;
-  else if (u.tokenFile)
-    authorization = tokenFromFile(isAbsolute(u.tokenFile) ? u.tokenFile : join(base, u.tokenFile));
+  else if (u.tokenFile) authorization = tokenFromFile(resolvePath(u.tokenFile));
   else if (u.username)
     authorization = () => `Basic ${Buffer.from(`${u.username}:${u.password ?? ""}`).toString("base64")}`;
   const headers: Record<string, string | string[]> = {};
