@@ -3,9 +3,9 @@
 # for the GitOps tests (e2e/gitops.test.ts): the multi-call `argocd` binary
 # (run as argocd-repo-server / argocd-application-controller through
 # ARGOCD_BINARY_NAME, and as the CLI for `argocd admin`), a loopback Redis for
-# its cache, and its Application CRD beside them. Idempotent: a cached build is
+# its cache, and its Application and AppProject CRDs beside them. Idempotent: a cached build is
 # reused. Progress goes to stderr; the last stdout line is the cache directory
-# (argocd, redis, application-crd.yaml).
+# (argocd, redis, application-crd.yaml, appproject-crd.yaml).
 # Like argo-rollouts.sh, a wrapper module copies Argo CD's replace lines so its
 # k8s.io requirements resolve to released versions.
 # Redis: miniredis (Argo CD's own test Redis, the version its go.mod pins)
@@ -27,7 +27,8 @@ module_dir() {
     sed -n 's/^[[:space:]]*"\(Dir\|GoMod\)": "\(.*\)",\{0,1\}$/\1 \2/p'
 }
 
-if [ -x "$out/argocd" ] && [ -x "$out/redis" ] && [ -f "$out/application-crd.yaml" ]; then
+crds=(application-crd.yaml appproject-crd.yaml)
+if [ -x "$out/argocd" ] && [ -x "$out/redis" ] && [ -f "$out/${crds[0]}" ] && [ -f "$out/${crds[1]}" ]; then
   log "$v: cached"
 else
   log "$v: downloading the module"
@@ -35,8 +36,10 @@ else
   dir=$(awk '$1 == "Dir" { print $2 }' <<<"$info")
   gomod=$(awk '$1 == "GoMod" { print $2 }' <<<"$info")
   mkdir -p "$out"
-  cp "$dir/manifests/crds/application-crd.yaml" "$out/application-crd.yaml.tmp"
-  mv "$out/application-crd.yaml.tmp" "$out/application-crd.yaml"
+  for f in "${crds[@]}"; do
+    # The module cache is read-only; the copies need not be.
+    cp "$dir/manifests/crds/$f" "$out/$f.tmp" && chmod u+w "$out/$f.tmp" && mv -f "$out/$f.tmp" "$out/$f"
+  done
 
   mod=$cache/src/argocd-$v
   mkdir -p "$mod/redis"
@@ -47,7 +50,11 @@ else
            inblock { print; if ($0 ~ /^\)/) inblock = 0; next }
            /^replace / { print }' "$gomod"
     } >"$mod/go.mod.tmp"
-    cat >"$mod/redis/main.go" <<'EOF'
+    mv "$mod/go.mod.tmp" "$mod/go.mod"
+  fi
+  # miniredis keeps TTLs on a clock of its own; a ticker moves it with real
+  # time so Argo CD's cache entries (git refs among them) expire as in Redis.
+  cat >"$mod/redis/main.go" <<'EOF'
 // A Redis on loopback for Argo CD's cache: miniredis, the server Argo CD's
 // own tests use. Usage: redis ADDRESS (e.g. 127.0.0.1:6379).
 package main
@@ -56,6 +63,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 )
@@ -65,14 +73,20 @@ func main() {
 	if err := m.StartAddr(os.Args[1]); err != nil {
 		panic(err)
 	}
+	// Expire keys in real time: miniredis only ages TTLs when told to.
+	go func() {
+		last := time.Now()
+		for now := range time.Tick(100 * time.Millisecond) {
+			m.FastForward(now.Sub(last))
+			last = now
+		}
+	}()
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
 	m.Close()
 }
 EOF
-    mv "$mod/go.mod.tmp" "$mod/go.mod"
-  fi
   build() { (cd "$mod" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath "$@" >&2); }
   if [ ! -x "$out/redis" ]; then
     log "$v: building the loopback redis"
