@@ -26,6 +26,7 @@ import {
   waitApp,
 } from "./harness/argocd-app.ts";
 import { adminClient } from "./harness/client.ts";
+import { standInGateway } from "./harness/gateway-status.ts";
 import { type GitRepo, startGitRepo } from "./harness/git-server.ts";
 import { createTestNamespace, type TestNamespace } from "./harness/namespace.ts";
 import { startInProcess } from "./harness/operator.ts";
@@ -43,6 +44,7 @@ let git: GitRepo;
 let argo: ArgoCd;
 let removeRouterCrds: () => Promise<void> = async () => {};
 const recorders: AppRecorder[] = [];
+const gateways: Array<{ stop(): void }> = [];
 
 /** A copy of a sample version under another name whose pods get the named simulated life. */
 function version(name: string, image: string): string {
@@ -92,7 +94,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const r of recorders) r.stop();
+  for (const r of [...recorders, ...gateways]) r.stop();
   await argo?.stop();
   await git?.stop();
   await operator?.stop();
@@ -248,6 +250,7 @@ describe("a Gateway API canary whose HTTPRoute is in git (uses the versions sync
     const name = "iris";
     const strategy = `canary:\n  steps:\n    - setWeight: 20\n    - pause: {duration: 3s}\n    - setWeight: 60\n    - pause: {duration: 3s}`;
     const sha1 = await commitApp(name, V1, strategy);
+    gateways.push(standInGateway(admin, ns.name, name));
     const rec = await createApp({
       name,
       repoURL: git.url,
@@ -255,7 +258,6 @@ describe("a Gateway API canary whose HTTPRoute is in git (uses the versions sync
       namespace: ns.name,
       selfHeal: true,
       ignoreDifferences: IGNORE_ROUTE_WEIGHTS,
-      syncOptions: ["RespectIgnoreDifferences=true"],
     });
     await waitApp(admin, name, (x) => syncedAt(sha1)(x) && x.health?.status === "Healthy", "Healthy on v1");
     const before = await admin.get<Json>(routeRef(name));
@@ -292,6 +294,7 @@ describe("a Gateway API canary whose HTTPRoute is in git (uses the versions sync
     const name = "plain";
     const strategy = "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}";
     const sha1 = await commitApp(name, V1, strategy);
+    gateways.push(standInGateway(admin, ns.name, name));
     await createApp({ name, repoURL: git.url, path: name, namespace: ns.name, selfHeal: false });
     await waitApp(admin, name, (x) => syncedAt(sha1)(x) && x.health?.status === "Healthy", "Healthy on v1");
     const sha2 = await commitApp(name, V2, strategy);
