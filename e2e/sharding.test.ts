@@ -180,6 +180,11 @@ describe("sharding by --watch-label-selector", () => {
       expect(
         await scrapeMetric(op.metricsUrl, "modelops_operator_shard_info", { selector: who.selector }),
       ).toBe(1);
+      // Its cache holds its own two ModelDeployments, not the other shard's nor the orphan.
+      expect(
+        await scrapeMetric(op.metricsUrl, "modelops_operator_cached_objects", { cache: "modelDeployments" }),
+        who.identity,
+      ).toBe(2);
       const lines = readFileSync(op.logPath, "utf8")
         .split("\n")
         .filter((l) => l.startsWith("{"))

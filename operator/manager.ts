@@ -112,6 +112,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const log = shard ? opts.logger.child({ shard: shard.text }) : opts.logger;
   if (shard) shardInfo(registry, shard);
   const informers = createInformers(kube, opts, log, shard);
+  cachedObjects(registry, informers);
   const events = new EventRecorder({
     kube,
     logger: log,
@@ -322,6 +323,18 @@ function wireHandlers(
   informers.deployments.addEventHandler(owner());
   informers.services.addEventHandler(owner());
   informers.hpas.addEventHandler(owner());
+}
+
+/** The size of each informer cache: where the operator's memory grows with the fleet. */
+function cachedObjects(registry: Registry, informers: Informers): void {
+  gaugeOn(registry, {
+    name: "modelops_operator_cached_objects",
+    help: "Objects held in each of the operator's informer caches",
+    labelNames: ["cache"],
+    collect() {
+      for (const [cache, informer] of Object.entries(informers)) this.set({ cache }, informer.store.size());
+    },
+  });
 }
 
 function shardInfo(registry: Registry, shard: LabelSelector): void {
