@@ -112,6 +112,8 @@ describe("a ModelDeployment synced by Argo CD from git", () => {
       `progressDeadlineSeconds: ${deadline}`,
     );
   let rec: AppRecorder;
+  /** The commits synced so far, in order. */
+  const commits: string[] = [];
 
   it("commit v1: Synced, the ModelDeployment Available, the Application Healthy", async () => {
     const sha = await git.commit(
@@ -133,6 +135,7 @@ describe("a ModelDeployment synced by Argo CD from git", () => {
     });
     expect(appResource(s, "ModelVersion", V1)?.health?.status).toBe("Healthy");
     expect(s.history).toHaveLength(1);
+    commits.push(sha);
   });
 
   it("commit v2: Progressing, Suspended at the pause, promote action, Healthy; Synced throughout", async () => {
@@ -164,6 +167,8 @@ describe("a ModelDeployment synced by Argo CD from git", () => {
       JSON.stringify(states),
     ).toEqual([]);
     expect(done.history).toHaveLength(2);
+    expect(rec.operations.map((o) => o.revision)).toEqual([...commits, sha]); // no self-heal sync
+    commits.push(sha);
   });
 
   it("commit a bad v3: rolled back automatically, Degraded with the reason, still Synced, no sync loop", async () => {
@@ -188,7 +193,8 @@ describe("a ModelDeployment synced by Argo CD from git", () => {
     const later = await appStatus(admin, app);
     expect(later.sync).toMatchObject({ status: "Synced", revision: sha });
     expect(later.health?.status).toBe("Degraded");
-    expect(later.history?.map((h) => h.revision)).toHaveLength(3); // v1, v2, v3: one sync per commit
+    // Exactly one sync operation per commit (v1, v2, v3): no self-heal sync in between.
+    expect(rec.operations.map((o) => o.revision)).toEqual([...commits, sha]);
     expect(since(rec, sha).filter((x) => x.sync !== "Synced")).toEqual([]);
   });
 });
@@ -287,7 +293,8 @@ describe("a Gateway API canary whose HTTPRoute is in git (uses the versions sync
       since(rec, sha2).filter((x) => x.sync !== "Synced"),
       JSON.stringify(rec.states),
     ).toEqual([]);
-    expect(done.history).toHaveLength(2); // the two commits; no self-heal sync
+    expect(done.history).toHaveLength(2);
+    expect(rec.operations.map((o) => o.revision)).toEqual([sha1, sha2]); // no self-heal sync
   });
 
   it("without them, the route goes OutOfSync once the operator sets a weight, as the router README warns", async () => {
@@ -306,6 +313,38 @@ describe("a Gateway API canary whose HTTPRoute is in git (uses the versions sync
     const s = await waitApp(admin, name, (x) => x.sync?.status === "OutOfSync", "OutOfSync");
     expect(appResource(s, "HTTPRoute", name)?.status).toBe("OutOfSync");
     expect(appResource(s, "ModelDeployment", name)?.status).toBe("Synced");
+  });
+
+  it("adding RespectIgnoreDifferences=true drops a git edit of the route and self-heal syncs again and again (why the README leaves it out)", async () => {
+    const name = "respect";
+    const strategy = "canary:\n  steps:\n    - setWeight: 30\n    - pause: {}";
+    const sha1 = await commitApp(name, V1, strategy);
+    const rec = await createApp({
+      name,
+      repoURL: git.url,
+      path: name,
+      namespace: ns.name,
+      selfHeal: true,
+      ignoreDifferences: IGNORE_ROUTE_WEIGHTS,
+      syncOptions: ["RespectIgnoreDifferences=true"],
+    });
+    // Already the first re-sync over a live route may start the loop; wait for the first sync only.
+    await waitApp(admin, name, (x) => x.history?.[0]?.revision === sha1, "synced v1");
+    // The user lengthens the predict rule's timeout in git.
+    const edited = routeManifest(name).replace("request: 10s", "request: 20s");
+    const sha2 = await git.commit({ [`${name}/httproute.yaml`]: edited }, `${name}: longer timeout`);
+    // Argo CD applies the live rules list instead (the list is atomic), so the
+    // route stays OutOfSync and self-heal syncs it again and again.
+    const s = await waitApp(
+      admin,
+      name,
+      () => rec.operations.filter((o) => o.revision === sha2).length >= 3,
+      "three syncs of the edit",
+      60_000,
+    );
+    expect(s.sync?.revision).toBe(sha2);
+    const route = await admin.get<Json>(routeRef(name));
+    expect(route.spec.rules[0].timeouts).toEqual({ request: "10s" });
   });
 });
 

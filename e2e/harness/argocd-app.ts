@@ -27,7 +27,13 @@ export interface AppStatus {
   health?: { status?: string };
   resources?: AppResource[];
   history?: Array<{ id: number; revision?: string }>;
-  operationState?: { phase?: string; message?: string; syncResult?: { revision?: string } };
+  operationState?: {
+    phase?: string;
+    message?: string;
+    startedAt?: string;
+    operation?: { sync?: { revision?: string } };
+    syncResult?: { revision?: string };
+  };
   conditions?: Array<{ type: string; message?: string }>;
 }
 
@@ -121,28 +127,42 @@ export interface AppState {
   sync: string;
   health: string;
   revision: string;
-  syncs: number;
+}
+
+/** One sync operation: full (a commit) or partial (self-heal of OutOfSync resources). */
+export interface SyncOperation {
+  startedAt: string;
+  revision: string;
 }
 
 export interface AppRecorder {
   /** Every distinct state the watch delivered, in order. */
   states: AppState[];
+  /**
+   * Every sync operation seen. `.status.history` lists only full syncs; a
+   * self-heal sync of some resources shows only in operationState.
+   */
+  operations: SyncOperation[];
   stop(): void;
 }
 
-/** Records every change of sync status, health and sync count through a watch. */
+/** Records every change of sync status and health, and every sync operation, through a watch. */
 export function recordApp(admin: KubeClient, name: string): AppRecorder {
   const states: AppState[] = [];
+  const operations: SyncOperation[] = [];
   const abort = new AbortController();
-  const key = (s: AppState) => `${s.sync}/${s.health}/${s.revision}/${s.syncs}`;
+  const key = (s: AppState) => `${s.sync}/${s.health}/${s.revision}`;
   const onEvent = (obj: Application) => {
     const st = obj.status ?? {};
     const s: AppState = {
       sync: st.sync?.status ?? "",
       health: st.health?.status ?? "",
       revision: st.sync?.revision ?? "",
-      syncs: st.history?.length ?? 0,
     };
+    const op = st.operationState;
+    if (op?.startedAt && !operations.some((o) => o.startedAt === op.startedAt)) {
+      operations.push({ startedAt: op.startedAt, revision: op.operation?.sync?.revision ?? "" });
+    }
     const last = states.at(-1);
     if (!last || key(last) !== key(s)) states.push(s);
   };
@@ -161,7 +181,7 @@ export function recordApp(admin: KubeClient, name: string): AppRecorder {
     }
   };
   void loop();
-  return { states, stop: () => abort.abort() };
+  return { states, operations, stop: () => abort.abort() };
 }
 
 /**

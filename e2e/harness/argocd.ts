@@ -159,6 +159,8 @@ export async function startArgoCd(opts: {
         `--metrics-port=${ctrlMetrics}`,
         `--app-resync=${resyncSeconds}`,
         "--app-resync-jitter=0",
+        // Self-heal retries back off up to 4 s (default 5 min), so a sync loop shows within a test.
+        "--self-heal-backoff-cap-seconds=4",
         // Per-resource health in the Application's status, as Argo CD 2.x
         // did and `argocd app get` shows; 3.x keeps it only in Redis by default.
         "--persist-resource-health",
