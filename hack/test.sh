@@ -22,7 +22,7 @@ bash hack/seaweedfs.sh >/dev/null
 bash hack/prometheus-adapter.sh >/dev/null
 # Argo Rollouts, the baseline of the scale benchmark's smoke run (e2e/scale.test.ts).
 bash hack/argo-rollouts.sh >/dev/null
-# Argo CD, the GitOps controller of e2e/gitops.test.ts (about 5 minutes cold).
+# Argo CD, the GitOps controller of e2e/gitops.test.ts (5-11 minutes cold on 2 cores).
 bash hack/argocd.sh >/dev/null
 step "building or reusing the real node's packages and images (MLServer, pause, the operator's, the proxy's)"
 bash hack/node/packages.sh
