@@ -127,6 +127,8 @@ export interface AppState {
   sync: string;
   health: string;
   revision: string;
+  /** When the watch delivered it (ms). */
+  at: number;
 }
 
 /** One sync operation: full (a commit) or partial (self-heal of OutOfSync resources). */
@@ -158,6 +160,7 @@ export function recordApp(admin: KubeClient, name: string): AppRecorder {
       sync: st.sync?.status ?? "",
       health: st.health?.status ?? "",
       revision: st.sync?.revision ?? "",
+      at: Date.now(),
     };
     const op = st.operationState;
     if (op?.startedAt && !operations.some((o) => o.startedAt === op.startedAt)) {
