@@ -6,8 +6,7 @@
 # its cache, and its Application and AppProject CRDs beside them. Idempotent: a cached build is
 # reused. Progress goes to stderr; the last stdout line is the cache directory
 # (argocd, redis, application-crd.yaml, appproject-crd.yaml).
-# Like argo-rollouts.sh, a wrapper module copies Argo CD's replace lines so its
-# k8s.io requirements resolve to released versions.
+# A wrapper module copies Argo CD's replace lines (hack/lib/go-wrapper-module.sh).
 # Redis: miniredis (Argo CD's own test Redis, the version its go.mod pins)
 # behind a 10-line main, so no system package or daemon is needed.
 set -euo pipefail
@@ -15,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 source "$here/lib/cache.sh"
+source "$here/lib/go-wrapper-module.sh"
 
 log() { printf '[argocd] %s\n' "$*" >&2; }
 
@@ -22,36 +22,21 @@ v=$ARGOCD_VERSION
 module=github.com/argoproj/argo-cd/v3
 out=$cache/argocd-$v
 
-module_dir() {
-  GOFLAGS=-mod=mod go mod download -json "$module@$v" |
-    sed -n 's/^[[:space:]]*"\(Dir\|GoMod\)": "\(.*\)",\{0,1\}$/\1 \2/p'
-}
-
 crds=(application-crd.yaml appproject-crd.yaml)
 if [ -x "$out/argocd" ] && [ -x "$out/redis" ] && [ -f "$out/${crds[0]}" ] && [ -f "$out/${crds[1]}" ]; then
   log "$v: cached"
 else
   log "$v: downloading the module"
-  info=$(cd /tmp && module_dir)
-  dir=$(awk '$1 == "Dir" { print $2 }' <<<"$info")
-  gomod=$(awk '$1 == "GoMod" { print $2 }' <<<"$info")
+  go_module_download "$module" "$v"
   mkdir -p "$out"
   for f in "${crds[@]}"; do
     # The module cache is read-only; the copies need not be.
-    cp "$dir/manifests/crds/$f" "$out/$f.tmp" && chmod u+w "$out/$f.tmp" && mv -f "$out/$f.tmp" "$out/$f"
+    cp "$module_src/manifests/crds/$f" "$out/$f.tmp" && chmod u+w "$out/$f.tmp" && mv -f "$out/$f.tmp" "$out/$f"
   done
 
   mod=$cache/src/argocd-$v
+  go_wrapper_module "$mod" modelops.local/argocd-build 1.25.5 "$module" "$v" "$module_gomod"
   mkdir -p "$mod/redis"
-  if [ ! -f "$mod/go.mod" ]; then
-    {
-      printf 'module modelops.local/argocd-build\ngo 1.25.5\nrequire %s %s\n' "$module" "$v"
-      awk '/^replace \(/ { inblock = 1; print; next }
-           inblock { print; if ($0 ~ /^\)/) inblock = 0; next }
-           /^replace / { print }' "$gomod"
-    } >"$mod/go.mod.tmp"
-    mv "$mod/go.mod.tmp" "$mod/go.mod"
-  fi
   # miniredis keeps TTLs on a clock of its own; a ticker moves it with real
   # time so Argo CD's cache entries (git refs among them) expire as in Redis.
   cat >"$mod/redis/main.go" <<'EOF'
